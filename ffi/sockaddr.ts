@@ -1,0 +1,80 @@
+// Socket address layouts, built in plain ArrayBuffers. Pure: no libc calls, so tests can check the bytes
+// against what the C compiler says (test/ffi/sockaddr.test.ts builds a small C program for that).
+
+export const AF_UNIX = 1;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const AF_VSOCK = 40;
+
+/** offsetof(struct sockaddr_un, sun_path) */
+export const SUN_PATH_OFFSET = 2;
+/** sizeof(((struct sockaddr_un){}).sun_path) */
+export const SUN_PATH_SIZE = 108;
+/** sizeof(struct sockaddr_un) */
+export const SOCKADDR_UN_SIZE = SUN_PATH_OFFSET + SUN_PATH_SIZE;
+/** sizeof(struct sockaddr_vm) */
+export const SOCKADDR_VM_SIZE = 16;
+
+export const VMADDR_CID_ANY = 0xffffffff;
+export const VMADDR_CID_HYPERVISOR = 0;
+export const VMADDR_CID_LOCAL = 1;
+export const VMADDR_CID_HOST = 2;
+export const VMADDR_PORT_ANY = 0xffffffff;
+
+/** A socket address ready for connect()/bind(): the bytes, and the length to pass alongside them. */
+export interface SockAddr {
+  readonly family: number;
+  /** The struct, exactly `length` bytes long (an ArrayBuffer of its own, so pointers to it stay valid). */
+  readonly bytes: Uint8Array;
+  readonly length: number;
+}
+
+const encoder = new TextEncoder();
+
+function toBytes(path: string | Uint8Array): Uint8Array {
+  return typeof path === "string" ? encoder.encode(path) : path;
+}
+
+/**
+ * struct sockaddr_un for a file-system path, or for an abstract name when the first byte is NUL.
+ * A path socket's length counts the terminating NUL (offsetof(sun_path) + strlen + 1), as systemd and the
+ * kernel's own getsockname() do; an abstract name's length is exact (its bytes may contain anything).
+ * Throws RangeError when the name does not fit: callers with long paths go through /proc/self/fd instead.
+ */
+export function sockaddrUn(path: string | Uint8Array): SockAddr {
+  const name = toBytes(path);
+  const abstract = name.length > 0 && name[0] === 0;
+  if (name.length === 0) throw new RangeError("AF_UNIX socket path is empty");
+  if (!abstract && name.includes(0)) throw new RangeError("AF_UNIX socket path contains a NUL byte");
+  const max = abstract ? SUN_PATH_SIZE : SUN_PATH_SIZE - 1;
+  if (name.length > max) throw new RangeError(`AF_UNIX socket path is longer than ${max} bytes`);
+
+  const length = SUN_PATH_OFFSET + name.length + (abstract ? 0 : 1);
+  const buf = new ArrayBuffer(length);
+  new DataView(buf).setUint16(0, AF_UNIX, true);
+  new Uint8Array(buf, SUN_PATH_OFFSET).set(name);
+  return { family: AF_UNIX, bytes: new Uint8Array(buf), length };
+}
+
+/** An abstract-namespace AF_UNIX address: the name without its leading NUL (systemd writes it as "@name"). */
+export function sockaddrUnAbstract(name: string | Uint8Array): SockAddr {
+  const bytes = toBytes(name);
+  const full = new Uint8Array(bytes.length + 1);
+  full.set(bytes, 1);
+  return sockaddrUn(full);
+}
+
+/** struct sockaddr_vm: svm_family, svm_reserved1, svm_port, svm_cid, svm_flags, svm_zero[3]. */
+export function sockaddrVm(cid: number, port: number, flags = 0): SockAddr {
+  for (const [what, v, max] of [["cid", cid, 0xffffffff], ["port", port, 0xffffffff], ["flags", flags, 0xff]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`vsock ${what} out of range: ${v}`);
+  }
+  const buf = new ArrayBuffer(SOCKADDR_VM_SIZE);
+  const view = new DataView(buf);
+  view.setUint16(0, AF_VSOCK, true); // svm_family
+  view.setUint16(2, 0, true); // svm_reserved1
+  view.setUint32(4, port, true); // svm_port
+  view.setUint32(8, cid, true); // svm_cid
+  view.setUint8(12, flags); // svm_flags; svm_zero[3] stays 0
+  return { family: AF_VSOCK, bytes: new Uint8Array(buf), length: SOCKADDR_VM_SIZE };
+}

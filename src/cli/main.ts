@@ -1,0 +1,65 @@
+// The systemd-ssh umbrella command, built on citty: one defineCommand per subcommand, each loaded only
+// when it runs. The tool subcommands (proxy, generator, issue) are dispatched in src/main.ts before we get
+// here; they appear below so that --help lists them.
+
+import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
+import { SYSTEMD_PARITY, VERSION } from "../version.ts";
+
+const passthrough = (name: string, description: string) =>
+  defineCommand({ meta: { name, description }, run() {} });
+
+export const rootCommand = defineCommand({
+  meta: {
+    name: "systemd-ssh",
+    version: VERSION,
+    description: `systemd's SSH tools (proxy, generator, issue) in one binary, at parity with systemd ${SYSTEMD_PARITY}`,
+  },
+  subCommands: {
+    proxy: () => passthrough("proxy", "HOST PORT: connect to unix/PATH, vsock/CID, vsock-mux/PATH or machine/NAME for ssh's ProxyCommand"),
+    generator: () => passthrough("generator", "NORMAL [EARLY LATE]: the systemd generator for socket-activated sshd"),
+    issue: () => passthrough("issue", "make-vsock|rm-vsock: write or remove the console hint for reaching this VM"),
+  },
+});
+
+// citty colours its output unconditionally; keep escapes off pipes and files.
+const ANSI = /\x1b\[[0-9;]*m/g;
+function forFd(fd: number, text: string): string {
+  return require("node:tty").isatty(fd) ? text : text.replace(ANSI, "");
+}
+
+function isUsageError(e: unknown): e is Error {
+  return e instanceof Error && e.name === "CLIError";
+}
+
+export async function runCli(args: readonly string[]): Promise<number> {
+  const rawArgs = [...args];
+  if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {
+    const fd = rawArgs.length === 0 ? 2 : 1;
+    require("node:fs").writeSync(fd, `${forFd(fd, await usage(rawArgs))}\n`);
+    return rawArgs.length === 0 ? 1 : 0;
+  }
+  if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
+    process.stdout.write(`systemd-ssh ${VERSION} (systemd ${SYSTEMD_PARITY} compatible)\n`);
+    return 0;
+  }
+  try {
+    await runCommand(rootCommand, { rawArgs });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (e) {
+    if (isUsageError(e)) {
+      process.stderr.write(forFd(2, `systemd-ssh: ${e.message}\nTry 'systemd-ssh --help'.\n`));
+      return 1;
+    }
+    process.stderr.write(`systemd-ssh: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+/** Usage of the command the arguments name (root, or a subcommand). */
+async function usage(rawArgs: string[]): Promise<string> {
+  const subs = (rootCommand.subCommands ?? {}) as Record<string, () => Promise<CommandDef> | CommandDef>;
+  const name = rawArgs.find((a) => !a.startsWith("-"));
+  const load = name ? subs[name] : undefined;
+  if (load) return renderUsage(await load(), rootCommand);
+  return renderUsage(rootCommand);
+}

@@ -1,0 +1,163 @@
+// Logging the way systemd's tools log: syslog levels, $SYSTEMD_LOG_LEVEL and $SYSTEMD_LOG_TARGET, one line
+// per message on stderr (never stdout: the proxy's stdout carries a file descriptor), or the kernel log for
+// generators run at boot.
+//
+// consola does the dispatching (levels, reporters); it is created on the first message that passes the
+// level filter, so a proxy run that logs nothing never loads it.
+
+import { writeSync } from "node:fs";
+import type { ConsolaInstance, LogObject } from "consola/core";
+
+export const LOG_EMERG = 0;
+export const LOG_ALERT = 1;
+export const LOG_CRIT = 2;
+export const LOG_ERR = 3;
+export const LOG_WARNING = 4;
+export const LOG_NOTICE = 5;
+export const LOG_INFO = 6;
+export const LOG_DEBUG = 7;
+
+const LEVEL_NAMES = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+
+/** systemd's log_level_from_string(): a name or a number 0..7; null when invalid. */
+export function parseLogLevel(s: string): number | null {
+  const i = LEVEL_NAMES.indexOf(s);
+  if (i >= 0) return i;
+  if (/^[0-7]$/.test(s)) return Number(s);
+  return null;
+}
+
+export type LogTarget = "console" | "kmsg";
+
+/** Where lines go. The kmsg sink is given the syslog priority prefix; the console sink is not. */
+export interface LogSink {
+  write(level: number, line: string): void;
+}
+
+const ANSI_NORMAL = "\x1b[0m";
+/** The colours systemd's log_dispatch() uses on a terminal, by level. */
+function colourFor(level: number): string | null {
+  if (level <= LOG_ERR) return "\x1b[0;1;31m";
+  if (level === LOG_WARNING) return "\x1b[0;1;38;5;185m";
+  if (level === LOG_NOTICE) return "\x1b[0;1;39m";
+  if (level >= LOG_DEBUG) return "\x1b[0;38;5;245m";
+  return null;
+}
+
+let stderrIsTty: boolean | undefined;
+
+export const consoleSink: LogSink = {
+  write(level, line) {
+    stderrIsTty ??= !("NO_COLOR" in process.env) && process.env.SYSTEMD_LOG_COLOR !== "0" && isatty(2);
+    const colour = stderrIsTty ? colourFor(level) : null;
+    writeSync(2, colour ? `${colour}${line}${ANSI_NORMAL}\n` : `${line}\n`);
+  },
+};
+
+function isatty(fd: number): boolean {
+  try {
+    return require("node:tty").isatty(fd) as boolean;
+  } catch {
+    return false;
+  }
+}
+
+/** LOG_DAEMON facility, as systemd's generators use when they log to /dev/kmsg. */
+const LOG_DAEMON = 3 << 3;
+
+/** A sink writing `<PRI>ident[pid]: message` records to /dev/kmsg (or another path, for tests). */
+export function kmsgSink(ident: string, path = "/dev/kmsg"): LogSink {
+  let fd: number | null | undefined;
+  return {
+    write(level, line) {
+      if (fd === undefined) {
+        try {
+          fd = require("node:fs").openSync(path, "w") as number;
+        } catch {
+          fd = null;
+        }
+      }
+      const record = `<${LOG_DAEMON | level}>${ident}[${process.pid}]: ${line}\n`;
+      if (fd === null) return consoleSink.write(level, line);
+      try {
+        writeSync(fd, record);
+      } catch {
+        consoleSink.write(level, line);
+      }
+    },
+  };
+}
+
+// consola's numeric levels: 0 fatal/error, 1 warn, 2 log, 3 info, 4 debug. We keep the syslog level in the
+// log object's tag so the reporter can print with systemd's semantics.
+function consolaLevel(level: number): number {
+  if (level <= LOG_ERR) return 0;
+  if (level === LOG_WARNING) return 1;
+  if (level <= LOG_INFO) return 3;
+  return 4;
+}
+
+export class Logger {
+  /** Maximum level printed; systemd's default is info. */
+  maxLevel: number;
+  sink: LogSink;
+  private consola: ConsolaInstance | undefined;
+
+  constructor(opts: { maxLevel?: number; sink?: LogSink } = {}) {
+    this.maxLevel = opts.maxLevel ?? LOG_INFO;
+    this.sink = opts.sink ?? consoleSink;
+  }
+
+  /** Apply $SYSTEMD_LOG_LEVEL, as systemd's log_parse_environment() does. Invalid values are ignored. */
+  parseEnvironment(env: Record<string, string | undefined> = process.env): this {
+    const lvl = env.SYSTEMD_LOG_LEVEL;
+    if (lvl !== undefined) {
+      const parsed = parseLogLevel(lvl);
+      if (parsed !== null) this.maxLevel = parsed;
+    }
+    return this;
+  }
+
+  enabled(level: number): boolean {
+    return level <= this.maxLevel;
+  }
+
+  log(level: number, message: string): void {
+    if (!this.enabled(level)) return;
+    this.instance().log({ level: consolaLevel(level), tag: String(level), args: [message] } as Partial<LogObject>);
+  }
+
+  error(message: string): void {
+    this.log(LOG_ERR, message);
+  }
+  warning(message: string): void {
+    this.log(LOG_WARNING, message);
+  }
+  notice(message: string): void {
+    this.log(LOG_NOTICE, message);
+  }
+  info(message: string): void {
+    this.log(LOG_INFO, message);
+  }
+  debug(message: string): void {
+    this.log(LOG_DEBUG, message);
+  }
+
+  private instance(): ConsolaInstance {
+    if (this.consola) return this.consola;
+    // Loaded on first use: the proxy's successful path never logs, and should not pay for it.
+    const { createConsola } = require("consola/core") as typeof import("consola/core");
+    const sink = () => this.sink;
+    this.consola = createConsola({
+      level: 5,
+      // consola's default reporters write info to stdout; ours writes every level to our sink only.
+      reporters: [{ log: (o: LogObject) => sink().write(Number(o.tag), o.args.map(String).join(" ")) }],
+      // systemd prints every message; consola would fold repeats of the same line.
+      throttle: 0,
+    });
+    return this.consola;
+  }
+}
+
+/** The process-wide logger. */
+export const log = new Logger();
