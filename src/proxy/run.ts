@@ -63,8 +63,6 @@ export function proxyUnix(deps: ProxyDeps, rawPath: string): void {
 export function proxyVsockCid(deps: ProxyDeps, cid: number, portArg: string): void {
   const port = parseVsockPort(portArg);
   if (port === null) throw new ProxyError(`Failed to parse vsock port: ${portArg}`, "EINVAL");
-  // VMADDR_CID_ANY names no peer; systemd 262 aborts on an assertion here, we refuse it cleanly.
-  if (cid === VMADDR_CID_ANY) throw new ProxyError(`Cannot connect to vsock CID ${cid} (VMADDR_CID_ANY).`, "EINVAL");
   let fd: number;
   try {
     fd = deps.connectVsock(cid, port);
@@ -78,6 +76,8 @@ export function proxyVsockCid(deps: ProxyDeps, cid: number, portArg: string): vo
 export function proxyVsock(deps: ProxyDeps, cidArg: string, portArg: string): void {
   const cid = parseVsockCid(cidArg);
   if (cid === null) throw new ProxyError(`Failed to parse vsock cid: ${cidArg}`, "EINVAL");
+  // "any", "-1" and 4294967295 parse (they are valid for listening), but name no peer.
+  if (cid === VMADDR_CID_ANY) throw new ProxyError("Cannot use VMADDR_CID_ANY to connect to a remote host.", "EINVAL");
   proxyVsockCid(deps, cid, portArg);
 }
 

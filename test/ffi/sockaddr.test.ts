@@ -1,0 +1,123 @@
+// The SockAddr builder's layouts, checked against what the machine's C compiler says about the real structs.
+
+import { beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import {
+  AF_UNIX, AF_VSOCK, SOCKADDR_UN_SIZE, SOCKADDR_VM_SIZE, SUN_PATH_OFFSET, SUN_PATH_SIZE,
+  sockaddrUn, sockaddrUnAbstract, sockaddrVm,
+} from "../../ffi/sockaddr.ts";
+import { removeDir, tempDir } from "../helpers/tmp.ts";
+
+// Prints the layout facts, then the bytes of a few addresses built the C way, one per line in hex.
+const C_SOURCE = String.raw`
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <linux/vm_sockets.h>
+
+static void hex(const void *p, size_t n) {
+  for (size_t i = 0; i < n; i++) printf("%02x", ((const unsigned char *) p)[i]);
+  printf("\n");
+}
+
+int main(void) {
+  printf("AF_UNIX %d\nAF_VSOCK %d\n", AF_UNIX, AF_VSOCK);
+  printf("sizeof_sockaddr_un %zu\noffsetof_sun_path %zu\nsizeof_sun_path %zu\n",
+         sizeof(struct sockaddr_un), offsetof(struct sockaddr_un, sun_path), sizeof(((struct sockaddr_un){0}).sun_path));
+  printf("sizeof_sockaddr_vm %zu\n", sizeof(struct sockaddr_vm));
+  printf("offsetof_svm_family %zu\noffsetof_svm_reserved1 %zu\noffsetof_svm_port %zu\noffsetof_svm_cid %zu\n",
+         offsetof(struct sockaddr_vm, svm_family), offsetof(struct sockaddr_vm, svm_reserved1),
+         offsetof(struct sockaddr_vm, svm_port), offsetof(struct sockaddr_vm, svm_cid));
+  printf("offsetof_svm_flags %zu\noffsetof_svm_zero %zu\n",
+         offsetof(struct sockaddr_vm, svm_flags), offsetof(struct sockaddr_vm, svm_zero));
+
+  struct sockaddr_un un = { .sun_family = AF_UNIX };
+  strcpy(un.sun_path, "/run/ssh-unix-local/socket");
+  hex(&un, offsetof(struct sockaddr_un, sun_path) + strlen(un.sun_path) + 1);
+
+  struct sockaddr_un ab = { .sun_family = AF_UNIX };
+  memcpy(ab.sun_path, "\0abstract", 9);
+  hex(&ab, offsetof(struct sockaddr_un, sun_path) + 9);
+
+  struct sockaddr_vm vm = { .svm_family = AF_VSOCK, .svm_port = 22, .svm_cid = 0x12345678 };
+  hex(&vm, sizeof(vm));
+  struct sockaddr_vm any = { .svm_family = AF_VSOCK, .svm_port = VMADDR_PORT_ANY, .svm_cid = VMADDR_CID_ANY };
+  hex(&any, sizeof(any));
+  return 0;
+}
+`;
+
+const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+let facts: Record<string, number>;
+let samples: string[];
+
+beforeAll(async () => {
+  const dir = tempDir("sockaddr");
+  try {
+    await Bun.write(join(dir, "layout.c"), C_SOURCE);
+    const cc = Bun.spawnSync(["gcc", "-Wall", "-o", join(dir, "layout"), join(dir, "layout.c")]);
+    if (cc.exitCode !== 0) throw new Error(`gcc failed: ${cc.stderr.toString()}`);
+    const out = Bun.spawnSync([join(dir, "layout")]).stdout.toString().trim().split("\n");
+    facts = Object.fromEntries(out.filter((l) => l.includes(" ")).map((l) => [l.split(" ")[0]!, Number(l.split(" ")[1])]));
+    samples = out.filter((l) => !l.includes(" "));
+  } finally {
+    removeDir(dir);
+  }
+});
+
+describe("struct layouts match the C compiler", () => {
+  test("constants and sockaddr_un", () => {
+    expect(facts.AF_UNIX).toBe(AF_UNIX);
+    expect(facts.AF_VSOCK).toBe(AF_VSOCK);
+    expect(facts.sizeof_sockaddr_un).toBe(SOCKADDR_UN_SIZE);
+    expect(facts.offsetof_sun_path).toBe(SUN_PATH_OFFSET);
+    expect(facts.sizeof_sun_path).toBe(SUN_PATH_SIZE);
+  });
+
+  test("sockaddr_vm", () => {
+    expect(facts.sizeof_sockaddr_vm).toBe(SOCKADDR_VM_SIZE);
+    expect([facts.offsetof_svm_family, facts.offsetof_svm_reserved1, facts.offsetof_svm_port, facts.offsetof_svm_cid,
+      facts.offsetof_svm_flags, facts.offsetof_svm_zero]).toEqual([0, 2, 4, 8, 12, 13]);
+  });
+
+  test("a path address: bytes and length include the terminating NUL", () => {
+    const sa = sockaddrUn("/run/ssh-unix-local/socket");
+    expect(sa.length).toBe(SUN_PATH_OFFSET + "/run/ssh-unix-local/socket".length + 1);
+    expect(toHex(sa.bytes)).toBe(samples[0]!);
+  });
+
+  test("an abstract address: leading NUL, exact length", () => {
+    const sa = sockaddrUnAbstract("abstract");
+    expect(sa.length).toBe(SUN_PATH_OFFSET + 9);
+    expect(toHex(sa.bytes)).toBe(samples[1]!);
+  });
+
+  test("vsock addresses", () => {
+    expect(toHex(sockaddrVm(0x12345678, 22).bytes)).toBe(samples[2]!);
+    expect(toHex(sockaddrVm(0xffffffff, 0xffffffff).bytes)).toBe(samples[3]!);
+  });
+});
+
+describe("limits", () => {
+  test("the longest path that fits is 107 bytes; 108 does not", () => {
+    expect(sockaddrUn(`/${"a".repeat(106)}`).length).toBe(SOCKADDR_UN_SIZE);
+    expect(() => sockaddrUn(`/${"a".repeat(107)}`)).toThrow(RangeError);
+  });
+  test("abstract names may use all 108 bytes", () => {
+    expect(sockaddrUnAbstract("a".repeat(107)).length).toBe(SOCKADDR_UN_SIZE);
+    expect(() => sockaddrUnAbstract("a".repeat(108))).toThrow(RangeError);
+  });
+  test("empty paths, embedded NULs and out-of-range vsock values are refused", () => {
+    expect(() => sockaddrUn("")).toThrow(RangeError);
+    expect(() => sockaddrUn("/a\0b")).toThrow(RangeError);
+    expect(() => sockaddrVm(2 ** 32, 22)).toThrow(RangeError);
+    expect(() => sockaddrVm(3, -1)).toThrow(RangeError);
+  });
+  test("each address owns its ArrayBuffer, sized to the struct", () => {
+    const sa = sockaddrVm(3, 22);
+    expect(sa.bytes.byteOffset).toBe(0);
+    expect(sa.bytes.buffer.byteLength).toBe(SOCKADDR_VM_SIZE);
+  });
+});

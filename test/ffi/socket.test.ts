@@ -1,0 +1,168 @@
+// ffi/socket.ts against the real kernel: descriptor passing, long AF_UNIX paths, peeking, timeouts, errors.
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { fstatSync, mkdirSync, readSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { SysError } from "../../ffi/errors.ts";
+import {
+  accept, close, connectUnix, getRecvTimeout, listenUnix, MSG_PEEK, recv, recvFd, sendAll, sendFd,
+  setRecvTimeout, socketpair, socketType, SOCK_STREAM,
+} from "../../ffi/socket.ts";
+import { removeDir, tempDir } from "../helpers/tmp.ts";
+
+const dir = tempDir("ffi");
+afterAll(() => removeDir(dir));
+
+describe("sendFd / recvFd", () => {
+  test("a thousand descriptors in a row arrive intact (no stale pointers)", () => {
+    const [a, b] = socketpair();
+    try {
+      for (let i = 0; i < 1000; i++) {
+        // A fresh pair each round, so every descriptor number and every message buffer is new; churn the
+        // heap and force collections now and then so that a moved or freed buffer would show.
+        const [x, y] = socketpair();
+        if (i % 100 === 0) Bun.gc(true);
+        const garbage = Array.from({ length: 50 }, (_, k) => new Uint8Array(k + 1));
+        sendFd(a, x);
+        const got = recvFd(b);
+        expect(got.fd).not.toBeNull();
+        expect(Array.from(got.data)).toEqual([0]);
+        // The received descriptor is the same socket: bytes written to y come out of it.
+        const token = `msg-${i}`;
+        writeSync(y, token);
+        const buf = Buffer.alloc(32);
+        const n = readSync(got.fd!, buf);
+        expect(buf.subarray(0, n).toString()).toBe(token);
+        expect(garbage.length).toBe(50);
+        close(got.fd!);
+        close(x);
+        close(y);
+      }
+    } finally {
+      close(a);
+      close(b);
+    }
+  });
+
+  test("sending on a pipe fails with ENOTSOCK, as systemd reports it", () => {
+    const { readable, writable } = pipe();
+    try {
+      expect(() => sendFd(writable, 0)).toThrow(SysError);
+      try {
+        sendFd(writable, 0);
+      } catch (e) {
+        expect((e as SysError).code).toBe("ENOTSOCK");
+        expect((e as SysError).strerror).toBe("Socket operation on non-socket");
+      }
+    } finally {
+      close(readable);
+      close(writable);
+    }
+  });
+});
+
+/** Both ends of a pipe (a FIFO in the temp dir: Node's API has no pipe(2)). */
+function pipe(): { readable: number; writable: number } {
+  const fifo = join(dir, `fifo-${Math.random().toString(16).slice(2)}`);
+  Bun.spawnSync(["mkfifo", fifo]);
+  const fs = require("node:fs") as typeof import("node:fs");
+  const readable = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const writable = fs.openSync(fifo, fs.constants.O_WRONLY);
+  return { readable, writable };
+}
+
+describe("connectUnix", () => {
+  test("connects to a listening socket and reports ENOENT with libc's text", () => {
+    const path = join(dir, "listen.sock");
+    const l = listenUnix(path);
+    try {
+      const c = connectUnix(path);
+      const s = accept(l);
+      sendAll(c, new TextEncoder().encode("ping"));
+      expect(new TextDecoder().decode(recv(s, 16))).toBe("ping");
+      close(c);
+      close(s);
+    } finally {
+      close(l);
+    }
+    try {
+      connectUnix(join(dir, "missing.sock"));
+      throw new Error("expected a failure");
+    } catch (e) {
+      expect(e).toBeInstanceOf(SysError);
+      expect((e as SysError).code).toBe("ENOENT");
+      expect((e as SysError).syscall).toBe("connect");
+      expect((e as SysError).strerror).toBe("No such file or directory");
+    }
+  });
+
+  test("paths longer than sun_path connect through /proc/self/fd", () => {
+    let deep = dir;
+    while (deep.length < 200) deep = join(deep, "a-rather-long-directory-name");
+    mkdirSync(deep, { recursive: true });
+    const path = join(deep, "sock");
+    expect(Buffer.byteLength(path)).toBeGreaterThan(108);
+    // bind() cannot take the long path either: bind through a short relative path from inside the dir.
+    const l = bindRelative(deep, "sock");
+    try {
+      const c = connectUnix(path);
+      const s = accept(l);
+      sendAll(s, new TextEncoder().encode("long"));
+      expect(new TextDecoder().decode(recv(c, 16))).toBe("long");
+      close(c);
+      close(s);
+      expect(() => connectUnix(join(deep, "nope"))).toThrow("No such file or directory");
+    } finally {
+      close(l);
+    }
+  });
+
+  test("an empty path is EINVAL", () => {
+    expect(() => connectUnix("")).toThrow("Invalid argument");
+  });
+});
+
+function bindRelative(cwd: string, name: string): number {
+  const old = process.cwd();
+  process.chdir(cwd);
+  try {
+    return listenUnix(name);
+  } finally {
+    process.chdir(old);
+  }
+}
+
+describe("recv, MSG_PEEK and receive timeouts", () => {
+  test("peeked bytes stay queued", () => {
+    const [a, b] = socketpair();
+    sendAll(a, new TextEncoder().encode("OK 22\nrest"));
+    expect(new TextDecoder().decode(recv(b, 6, MSG_PEEK))).toBe("OK 22\n");
+    expect(new TextDecoder().decode(recv(b, 6))).toBe("OK 22\n");
+    expect(new TextDecoder().decode(recv(b, 16))).toBe("rest");
+    close(a);
+    expect(recv(b, 16).length).toBe(0); // EOF
+    close(b);
+  });
+
+  test("SO_RCVTIMEO round-trips and a timed-out recv is EAGAIN", () => {
+    const [a, b] = socketpair();
+    expect(getRecvTimeout(b)).toEqual({ sec: 0, usec: 0 });
+    // A multiple of every kernel tick length (the kernel rounds to jiffies).
+    setRecvTimeout(b, { sec: 0, usec: 100_000 });
+    expect(getRecvTimeout(b)).toEqual({ sec: 0, usec: 100_000 });
+    const t0 = performance.now();
+    expect(() => recv(b, 1)).toThrow(expect.objectContaining({ code: "EAGAIN" }));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(90);
+    close(a);
+    close(b);
+  });
+
+  test("socketType tells sockets from other descriptors", () => {
+    const [a, b] = socketpair();
+    expect(socketType(a)).toBe(SOCK_STREAM);
+    const { readable, writable } = pipe();
+    expect(socketType(readable)).toBeNull();
+    expect(fstatSync(readable).isFIFO()).toBe(true);
+    for (const fd of [a, b, readable, writable]) close(fd);
+  });
+});
