@@ -246,7 +246,13 @@ describe.skipIf(!canFakeVm)("systemd-ssh-issue make-vsock in a VM, like systemd 
   afterAll(() => removeDir(scratch));
 
   test("the reference sees a VM in the chroot (sanity)", () => {
-    const [r] = inVmChroot([[ref!.tool("systemd-detect-virt")]], tempDir("issue-vm-sanity"));
+    const dir = tempDir("issue-vm-sanity");
+    let r: Result | undefined;
+    try {
+      [r] = inVmChroot([[ref!.tool("systemd-detect-virt")]], dir);
+    } finally {
+      removeDir(dir);
+    }
     expect(r!.stdout.trim()).not.toBe("docker");
     expect(r!.stdout.trim()).not.toBe("none");
   });
