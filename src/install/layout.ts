@@ -1,0 +1,114 @@
+// What `systemd-ssh install` puts where, as pure data: the binary and its argv[0] links where systemd keeps
+// its own ssh tools, the ssh_config drop-in, ssh-access.target and the tmpfiles.d entry, all with the
+// content systemd 262 ships (read from Debian's systemd 262.1-1), so that the generator, the socket units
+// it writes and ssh itself find everything where systemd would have put it.
+//
+// Paths here are paths on the target system. `root` (image builders: the image's tree) is prepended only
+// when writing; `prefix` (default /usr) and `sysconfdir` (default /etc) say where on the target system.
+
+export interface Layout {
+  prefix: string;
+  sysconfdir: string;
+}
+
+export type Entry =
+  | { kind: "file"; path: string; mode: number; /** Content, or null for the binary (copied from a file). */ content: string | null; what: string }
+  | { kind: "link"; path: string; target: string; what: string };
+
+export const DEFAULT_LAYOUT: Layout = { prefix: "/usr", sysconfdir: "/etc" };
+
+export const DROPIN_NAME = "20-systemd-ssh-proxy.conf";
+
+export function paths(l: Layout) {
+  const lib = `${l.prefix}/lib/systemd`;
+  return {
+    binary: `${lib}/systemd-ssh`,
+    proxy: `${lib}/systemd-ssh-proxy`,
+    issue: `${lib}/systemd-ssh-issue`,
+    generator: `${lib}/system-generators/systemd-ssh-generator`,
+    dropin: `${lib}/ssh_config.d/${DROPIN_NAME}`,
+    dropinLink: `${l.sysconfdir}/ssh/ssh_config.d/${DROPIN_NAME}`,
+    target: `${lib}/system/ssh-access.target`,
+    tmpfiles: `${l.prefix}/lib/tmpfiles.d/20-systemd-ssh-generator.conf`,
+    manifest: `${lib}/systemd-ssh.manifest`,
+  };
+}
+
+/**
+ * systemd 262's 20-systemd-ssh-proxy.conf, pointing at our proxy, with one deliberate change: the second
+ * block passes %n (the host as typed) instead of %h, which OpenSSH lowercases, so that
+ * `ssh unix/run/MyVM/sock` reaches the socket it names.
+ */
+export function sshConfigDropin(proxy: string): string {
+  return `# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Installed by systemd-ssh: systemd 262's ssh_config drop-in, except that the host name is passed to
+# the proxy as typed (%n), since OpenSSH lowercases %h and AF_UNIX socket paths are case-sensitive.
+#
+# Allow connecting to the local host directly via ".host"
+Host .host machine/.host
+        ProxyCommand ${proxy} unix/run/ssh-unix-local/socket %p
+        ProxyUseFdpass yes
+        CheckHostIP no
+
+# Make sure unix/* and vsock/* can be used to connect to AF_UNIX and AF_VSOCK paths.
+# Make sure machine/* can be used to connect to local machines registered in machined.
+#
+Host unix/* unix%* vsock/* vsock%* vsock-mux/* vsock-mux%* machine/* machine%*
+        User root
+        ProxyCommand ${proxy} %n %p
+        ProxyUseFdpass yes
+        CheckHostIP no
+
+        # Disable all kinds of host identity checks, since these addresses are generally ephemeral.
+        StrictHostKeyChecking no
+        UserKnownHostsFile /dev/null
+`;
+}
+
+/** systemd 262's ssh-access.target, verbatim. */
+export const SSH_ACCESS_TARGET = `#  SPDX-License-Identifier: LGPL-2.1-or-later
+#
+#  This file is part of systemd.
+#
+#  systemd is free software; you can redistribute it and/or modify it
+#  under the terms of the GNU Lesser General Public License as published by
+#  the Free Software Foundation; either version 2.1 of the License, or
+#  (at your option) any later version.
+
+[Unit]
+Description=SSH Access Available
+Documentation=man:systemd.special(7)
+StopWhenUnneeded=yes
+`;
+
+/**
+ * systemd 262's tmpfiles.d/20-systemd-ssh-generator.conf, for systemd 249-255: the same two lines, but "L"
+ * instead of "L$" (the "$" modifier, for --purge, is from systemd 256; older tmpfiles reject the line).
+ * The link keeps /etc/ssh/ssh_config.d pointing at the drop-in on systems that rebuild /etc; /run/sshd
+ * is the privilege-separation directory the per-connection sshd needs.
+ */
+export function tmpfilesConf(dropin: string, dropinLink: string): string {
+  return `#  This file is part of systemd-ssh (systemd 262's 20-systemd-ssh-generator.conf, for older tmpfiles).
+#
+# See tmpfiles.d(5) for details.
+
+L ${dropinLink} - - - - ${dropin}
+d /run/sshd 0755
+`;
+}
+
+/** The entries of an install, in the order they are written (and removed in reverse). */
+export function plan(l: Layout): Entry[] {
+  const p = paths(l);
+  return [
+    { kind: "file", path: p.binary, mode: 0o755, content: null, what: "binary" },
+    { kind: "link", path: p.proxy, target: "systemd-ssh", what: "ssh ProxyCommand" },
+    { kind: "link", path: p.issue, target: "systemd-ssh", what: "issue tool" },
+    { kind: "link", path: p.generator, target: "../systemd-ssh", what: "generator" },
+    { kind: "file", path: p.dropin, mode: 0o644, content: sshConfigDropin(p.proxy), what: "ssh_config drop-in" },
+    { kind: "link", path: p.dropinLink, target: p.dropin, what: "ssh_config drop-in link" },
+    { kind: "file", path: p.target, mode: 0o644, content: SSH_ACCESS_TARGET, what: "unit" },
+    { kind: "file", path: p.tmpfiles, mode: 0o644, content: tmpfilesConf(p.dropin, p.dropinLink), what: "tmpfiles.d entry" },
+  ];
+}

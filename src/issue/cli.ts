@@ -1,0 +1,154 @@
+// systemd-ssh-issue's command line, as systemd 262 parses it: verbs make-vsock and rm-vsock, the older
+// options --make-vsock/--rm-vsock (with a warning), --issue-path=PATH ("-" or "" meaning standard output).
+// Pure: arguments in, a command (or systemd's error message) out.
+
+import { OptionError, OptionParser, optionSynopsis, type OptionSpec } from "../shared/options.ts";
+import { absolutePathArgument } from "../shared/path.ts";
+import { findVerb, type VerbSpec } from "../shared/verbs.ts";
+import { DEFAULT_ISSUE_PATH } from "./core.ts";
+
+export const PROGRAM = "systemd-ssh-issue";
+
+// In systemd's order: it decides the --help layout and the "possibilities" of an ambiguous prefix.
+export const OPTIONS: readonly OptionSpec[] = [
+  { id: "help", short: "h", long: "help", help: "Show this help" },
+  { id: "version", long: "version", help: "Show package version" },
+  { id: "make-vsock", long: "make-vsock" },
+  { id: "rm-vsock", long: "rm-vsock" },
+  { id: "issue-path", long: "issue-path", metavar: "PATH", help: `Change path to ${DEFAULT_ISSUE_PATH}` },
+  { id: "introspect-cli", long: "introspect-cli" },
+];
+
+export type IssueVerb = "make-vsock" | "rm-vsock";
+
+export const VERBS: readonly (VerbSpec & { name: IssueVerb })[] = [
+  { name: "make-vsock", help: "Generate the issue file", minArgs: 1, maxArgs: 1 },
+  { name: "rm-vsock", help: "Remove the issue file", minArgs: 1, maxArgs: 1 },
+];
+
+export type IssueCommand =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "introspect" }
+  | { kind: "error"; message: string }
+  /** `path` null: standard output. `warnings` are logged before the verb runs. */
+  | { kind: "run"; verb: IssueVerb; path: string | null; warnings: string[] };
+
+export interface ParseContext {
+  program?: string;
+  /** The working directory, for relative --issue-path; throws (with an errno code) if it is gone. */
+  cwd?: () => string;
+}
+
+export function parseIssueArgs(args: readonly string[], ctx: ParseContext = {}): IssueCommand {
+  const parser = new OptionParser(ctx.program ?? PROGRAM, OPTIONS, args);
+  let path: string | null = null;
+  let toStdout = false;
+  let compatVerb: IssueVerb | null = null;
+  try {
+    for (let o = parser.next(); o; o = parser.next()) {
+      switch (o.spec.id) {
+        case "help":
+          return { kind: "help" };
+        case "version":
+          return { kind: "version" };
+        case "introspect-cli":
+          return { kind: "introspect" };
+        case "make-vsock":
+        case "rm-vsock":
+          compatVerb = o.spec.id;
+          break;
+        case "issue-path": {
+          const arg = o.arg ?? "";
+          if (arg === "" || arg === "-") {
+            path = null;
+            toStdout = true;
+            break;
+          }
+          try {
+            path = absolutePathArgument(arg, ctx.cwd ?? (() => process.cwd()));
+          } catch (e) {
+            return { kind: "error", message: `Failed to parse path "${arg}" and make it absolute: ${errnoText(e)}` };
+          }
+          toStdout = false;
+          break;
+        }
+      }
+    }
+  } catch (e) {
+    if (e instanceof OptionError) return { kind: "error", message: e.message };
+    throw e;
+  }
+  if (path === null && !toStdout) path = DEFAULT_ISSUE_PATH;
+
+  const warnings: string[] = [];
+  let verbArgs = parser.rest();
+  if (compatVerb) {
+    if (verbArgs.length > 0) return { kind: "error", message: "Invalid use of compat option --make-vsock/--rm-vsock." };
+    warnings.push("Options --make-vsock/--rm-vsock have been replaced by make-vsock/rm-vsock verbs.");
+    verbArgs = [compatVerb];
+  }
+  const found = findVerb(VERBS, verbArgs);
+  if (!found.ok) return { kind: "error", message: found.message };
+  return { kind: "run", verb: found.verb.name, path, warnings };
+}
+
+function errnoText(e: unknown): string {
+  const text = (e as { strerror?: string }).strerror;
+  if (typeof text === "string") return text;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export interface HelpStyle {
+  /** ANSI colours and hyperlinks, as systemd uses on a terminal. */
+  colour: boolean;
+}
+
+/** The --help text, laid out as systemd 262 lays it out (both tables share one column width). */
+export function helpText(program: string, style: HelpStyle = { colour: false }): string {
+  const c = style.colour;
+  const grey = c ? "\x1b[0;90m\x1b[0;38:5:245m" : "";
+  const highlight = c ? "\x1b[0;1;39m\x1b[3m" : "";
+  const underline = c ? "\x1b[0;4m" : "";
+  const normal = c ? "\x1b[0m" : "";
+  const verbRows = VERBS.filter((v) => v.help).map((v) => [`  ${v.name}`, v.help!] as const);
+  const optionRows = OPTIONS.filter((o) => o.help).map((o) => [optionSynopsis(o), o.help!] as const);
+  const width = Math.max(...[...verbRows, ...optionRows].map(([left]) => left.length));
+  const row = ([left, right]: readonly [string, string]) => `${left.padEnd(width)} ${right}\n`;
+  const man = `${program}(1)`;
+  const link = c ? `\x1b]8;;man:${man}\x1b\\${man} man page\x1b]8;;\x1b\\` : `${man} man page`;
+  return (
+    `${grey}>${normal} ${program} [OPTION…] COMMAND …\n` +
+    `\n${highlight}Create or remove the /run/issue.d/ file announcing the SSH VSOCK address.${normal}\n` +
+    `\n${underline}Commands:${normal}\n` +
+    verbRows.map(row).join("") +
+    `\n${underline}Options:${normal}\n` +
+    optionRows.map(row).join("") +
+    `\nSee the ${link} for details.\n`
+  );
+}
+
+/** --introspect-cli: systemd's machine-readable description of the command line, for our binary. */
+export function introspectJson(program: string, version: string): string {
+  const options = OPTIONS.map((o) => ({
+    names: [...(o.short ? [`-${o.short}`] : []), ...(o.long ? [`--${o.long}`] : [])],
+    argument: o.metavar !== undefined ? "required_argument" : "no_argument",
+    ...(o.metavar !== undefined ? { metavar: o.metavar } : {}),
+    ...(o.help ? { help: o.help } : {}),
+  }));
+  const verbs = VERBS.map((v) => ({ names: [v.name], abstract: [v.help], maxArguments: v.maxArgs }));
+  return JSON.stringify({
+    mediaType: "application/vnd.io.systemd.cli-introspection-0",
+    commands: [
+      {
+        names: [program],
+        project: "systemd-ssh",
+        version,
+        features: [],
+        abstract: ["Create or remove the /run/issue.d/ file announcing the SSH VSOCK address."],
+        options,
+        verbs,
+      },
+    ],
+  });
+}

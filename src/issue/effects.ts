@@ -1,0 +1,197 @@
+// The real effects behind systemd-ssh-issue: what the machine is, the issue file on disk, stdout.
+// Each failure carries the errno, so main.ts can print systemd's "<what>: %m" messages.
+
+import { closeSync, constants, fchmodSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+
+/** A failed system call: errno (positive) and libc's text for it. */
+export class EffectError extends Error {
+  override readonly name = "EffectError";
+  readonly errno: number;
+  readonly strerror: string;
+  constructor(errno: number, strerror: string) {
+    super(strerror);
+    this.errno = errno;
+    this.strerror = strerror;
+  }
+}
+
+export interface Virtualization {
+  vm: boolean;
+  container: boolean;
+}
+
+export interface IssueEffects {
+  /** detect_virtualization(), split into its two answers. Throws EffectError when detection fails. */
+  detectVirtualization(): Virtualization;
+  /** Create and close an AF_VSOCK socket: 0, or the errno socket() failed with. Never connects. */
+  probeVsock(): number;
+  /** Our CID, or the errno reading it failed with. */
+  localCid(): { cid: number } | { errno: number; strerror: string };
+  /** Write `content` to `path` atomically with mode 0644, parents 0755. Throws IssueWriteError. */
+  writeIssueFile(path: string, content: string): void;
+  /** unlink(): true if removed, false if it did not exist; throws EffectError otherwise. */
+  removeFile(path: string): boolean;
+  stdout(text: string): void;
+  stdoutIsTerminal(): boolean;
+}
+
+export type WriteStep = "mkdir" | "create" | "chmod" | "rename";
+
+export class IssueWriteError extends EffectError {
+  readonly step: WriteStep;
+  constructor(step: WriteStep, cause: EffectError) {
+    super(cause.errno, cause.strerror);
+    this.step = step;
+  }
+}
+
+/** Node's fs errors as EffectError, with libc's own strerror() text (what systemd prints). */
+export function toEffectError(e: unknown): EffectError {
+  if (e instanceof EffectError) return e;
+  const err = e as { errno?: number; code?: string; message?: string };
+  let errno = typeof err.errno === "number" ? Math.abs(err.errno) : 0;
+  if (!errno && err.code) errno = (constants as unknown as { [k: string]: number })[err.code] ?? (require("node:os").constants.errno[err.code] as number | undefined) ?? 0;
+  if (!errno) throw e;
+  return new EffectError(errno, libcStrerror(errno));
+}
+
+function libcStrerror(errno: number): string {
+  return (require("../../ffi/errors.ts") as typeof import("../../ffi/errors.ts")).strerror(errno);
+}
+
+/** mkdir_parents(path, 0755): every missing ancestor of `path`; an ancestor that is not a directory is ENOTDIR. */
+function mkdirParents(path: string): void {
+  const parent = dirname(path);
+  const parts = parent.split("/").filter((p) => p !== "");
+  let cur = "";
+  for (const part of parts) {
+    cur += `/${part}`;
+    let st;
+    try {
+      st = statSync(cur);
+    } catch (e) {
+      const err = toEffectError(e);
+      if (err.errno !== 2 /* ENOENT */) throw err;
+      try {
+        mkdirSync(cur, 0o755);
+      } catch (e2) {
+        const err2 = toEffectError(e2);
+        if (err2.errno !== 17 /* EEXIST */) throw err2;
+      }
+      continue;
+    }
+    if (!st.isDirectory()) throw new EffectError(20, libcStrerror(20)); // ENOTDIR
+  }
+}
+
+function randomSuffix(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Write a file the way systemd's fopen_tmpfile_linkable() + flink_tmpfile(REPLACE) do: a hidden temporary
+ * file in the target's directory, mode fixed with fchmod (not subject to the umask), then rename() over
+ * the target, which replaces a symlink there rather than following it. Nothing half-written is ever
+ * visible under the target's name; on failure the temporary file is removed.
+ */
+export function writeFileAtomic(path: string, content: string, mode = 0o644): void {
+  try {
+    mkdirParents(path);
+  } catch (e) {
+    throw new IssueWriteError("mkdir", toEffectError(e));
+  }
+  const tmp = join(dirname(path), `.#${basename(path)}${randomSuffix()}`);
+  let fd: number;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | 0o2000000 /* O_CLOEXEC */, 0o600);
+  } catch (e) {
+    throw new IssueWriteError("create", toEffectError(e));
+  }
+  let step: WriteStep = "create";
+  try {
+    const data = Buffer.from(content);
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
+    step = "chmod";
+    fchmodSync(fd, mode);
+    closeSync(fd);
+    fd = -1;
+    step = "rename";
+    try {
+      renameSync(tmp, path);
+    } catch (e) {
+      // systemd refuses to replace a directory with EEXIST before it gets to rename() (linkat_replace()).
+      const err = toEffectError(e);
+      throw err.errno === 21 /* EISDIR */ ? new EffectError(17, libcStrerror(17)) : err;
+    }
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw new IssueWriteError(step, toEffectError(e));
+  }
+}
+
+/**
+ * TODO(virt): replace with src/shared/virt.ts (detectVirtualization(probe)) once it is merged.
+ * Until then: ask the system's systemd-detect-virt, and assume no VM when it is not there.
+ */
+function detectVirtualizationPlaceholder(): Virtualization {
+  const tool = ["/usr/bin/systemd-detect-virt", "/bin/systemd-detect-virt"].find((p) => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  });
+  if (!tool) return { vm: false, container: false };
+  const ask = (flag: string) => Bun.spawnSync([tool, "--quiet", flag], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+  const container = ask("--container");
+  return { container, vm: !container && ask("--vm") };
+}
+
+export const realEffects: IssueEffects = {
+  detectVirtualization: detectVirtualizationPlaceholder,
+  probeVsock() {
+    const { vsockSupport } = require("../../ffi/vsock.ts") as typeof import("../../ffi/vsock.ts");
+    const r = vsockSupport();
+    return r.ok ? 0 : r.error.errno;
+  },
+  localCid() {
+    const { localCid } = require("../../ffi/vsock.ts") as typeof import("../../ffi/vsock.ts");
+    try {
+      return { cid: localCid() };
+    } catch (e) {
+      const err = e as { errno?: number; strerror?: string };
+      if (typeof err.errno !== "number") throw e;
+      return { errno: err.errno, strerror: err.strerror ?? libcStrerror(err.errno) };
+    }
+  },
+  writeIssueFile: (path, content) => writeFileAtomic(path, content),
+  removeFile(path) {
+    try {
+      unlinkSync(path);
+      return true;
+    } catch (e) {
+      const err = toEffectError(e);
+      if (err.errno === 2 /* ENOENT */) return false;
+      throw err;
+    }
+  },
+  stdout(text) {
+    try {
+      const data = Buffer.from(text);
+      for (let off = 0; off < data.length; ) off += writeSync(1, data, off);
+    } catch {
+      // A closed stdout is not our failure to report (systemd's stdio ignores it too).
+    }
+  },
+  stdoutIsTerminal() {
+    try {
+      return require("node:tty").isatty(1) as boolean;
+    } catch {
+      return false;
+    }
+  },
+};

@@ -1,0 +1,63 @@
+// Path handling with systemd's rules (src/basic/path-util.c), for command-line paths: the exact string
+// matters because it is what the tools print in their messages and what they hand to the kernel.
+
+const NAME_MAX = 255;
+
+/** Skip any run of "/" and "./". */
+function skipSlashOrDot(p: string, i: number): number {
+  while (i < p.length) {
+    if (p[i] === "/") i++;
+    else if (p.startsWith("./", i)) i += 2;
+    else break;
+  }
+  return i;
+}
+
+/**
+ * path_simplify(): collapse repeated slashes, drop "." components and the trailing slash, drop ".."
+ * directly under "/" of an absolute path; other ".." stay. "" stays "", an emptied relative path is ".".
+ */
+export function pathSimplify(path: string): string {
+  if (path === "") return path;
+  const absolute = path[0] === "/";
+  const out: string[] = [];
+  let beginning = true;
+  let i = absolute ? 1 : 0;
+  for (;;) {
+    const first = skipSlashOrDot(path, i);
+    if (first >= path.length || path.slice(first) === ".") break;
+    let end = path.indexOf("/", first);
+    if (end < 0) end = path.length;
+    const component = path.slice(first, end);
+    if (Buffer.byteLength(component) > NAME_MAX) {
+      // An invalid component: systemd leaves the rest as it is.
+      out.push(path.slice(first));
+      break;
+    }
+    const next = skipSlashOrDot(path, end);
+    i = path.slice(next) === "." ? next + 1 : next;
+    if (absolute && beginning && component === "..") continue;
+    beginning = false;
+    out.push(component);
+  }
+  const joined = out.join("/");
+  if (absolute) return `/${joined}`;
+  return joined === "" ? "." : joined;
+}
+
+/** path_make_absolute_cwd() followed by path_simplify(), as parse_path_argument() does. */
+export function absolutePathArgument(path: string, cwd: () => string): string {
+  const abs = path.startsWith("/") ? path : joinPath(cwd(), path);
+  return pathSimplify(abs);
+}
+
+/** path_join() of two parts: exactly one slash between them. */
+function joinPath(a: string, b: string): string {
+  if (a === "") return b;
+  if (b === "") return a;
+  const aSlash = a.endsWith("/");
+  const bSlash = b.startsWith("/");
+  if (aSlash && bSlash) return a + b.slice(1);
+  if (aSlash || bSlash) return a + b;
+  return `${a}/${b}`;
+}

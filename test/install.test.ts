@@ -1,0 +1,242 @@
+// `systemd-ssh install` / `uninstall` with the compiled binary, always into temporary trees (--root, or
+// --prefix/--sysconfdir pointing into a temp dir), never the system's /usr or /etc. The installed
+// ssh_config drop-in is checked with the real ssh client, and used for a real login over AF_UNIX.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { sshConfigDropin } from "../src/install/layout.ts";
+import { ensureBuilt } from "./helpers/build.ts";
+import { requireReference } from "./helpers/reference.ts";
+import { runCommand, startSshd, type TestSshd } from "./helpers/sshd.ts";
+import { BINARY, removeDir, tempDir } from "./helpers/tmp.ts";
+
+const ref = requireReference("262");
+
+async function cli(args: string[]) {
+  return runCommand([BINARY, ...args], { timeoutMs: 20000 });
+}
+
+/** Everything under `dir`: type, mode, content hash or link target. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const r = `${rel}/${name}`;
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) out[r] = `-> ${readlinkSync(p)}`;
+      else if (st.isDirectory()) {
+        out[r] = `dir ${(st.mode & 0o7777).toString(8)}`;
+        walk(p, r);
+      } else out[r] = `file ${(st.mode & 0o7777).toString(8)} ${Bun.hash(readFileSync(p)).toString(16)}`;
+    }
+  };
+  walk(dir, "");
+  return out;
+}
+
+beforeAll(async () => {
+  await ensureBuilt();
+});
+
+describe("install --root", () => {
+  let root: string;
+  beforeAll(() => {
+    root = tempDir("install");
+  });
+  afterAll(() => removeDir(root));
+
+  test("installs the binary, the argv[0] links, the drop-in and its link, the unit, tmpfiles.d", async () => {
+    const r = await cli(["install", "--root", root, "--binary", BINARY]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const s = snapshot(root);
+    expect(s["/usr/lib/systemd/systemd-ssh"]).toBe(`file 755 ${Bun.hash(readFileSync(BINARY)).toString(16)}`);
+    expect(s["/usr/lib/systemd/systemd-ssh-proxy"]).toBe("-> systemd-ssh");
+    expect(s["/usr/lib/systemd/systemd-ssh-issue"]).toBe("-> systemd-ssh");
+    expect(s["/usr/lib/systemd/system-generators/systemd-ssh-generator"]).toBe("-> ../systemd-ssh");
+    expect(s["/etc/ssh/ssh_config.d/20-systemd-ssh-proxy.conf"]).toBe("-> /usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf");
+    for (const f of ["/usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf", "/usr/lib/systemd/system/ssh-access.target", "/usr/lib/tmpfiles.d/20-systemd-ssh-generator.conf"]) {
+      expect(s[f]).toStartWith("file 644 ");
+    }
+    expect(s["/usr/lib/systemd/system-generators"]).toBe("dir 755");
+    // One line per file on stdout, nothing left behind by the atomic writes.
+    expect(r.stdout.trim().split("\n")).toHaveLength(9);
+    expect(Object.keys(s).filter((k) => k.includes("/.#"))).toEqual([]);
+    // The installed tool links work (argv[0] dispatch through the relative links).
+    const issue = await runCommand([join(root, "usr/lib/systemd/systemd-ssh-issue"), "--bogus"]);
+    expect(issue.stderr).toBe("systemd-ssh-issue: unrecognized option '--bogus'\n");
+    // Content paths are the target system's, not the temp root's.
+    expect(readFileSync(join(root, "usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf"), "utf8")).toContain(
+      "ProxyCommand /usr/lib/systemd/systemd-ssh-proxy %n %p",
+    );
+  });
+
+  test("installing again changes nothing", async () => {
+    const before = snapshot(root);
+    const r = await cli(["install", "--root", root, "--binary", BINARY]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("unchanged");
+    expect(r.stdout).not.toMatch(/^installed .*systemd-ssh \(binary\)/m);
+    const after = snapshot(root);
+    delete before["/usr/lib/systemd/systemd-ssh.manifest"];
+    delete after["/usr/lib/systemd/systemd-ssh.manifest"];
+    expect(after).toEqual(before);
+  });
+
+  test("uninstall removes exactly what install wrote", async () => {
+    const r = await cli(["uninstall", "--root", root]);
+    expect(r.code).toBe(0);
+    expect(snapshot(root)).toEqual({});
+    const again = await cli(["uninstall", "--root", root]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("No manifest at");
+  });
+});
+
+describe("ownership", () => {
+  test("never overwrites a file it did not install unless --force; uninstall leaves others' files", async () => {
+    const root = tempDir("install-own");
+    try {
+      mkdirSync(join(root, "etc/ssh/ssh_config.d"), { recursive: true });
+      writeFileSync(join(root, "etc/ssh/ssh_config.d/10-admin.conf"), "Host admin\n");
+      mkdirSync(join(root, "usr/lib/systemd/system"), { recursive: true });
+      writeFileSync(join(root, "usr/lib/systemd/system/ssh-access.target"), "[Unit]\nDescription=someone else's\n");
+      const before = snapshot(root);
+      const refused = await cli(["install", "--root", root, "--binary", BINARY]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("Refusing to overwrite");
+      expect(refused.stderr).toContain(`${root}/usr/lib/systemd/system/ssh-access.target`);
+      expect(snapshot(root)).toEqual(before); // nothing written
+
+      const forced = await cli(["install", "--root", root, "--binary", BINARY, "--force"]);
+      expect(forced.code).toBe(0);
+      expect(forced.stdout).toContain(`replaced ${root}/usr/lib/systemd/system/ssh-access.target`);
+
+      // An admin edits an installed file: uninstall keeps it.
+      writeFileSync(join(root, "usr/lib/tmpfiles.d/20-systemd-ssh-generator.conf"), "# mine now\n");
+      const un = await cli(["uninstall", "--root", root]);
+      expect(un.code).toBe(0);
+      expect(un.stdout).toContain("kept");
+      const left = snapshot(root);
+      expect(Object.keys(left).filter((k) => !left[k]!.startsWith("dir"))).toEqual([
+        "/etc/ssh/ssh_config.d/10-admin.conf",
+        "/usr/lib/tmpfiles.d/20-systemd-ssh-generator.conf",
+      ]);
+    } finally {
+      removeDir(root);
+    }
+  });
+
+  test("bad arguments: one line, exit 1, nothing written", async () => {
+    const root = tempDir("install-bad");
+    try {
+      for (const args of [["--prefix", "relative"], ["--binary", join(root, "missing")], ["--root", join(root, "nope")]]) {
+        const r = await cli(["install", "--root", root, "--binary", BINARY, ...args]);
+        expect(r.code).toBe(1);
+        expect(r.stderr.trim().split("\n")).toHaveLength(1);
+        expect(r.stderr).not.toContain("    at ");
+      }
+      expect(snapshot(root)).toEqual({});
+    } finally {
+      removeDir(root);
+    }
+  });
+});
+
+describe.skipIf(!ref)("the drop-in is systemd 262's", () => {
+  test("same text apart from the proxy path, %n, and our header", () => {
+    const theirs = readFileSync(join(ref!.dir, "usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf"), "utf8");
+    const ours = sshConfigDropin("/usr/lib/systemd/systemd-ssh-proxy");
+    const body = (s: string) => s.slice(s.indexOf("# Allow connecting"));
+    expect(body(ours)).toBe(body(theirs).replace("systemd-ssh-proxy %h %p", "systemd-ssh-proxy %n %p"));
+  });
+  test("ssh-access.target is byte for byte 262's; tmpfiles.d is 262's with L for L$", async () => {
+    const root = tempDir("install-cmp");
+    try {
+      expect((await cli(["install", "--root", root, "--binary", BINARY])).code).toBe(0);
+      const target = "usr/lib/systemd/system/ssh-access.target";
+      expect(readFileSync(join(root, target), "utf8")).toBe(readFileSync(join(ref!.dir, target), "utf8"));
+      const lines = (s: string) => s.split("\n").filter((l) => l && !l.startsWith("#"));
+      const tmp = "usr/lib/tmpfiles.d/20-systemd-ssh-generator.conf";
+      expect(lines(readFileSync(join(root, tmp), "utf8"))).toEqual(lines(readFileSync(join(ref!.dir, tmp), "utf8").replace(/^L\$ /m, "L ")));
+      // Debian's /etc link is the same link.
+      const link = "etc/ssh/ssh_config.d/20-systemd-ssh-proxy.conf";
+      expect(readlinkSync(join(root, link))).toBe(readlinkSync(join(ref!.dir, link)));
+    } finally {
+      removeDir(root);
+    }
+  });
+});
+
+describe("the installed drop-in with the real ssh client", () => {
+  let base: string;
+  let prefix: string;
+  let config: string;
+  beforeAll(async () => {
+    base = tempDir("install-ssh");
+    prefix = join(base, "usr");
+    // --prefix and --sysconfdir in the temp dir: the ProxyCommand points at the proxy installed there.
+    const r = await cli(["install", "--prefix", prefix, "--sysconfdir", join(base, "etc"), "--binary", BINARY]);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(prefix, "lib/systemd/systemd-ssh.manifest"))).toBe(true);
+    config = join(base, "ssh_config");
+    // Include in a -F file resolves relative paths against ~/.ssh: give it an absolute one.
+    writeFileSync(config, `Include ${base}/etc/ssh/ssh_config.d/*.conf\n`);
+  });
+  afterAll(() => removeDir(base));
+
+  const proxyOf = async (host: string) => {
+    const r = await runCommand(["ssh", "-F", config, "-G", host]);
+    expect(r.code).toBe(0);
+    return r.stdout.split("\n").find((l) => l.startsWith("proxycommand ")) ?? null;
+  };
+
+  test("ssh -G: unix/, vsock%, .host, machine/ get the installed proxy", async () => {
+    const proxy = `${prefix}/lib/systemd/systemd-ssh-proxy`;
+    for (const h of ["unix/x", "vsock%3", "vsock/3", "vsock-mux/run/x", "machine/foo", "unix/run/MyVM/sock"]) {
+      expect(await proxyOf(h)).toBe(`proxycommand ${proxy} %n %p`);
+    }
+    expect(await proxyOf(".host")).toBe(`proxycommand ${proxy} unix/run/ssh-unix-local/socket %p`);
+    expect(await proxyOf("example.org")).toBeNull();
+  });
+
+  describe("a real login over AF_UNIX", () => {
+    let sshd: TestSshd;
+    let socket: string;
+    beforeAll(async () => {
+      const dir = tempDir("install-sshd");
+      mkdirSync(join(dir, "MyVM"));
+      socket = join(dir, "MyVM", "SSH.Sock"); // capitals: OpenSSH's %h would lowercase them
+      sshd = await startSshd({ dir, socket });
+    });
+    afterAll(async () => {
+      await sshd?.stop();
+    });
+
+    const login = (cfg: string) =>
+      runCommand(
+        ["ssh", "-F", cfg, "-o", `User=${sshd.user}`, "-o", `IdentityFile=${sshd.clientKey}`, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+          "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=20", `unix/${socket.slice(1)}`, "echo", "logged-in"],
+        { timeoutMs: 30000 },
+      );
+
+    test("ssh unix/<path with capitals> logs in through the installed proxy", async () => {
+      const r = await login(config);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toBe("logged-in\n");
+      expect(r.code).toBe(0);
+    });
+
+    test("control: systemd's %h would not reach the socket", async () => {
+      const withH = join(base, "with-h.conf");
+      writeFileSync(withH, readFileSync(join(prefix, "lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf"), "utf8").replace(" %n %p", " %h %p"));
+      const cfg = join(base, "ssh_config_h");
+      writeFileSync(cfg, `Include ${withH}\n`);
+      const r = await login(cfg);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.toLowerCase()).toContain("myvm/ssh.sock");
+    });
+  });
+});

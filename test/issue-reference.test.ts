@@ -1,0 +1,308 @@
+// systemd-ssh-issue against systemd 262's own binary: same arguments, same directory state before, then
+// the same stdout, stderr, exit status and directory state after.
+//
+// This machine is a VM that looks like a docker container (/.dockerenv), so make-vsock is a no-op here for
+// both. As root we can also take the container markers away: a private mount namespace with a chroot made
+// of bind mounts (everything but /.dockerenv) shows both programs a plain KVM guest, and make-vsock runs
+// for real (creating an AF_VSOCK socket and reading our CID; nothing connects).
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ensureBuilt } from "./helpers/build.ts";
+import { requireReference } from "./helpers/reference.ts";
+import { DIST, removeDir, tempDir } from "./helpers/tmp.ts";
+
+const ref = requireReference("262");
+const OURS = join(DIST, "systemd-ssh-issue");
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("SYSTEMD_") && k !== "NO_COLOR") env[k] = v;
+  return { ...env, ...extra };
+}
+
+function run(cmd: string[], cwd: string, env: Record<string, string> = cleanEnv()): Result {
+  const p = Bun.spawnSync(cmd, { cwd, env, stdout: "pipe", stderr: "pipe", timeout: 10000 });
+  return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+}
+
+/** Everything under `dir`: type, mode, content or link target. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(p);
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isSymbolicLink()) out[r] = `link -> ${readlinkSync(p)}`;
+      else if (st.isDirectory()) {
+        out[r] = `dir ${mode}`;
+        walk(p, r);
+      } else out[r] = `file ${mode} ${JSON.stringify(readFileSync(p, "utf8"))}`;
+    }
+  };
+  walk(dir, "");
+  return out;
+}
+
+type Setup = (dir: string) => void;
+
+/** Run both programs on identical fresh state in the same directory; expect identical results. */
+function compare(args: (dir: string) => string[], setup: Setup = () => {}, opts: { cwdSub?: string } = {}) {
+  const dir = tempDir("issue-diff");
+  try {
+    const results = [ref!.tool("systemd-ssh-issue"), OURS].map((bin) => {
+      for (const n of readdirSync(dir)) removeDir(join(dir, n));
+      setup(dir);
+      const cwd = opts.cwdSub ? join(dir, opts.cwdSub) : dir;
+      const r = run([bin, ...args(dir)], cwd);
+      return { ...r, files: snapshot(dir) };
+    });
+    expect(results[1]).toEqual(results[0]!);
+    return results[0]!;
+  } finally {
+    removeDir(dir);
+  }
+}
+
+describe.skipIf(!ref)("systemd-ssh-issue like systemd 262", () => {
+  beforeAll(async () => {
+    await ensureBuilt();
+  });
+
+  const parsing: string[][] = [
+    [],
+    ["--help"],
+    ["-h"],
+    ["--he"],
+    ["-hx"],
+    ["-xh"],
+    ["-h", "--bogus"],
+    ["--bogus", "-h"],
+    ["--help=x"],
+    ["-h=x"],
+    ["foo", "--help"],
+    ["foo"],
+    ["help"],
+    [""],
+    ["", "rm-vsock"],
+    ["rm"],
+    ["m"],
+    ["RM-VSOCK"],
+    ["Rm-vsock"],
+    ["make-vsockx"],
+    ["mk-vsock"],
+    ["abcdefgh"],
+    ["rm-vsockaaaa"],
+    ["vsock"],
+    ["-"],
+    ["--"],
+    ["--", "--bogus"],
+    ["---bogus"],
+    ["--=x"],
+    ["--bogus=1"],
+    ["-v"],
+    ["--i=x"],
+    ["--i"],
+    ["--version=1"],
+    ["--make-vsock=1"],
+    ["--rm-vsock="],
+    ["--issue-path"],
+    ["rm-vsock", "--issue-path"],
+    ["make-vsock", "extra"],
+    ["rm-vsock", "rm-vsock"],
+    ["rm-vsock", "--", "--bogus"],
+    ["rm-vsock", ""],
+    ["--make-vsock", "rm-vsock"],
+    ["--make-vsock", "extra"],
+    ["--issue-path=", "rm-vsock"],
+    ["--issue-path=-", "rm-vsock"],
+    ["--issue-path", "-", "--rm-vsock"],
+    ["--issue-path=-", "make-vsock"],
+    ["--issue-path=", "--make-vsock"],
+  ];
+  for (const args of parsing) {
+    test(`arguments: ${JSON.stringify(args)}`, () => {
+      compare(() => args);
+    });
+  }
+
+  test("rm-vsock removes the file", () => {
+    const r = compare((d) => ["rm-vsock", `--issue-path=${d}/50-ssh-vsock.issue`], (d) => writeFileSync(join(d, "50-ssh-vsock.issue"), "x"));
+    expect(r.files).toEqual({});
+  });
+  test("rm-vsock: a missing file is fine", () => {
+    compare((d) => ["rm-vsock", "--issue-path", `${d}/missing`]);
+  });
+  test("rm-vsock: missing parent directory is fine", () => {
+    compare((d) => ["rm-vsock", `--issue-path=${d}/no/such/dir/f`]);
+  });
+  test("rm-vsock: a directory is an error", () => {
+    const r = compare((d) => ["rm-vsock", `--issue-path=${d}/dir`], (d) => mkdirSync(join(d, "dir")));
+    expect(r.code).toBe(1);
+  });
+  test("rm-vsock: a file as parent is an error", () => {
+    const r = compare((d) => ["rm-vsock", `--issue-path=${d}/file/x`], (d) => writeFileSync(join(d, "file"), ""));
+    expect(r.code).toBe(1);
+  });
+  test("rm-vsock removes a symlink, not what it points to", () => {
+    const r = compare(
+      (d) => ["rm-vsock", `--issue-path=${d}/link`],
+      (d) => {
+        writeFileSync(join(d, "target"), "keep");
+        symlinkSync("target", join(d, "link"));
+      },
+    );
+    expect(Object.keys(r.files)).toEqual(["target"]);
+  });
+  test("rm-vsock: path is simplified (// . trailing slash)", () => {
+    compare((d) => ["rm-vsock", `--issue-path=${d}//./sub/../sub/./f/`], (d) => {
+      mkdirSync(join(d, "sub"));
+      writeFileSync(join(d, "sub", "f"), "");
+    });
+  });
+  test("rm-vsock: path made absolute against the working directory", () => {
+    compare(() => ["rm-vsock", "--issue-path", "./f//"], (d) => {
+      mkdirSync(join(d, "cwd"));
+      writeFileSync(join(d, "cwd", "f"), "");
+    }, { cwdSub: "cwd" });
+  });
+  test("rm-vsock: relative path in an error message", () => {
+    compare(() => ["rm-vsock", "--issue-path=dir/"], (d) => mkdirSync(join(d, "dir")));
+  });
+  test("--rm-vsock (compat option) with --issue-path", () => {
+    compare((d) => ["--issue-path", `${d}/f`, "--rm-vsock"], (d) => writeFileSync(join(d, "f"), ""));
+  });
+  test("the last --issue-path wins", () => {
+    compare((d) => [`--issue-path=${d}/a`, "--issue-path=", `--issue-path=${d}/b`, "rm-vsock"], (d) => {
+      writeFileSync(join(d, "a"), "");
+      writeFileSync(join(d, "b"), "");
+    });
+  });
+  test.skipIf(process.getuid?.() !== 0 || !Bun.which("unshare"))("default path /run/issue.d/50-ssh-vsock.issue (private /run)", () => {
+    // A tmpfs over /run in a private mount namespace: the system's /run is never touched.
+    const results = [ref!.tool("systemd-ssh-issue"), OURS].map((bin) => {
+      const script = [
+        "mount -t tmpfs tmpfs /run && mkdir /run/issue.d && echo x >/run/issue.d/50-ssh-vsock.issue || exit 99",
+        `'${bin}' rm-vsock; echo "rc=$?"; ls -A /run/issue.d; '${bin}' rm-vsock; echo "rc=$?"`,
+      ].join("\n");
+      const p = Bun.spawnSync(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], { env: cleanEnv(), timeout: 10000 });
+      return { out: p.stdout.toString(), err: p.stderr.toString() };
+    });
+    expect(results[0]!.out).toBe("rc=0\nrc=0\n");
+    expect(results[1]).toEqual(results[0]!);
+  });
+  test("make-vsock in a container does nothing", () => {
+    const r = compare((d) => ["make-vsock", `--issue-path=${d}/sub/f`]);
+    expect(r.files).toEqual({});
+  });
+});
+
+// A private mount namespace and a chroot that hides /.dockerenv: both programs see a KVM guest.
+const canFakeVm = ref !== null && process.getuid?.() === 0 && Bun.which("unshare") !== null && Bun.which("chroot") !== null;
+
+function inVmChroot(cmds: string[][], scratch: string): Result[] {
+  // One namespace for all commands; each command's output framed by markers in a result file.
+  const root = join(scratch, "root");
+  mkdirSync(root);
+  const results = join(scratch, "results");
+  mkdirSync(results);
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const script = [
+    "set -e",
+    `mount -t tmpfs -o mode=755 tmpfs ${q(root)}`,
+    `for x in usr bin sbin lib lib32 lib64 libx32 etc proc sys dev work tmp run root; do`,
+    `  [ -e /$x ] || continue`,
+    `  if [ -L /$x ]; then ln -s "$(readlink /$x)" ${q(root)}/$x; else mkdir ${q(root)}/$x; mount --rbind /$x ${q(root)}/$x; fi`,
+    "done",
+    "set +e",
+    ...cmds.map((c, i) => `chroot ${q(root)} ${c.map(q).join(" ")} >${q(results)}/${i}.out 2>${q(results)}/${i}.err; echo $? >${q(results)}/${i}.rc`),
+  ].join("\n");
+  const p = Bun.spawnSync(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], { env: cleanEnv(), timeout: 20000 });
+  if (p.exitCode !== 0) throw new Error(`namespace setup failed: ${p.stderr.toString()}`);
+  const out = cmds.map((_, i) => ({
+    code: Number(readFileSync(join(results, `${i}.rc`), "utf8")),
+    stdout: readFileSync(join(results, `${i}.out`), "utf8"),
+    stderr: readFileSync(join(results, `${i}.err`), "utf8"),
+  }));
+  rmdirSync(root);
+  return out;
+}
+
+describe.skipIf(!canFakeVm)("systemd-ssh-issue make-vsock in a VM, like systemd 262", () => {
+  let scratch: string;
+  beforeAll(async () => {
+    await ensureBuilt();
+    scratch = tempDir("issue-vm");
+  });
+  afterAll(() => removeDir(scratch));
+
+  test("the reference sees a VM in the chroot (sanity)", () => {
+    const dir = tempDir("issue-vm-sanity");
+    let r: Result | undefined;
+    try {
+      [r] = inVmChroot([[ref!.tool("systemd-detect-virt")]], dir);
+    } finally {
+      removeDir(dir);
+    }
+    expect(r!.stdout.trim()).not.toBe("docker");
+    expect(r!.stdout.trim()).not.toBe("none");
+  });
+
+  const cases: { name: string; args: (d: string) => string[]; setup?: Setup }[] = [
+    { name: "to stdout", args: () => ["make-vsock", "--issue-path=-"] },
+    { name: "to stdout, compat option", args: () => ["--make-vsock", "--issue-path="] },
+    { name: "file with missing parents", args: (d) => ["make-vsock", `--issue-path=${d}/run/issue.d/50-ssh-vsock.issue`] },
+    {
+      name: "replaces an existing file",
+      args: (d) => ["make-vsock", `--issue-path=${d}/f`],
+      setup: (d) => writeFileSync(join(d, "f"), "old\n", { mode: 0o600 }),
+    },
+    {
+      name: "replaces a symlink, does not follow it",
+      args: (d) => ["make-vsock", `--issue-path=${d}/f`],
+      setup: (d) => {
+        writeFileSync(join(d, "target"), "keep\n");
+        symlinkSync("target", join(d, "f"));
+      },
+    },
+    { name: "a directory in the way", args: (d) => ["make-vsock", `--issue-path=${d}/f`], setup: (d) => mkdirSync(join(d, "f")) },
+    { name: "a file as parent", args: (d) => ["make-vsock", `--issue-path=${d}/p/f`], setup: (d) => writeFileSync(join(d, "p"), "") },
+  ];
+
+  test("make-vsock: same output, status and files as systemd 262", () => {
+    // Two rounds of identical state, one per program, all in one namespace.
+    const dirs = cases.flatMap((c, i) => [0, 1].map((k) => join(scratch, `case${i}-${k}`)));
+    const cmds: string[][] = [];
+    cases.forEach((c, i) => {
+      // Both programs must see the same path (it is in the messages): each gets the same name, in turn,
+      // by renaming its prepared directory into place between runs via a tiny shell step.
+      const shared = join(scratch, `case${i}`);
+      for (const [k, bin] of [ref!.tool("systemd-ssh-issue"), OURS].entries()) {
+        const d = dirs[i * 2 + k]!;
+        mkdirSync(d);
+        c.setup?.(d);
+        cmds.push(["sh", "-c", `rm -rf '${shared}' && mv '${d}' '${shared}' && exec "$@"`, "sh", bin, ...c.args(shared)]);
+        cmds.push(["sh", "-c", `mv '${shared}' '${d}'`]);
+      }
+    });
+    const results = inVmChroot(cmds, scratch);
+    cases.forEach((c, i) => {
+      const [refRun, ourRun] = [results[i * 4]!, results[i * 4 + 2]!];
+      const [refFiles, ourFiles] = [snapshot(dirs[i * 2]!), snapshot(dirs[i * 2 + 1]!)];
+      expect({ name: c.name, ...ourRun, files: ourFiles }).toEqual({ name: c.name, ...refRun, files: refFiles });
+    });
+    // And it did write the hint somewhere: the case with missing parents.
+    const made = snapshot(dirs[4]!);
+    expect(made["run/issue.d/50-ssh-vsock.issue"]).toMatch(/^file 644 "Try contacting this VM's SSH server via 'ssh vsock%\d+' from host\.\\n\\n"$/);
+    expect(made["run"]).toBe("dir 755");
+  });
+});
