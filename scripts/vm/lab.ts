@@ -66,6 +66,9 @@ export interface BootOptions {
   readyTimeoutMs?: number;
   /** QEMU -cpu model; default "max". */
   cpu?: string;
+  /** More kernel command line words, and more QEMU arguments (e.g. -smbios type=11,...). */
+  append?: string[];
+  qemuArgs?: string[];
   /** Kept after stop() when true (console log, sockets dir) for post-mortems. */
   keepDir?: boolean;
 }
@@ -199,7 +202,7 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
   try {
     await waitForPath(vhostSock, 5000, "vhost-device-vsock");
 
-    const append = ["console=ttyS0", "quiet", "panic=-1", "mitigations=off", "rdinit=/init"];
+    const append = ["console=ttyS0", "quiet", "panic=-1", "mitigations=off", "rdinit=/init", ...(opts.append ?? [])];
     if (opts.authorizedKey) {
       append.push(`ssh.authorized_key=${Buffer.from(opts.authorizedKey.trim()).toString("base64")}`);
     }
@@ -225,6 +228,7 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
         // Like -nographic, but the serial console goes to a file and no monitor on stdio.
         "-display", "none", "-monitor", "none", "-serial", `file:${consoleLog}`,
         "-no-reboot",
+        ...(opts.qemuArgs ?? []),
       ],
       { stdout: "ignore", stderr: Bun.file(join(dir, "qemu.stderr")), stdin: "ignore" },
     );
