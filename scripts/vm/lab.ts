@@ -1,0 +1,259 @@
+// The VM lab, stage 1: build (via build.sh), boot and tear down a QEMU guest whose only
+// job is to run OpenSSH's sshd behind virtio-vsock port 22.
+//
+// Wiring: vhost-device-vsock emulates the guest's vsock device (guest CID 3) and exposes
+// it to us as the "hybrid" AF_UNIX socket (vsock-mux protocol: `CONNECT <port>\n` ->
+// `OK <port>\n`). Guest connects to CID 2 port P come out as connects to `<hybrid>_P`.
+//
+// Safety: nothing here opens an AF_VSOCK socket on the host. The daemon is given only
+// `--vm guest-cid=3,socket=...,uds-path=...` (its forward-cid/forward-listen options
+// would open host vsock sockets, and the host's vsock belongs to the infrastructure).
+//
+// Every process started here is killed by its PID in stop(); when VM_PIDFILE is set the
+// PIDs are also appended there so a wrapper's trap can kill them if this process dies.
+
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createConnection, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const repoRoot = resolve(import.meta.dir, "../..");
+
+export interface GuestBuild {
+  vmlinux: string;
+  initrd: string;
+  initrdMb: number;
+  vhost: string;
+  hostKeyPub: string;
+}
+
+export interface BuildOptions {
+  /** Host programs to copy into the guest as /usr/local/bin/<basename>, with their libraries. */
+  extra?: string[];
+}
+
+/** Runs scripts/vm/build.sh (cached: cheap when nothing changed) and returns its products. */
+export function buildGuest(opts: BuildOptions = {}): GuestBuild {
+  const args = [join(repoRoot, "scripts/vm/build.sh")];
+  for (const x of opts.extra ?? []) args.push("--extra", resolve(x));
+  const r = Bun.spawnSync(["bash", ...args], { stdout: "pipe", stderr: "inherit" });
+  if (r.exitCode !== 0) throw new Error(`build.sh failed with exit code ${r.exitCode}`);
+  const kv = new Map<string, string>();
+  for (const line of r.stdout.toString().split("\n")) {
+    const i = line.indexOf("=");
+    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));
+  }
+  const get = (k: string): string => {
+    const v = kv.get(k);
+    if (v === undefined) throw new Error(`build.sh did not print ${k}`);
+    return v;
+  };
+  return {
+    vmlinux: get("VM_VMLINUX"),
+    initrd: get("VM_INITRD"),
+    initrdMb: Number(get("VM_INITRD_MB")),
+    vhost: get("VM_VHOST"),
+    hostKeyPub: get("VM_HOSTKEY_PUB"),
+  };
+}
+
+export interface BootOptions {
+  build: GuestBuild;
+  /** One authorized_keys line for root, passed on the kernel command line. */
+  authorizedKey?: string;
+  /** Guest RAM in MiB. The initramfs is unpacked into RAM, so big extras need more. */
+  memMb?: number;
+  readyTimeoutMs?: number;
+  /** QEMU -cpu model; default "max". */
+  cpu?: string;
+  /** More kernel command line words, and more QEMU arguments (e.g. -smbios type=11,...). */
+  append?: string[];
+  qemuArgs?: string[];
+  /** Kept after stop() when true (console log, sockets dir) for post-mortems. */
+  keepDir?: boolean;
+}
+
+export interface Vm {
+  dir: string;
+  vhostSock: string;
+  /** The vsock-mux socket: connect, send `CONNECT 22\n`, get `OK 22\n`. */
+  hybridSock: string;
+  consoleLog: string;
+  qemuPid: number;
+  daemonPid: number;
+  /** Milliseconds from starting QEMU to the first `OK 22` from the guest. */
+  bootMs: number;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function recordPid(pid: number): void {
+  const f = process.env.VM_PIDFILE;
+  if (f) appendFileSync(f, `${pid}\n`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function killPid(proc: ReturnType<typeof Bun.spawn>, graceMs = 3000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill("SIGTERM");
+  const done = await Promise.race([proc.exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!done && alive(proc.pid)) {
+    proc.kill("SIGKILL");
+    await proc.exited;
+  }
+}
+
+/**
+ * Opens a vsock-mux connection: connect to the hybrid socket, send `CONNECT <port>\n`
+ * in one write (the daemon drops a split line), and wait for `OK ...\n`. Nothing may be
+ * sent before the OK line. Rejects if the daemon closes first (guest driver not up yet,
+ * or nothing listening on that port). Resolves with the socket and any bytes that came
+ * after the OK line.
+ */
+export function vsockMuxConnect(
+  hybridSock: string,
+  port: number,
+  timeoutMs = 5000,
+): Promise<{ socket: Socket; rest: Buffer }> {
+  return new Promise((resolveP, rejectP) => {
+    const sock = createConnection({ path: hybridSock });
+    let buf = Buffer.alloc(0);
+    let settled = false;
+    const fail = (why: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      rejectP(new Error(why));
+    };
+    const timer = setTimeout(() => fail("vsock-mux handshake timed out"), timeoutMs);
+    sock.on("connect", () => sock.write(`CONNECT ${port}\n`));
+    sock.on("data", (d: Buffer) => {
+      if (settled) return;
+      buf = Buffer.concat([buf, d]);
+      const nl = buf.indexOf(10);
+      if (nl < 0) return;
+      const line = buf.subarray(0, nl).toString();
+      if (!/^OK \d+\r?$/.test(line)) return fail(`unexpected vsock-mux reply: ${JSON.stringify(line)}`);
+      settled = true;
+      clearTimeout(timer);
+      sock.removeAllListeners("data");
+      sock.removeAllListeners("error");
+      sock.removeAllListeners("close");
+      sock.pause();
+      resolveP({ socket: sock, rest: buf.subarray(nl + 1) });
+    });
+    sock.on("error", (e: Error) => fail(`vsock-mux: ${e.message}`));
+    sock.on("close", () => fail("vsock-mux: closed before OK"));
+  });
+}
+
+async function waitForPath(path: string, timeoutMs: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!existsSync(path)) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: ${path} did not appear within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** Boots the guest and resolves once sshd answers on vsock port 22. */
+export async function bootVm(opts: BootOptions): Promise<Vm> {
+  const { build } = opts;
+  const memMb = opts.memMb ?? 1024;
+  const dir = mkdtempSync(join(tmpdir(), "vm-lab-"));
+  const vhostSock = join(dir, "vhost.sock");
+  const hybridSock = join(dir, "hybrid.sock");
+  const consoleLog = join(dir, "console.log");
+  const daemonLog = join(dir, "vhost-device-vsock.log");
+
+  const daemon = Bun.spawn(
+    [build.vhost, "--vm", `guest-cid=3,socket=${vhostSock},uds-path=${hybridSock}`],
+    { stdout: Bun.file(daemonLog), stderr: Bun.file(daemonLog), stdin: "ignore" },
+  );
+  recordPid(daemon.pid);
+  let qemu: ReturnType<typeof Bun.spawn> | undefined;
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    process.off("exit", onExit);
+    if (qemu) await killPid(qemu);
+    await killPid(daemon);
+    if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
+  };
+  // Last resort if the test runner exits without calling stop(): kill by PID, synchronously.
+  const onExit = () => {
+    for (const p of [qemu?.pid, daemon.pid]) {
+      if (p !== undefined && alive(p)) process.kill(p, "SIGKILL");
+    }
+  };
+  process.on("exit", onExit);
+
+  try {
+    await waitForPath(vhostSock, 5000, "vhost-device-vsock");
+
+    const append = ["console=ttyS0", "quiet", "panic=-1", "mitigations=off", "rdinit=/init", ...(opts.append ?? [])];
+    if (opts.authorizedKey) {
+      append.push(`ssh.authorized_key=${Buffer.from(opts.authorizedKey.trim()).toString("base64")}`);
+    }
+    const t0 = performance.now();
+    qemu = Bun.spawn(
+      [
+        "qemu-system-x86_64",
+        // KVM on these machines is a broken software backend: emulate.
+        "-accel", "tcg",
+        // No default NIC/VGA/drives: less to probe (and no option ROMs) at boot.
+        "-nodefaults", "-no-user-config",
+        // The default TCG CPU (qemu64) has no AVX/AVX2 and Bun-compiled programs die
+        // with SIGILL on it; "max" enables everything TCG emulates (AVX2 since QEMU 7.2).
+        "-cpu", opts.cpu ?? "max",
+        "-m", `${memMb}`, "-smp", "1",
+        // vhost-user needs guest RAM the daemon can map: a shared memfd.
+        "-object", `memory-backend-memfd,id=mem,size=${memMb}M,share=on`,
+        "-numa", "node,memdev=mem",
+        "-chardev", `socket,id=v,path=${vhostSock}`,
+        "-device", "vhost-user-vsock-pci,chardev=v",
+        "-kernel", build.vmlinux, "-initrd", build.initrd,
+        "-append", append.join(" "),
+        // Like -nographic, but the serial console goes to a file and no monitor on stdio.
+        "-display", "none", "-monitor", "none", "-serial", `file:${consoleLog}`,
+        "-no-reboot",
+        ...(opts.qemuArgs ?? []),
+      ],
+      { stdout: "ignore", stderr: Bun.file(join(dir, "qemu.stderr")), stdin: "ignore" },
+    );
+    recordPid(qemu.pid);
+
+    const timeoutMs = opts.readyTimeoutMs ?? 120_000;
+    for (;;) {
+      if (qemu.exitCode !== null || qemu.signalCode !== null) {
+        throw new Error(`QEMU exited early (${qemu.exitCode ?? qemu.signalCode}); see ${dir}`);
+      }
+      if (performance.now() - t0 > timeoutMs) throw new Error(`guest not ready within ${timeoutMs} ms`);
+      try {
+        const { socket } = await vsockMuxConnect(hybridSock, 22, 3000);
+        socket.destroy();
+        break;
+      } catch {
+        await sleep(100);
+      }
+    }
+    const bootMs = Math.round(performance.now() - t0);
+    return { dir, vhostSock, hybridSock, consoleLog, qemuPid: qemu.pid, daemonPid: daemon.pid, bootMs, stop };
+  } catch (e) {
+    opts.keepDir = true;
+    await stop();
+    const tail = existsSync(consoleLog) ? readFileSync(consoleLog, "utf8").slice(-3000) : "(no console log)";
+    throw new Error(`${(e as Error).message}\n--- guest console (tail) ---\n${tail}`);
+  }
+}
