@@ -14,6 +14,7 @@ export const Errno = {
   ENOMEM: 12,
   EACCES: 13,
   EEXIST: 17,
+  ENODEV: 19,
   ENOTDIR: 20,
   EISDIR: 21,
   EINVAL: 22,

@@ -1,0 +1,42 @@
+// Test driver for src/proxy/boot-wait.ts with the real socket calls and the real vsock-mux handshake, run as
+// its own process (the handshake blocks, so the peer must live in another process: the test's).
+//   bun boot-wait-driver.ts PATH PORT WAIT_MS
+// Hands the connected socket over stdout like the proxy, or prints the proxy's error line and exits 1.
+import { SysError } from "../../ffi/errors.ts";
+import * as sock from "../../ffi/socket.ts";
+import { retryUntilUp, DEFAULT_DELAYS } from "../../src/proxy/boot-wait.ts";
+import { ProxyError } from "../../src/proxy/errors.ts";
+import { sendConnect, skipOkLine } from "../../src/proxy/vsock-mux.ts";
+
+const [path, port, waitMs] = process.argv.slice(2) as [string, string, string];
+let attempts = 0;
+try {
+  const fd = await retryUntilUp(
+    () => {
+      attempts++;
+      let fd: number;
+      try {
+        fd = sock.connectUnix(path);
+      } catch (e) {
+        if (e instanceof SysError) throw new ProxyError(`Failed to connect to AF_UNIX socket ${path}: ${e.strerror}`, e.code);
+        throw e;
+      }
+      try {
+        sendConnect(fd, path, port);
+        skipOkLine(fd, path, port);
+      } catch (e) {
+        sock.close(fd);
+        throw e;
+      }
+      return fd;
+    },
+    { timeoutMs: Number(waitMs), ...DEFAULT_DELAYS },
+    `vsock-mux/${path} port ${port}`,
+  );
+  sock.sendFd(1, fd);
+  process.stderr.write(`attempts=${attempts}\n`);
+  process.exit(0);
+} catch (e) {
+  process.stderr.write(`${(e as Error).message}\nattempts=${attempts}\n`);
+  process.exit(1);
+}
