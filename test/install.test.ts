@@ -3,7 +3,7 @@
 // ssh_config drop-in is checked with the real ssh client, and used for a real login over AF_UNIX.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sshConfigDropin } from "../src/install/layout.ts";
 import { ensureBuilt } from "./helpers/build.ts";
@@ -124,6 +124,61 @@ describe("ownership", () => {
         "/etc/ssh/ssh_config.d/10-admin.conf",
         "/usr/lib/tmpfiles.d/20-systemd-ssh-generator.conf",
       ]);
+    } finally {
+      removeDir(root);
+    }
+  });
+
+  test("a target whose systemd ships its own ssh tools (256+): ours in /etc overrides its generator, its files stay", async () => {
+    const root = tempDir("install-alongside");
+    try {
+      // What Debian trixie's systemd 257 ships (file contents shortened; only who owns them matters).
+      const own: Record<string, string> = {
+        "usr/lib/systemd/system-generators/systemd-ssh-generator": "ELF systemd's generator\n",
+        "usr/lib/systemd/systemd-ssh-proxy": "ELF systemd's proxy\n",
+        "usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf": "# systemd's drop-in\n",
+        "usr/lib/systemd/system/ssh-access.target": "[Unit]\nDescription=SSH Access Available\n",
+        "usr/lib/tmpfiles.d/20-systemd-ssh-generator.conf": "L$ /etc/ssh/ssh_config.d/20-systemd-ssh-proxy.conf\n",
+      };
+      for (const [p, text] of Object.entries(own)) {
+        mkdirSync(join(root, p, ".."), { recursive: true });
+        writeFileSync(join(root, p), text, { mode: 0o755 });
+      }
+      mkdirSync(join(root, "etc/ssh/ssh_config.d"), { recursive: true });
+      symlinkSync("/usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf", join(root, "etc/ssh/ssh_config.d/20-systemd-ssh-proxy.conf"));
+      const systemds = snapshot(root);
+
+      const r = await cli(["install", "--root", root, "--binary", BINARY]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      const s = snapshot(root);
+      // systemd's files: untouched, and said so.
+      for (const [k, v] of Object.entries(systemds)) expect(s[k]).toBe(v);
+      for (const p of [...Object.keys(own), "etc/ssh/ssh_config.d/20-systemd-ssh-proxy.conf"]) {
+        expect(r.stdout).toContain(`kept ${root}/${p} (systemd's own `);
+      }
+      // Ours: the binary, the issue link systemd 257 lacks, and the generator where it overrides systemd's.
+      expect(s["/usr/lib/systemd/systemd-ssh"]).toBe(`file 755 ${Bun.hash(readFileSync(BINARY)).toString(16)}`);
+      expect(s["/usr/lib/systemd/systemd-ssh-issue"]).toBe("-> systemd-ssh");
+      expect(s["/etc/systemd/system-generators/systemd-ssh-generator"]).toBe("-> /usr/lib/systemd/systemd-ssh");
+      expect(r.stdout).toContain(`installed ${root}/etc/systemd/system-generators/systemd-ssh-generator -> /usr/lib/systemd/systemd-ssh (generator, overriding systemd's own)`);
+      const added = Object.keys(s).filter((k) => !(k in systemds)).sort();
+      expect(added).toEqual([
+        "/etc/systemd",
+        "/etc/systemd/system-generators",
+        "/etc/systemd/system-generators/systemd-ssh-generator",
+        "/usr/lib/systemd/systemd-ssh",
+        "/usr/lib/systemd/systemd-ssh-issue",
+        "/usr/lib/systemd/systemd-ssh.manifest",
+      ]);
+
+      // Again: nothing changes; then uninstall leaves exactly systemd's files.
+      const again = await cli(["install", "--root", root, "--binary", BINARY]);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain(`unchanged ${root}/etc/systemd/system-generators/systemd-ssh-generator`);
+      const un = await cli(["uninstall", "--root", root]);
+      expect(un.code).toBe(0);
+      expect(snapshot(root)).toEqual(systemds);
     } finally {
       removeDir(root);
     }

@@ -145,6 +145,15 @@ function mkdirParents(path: string): string[] {
   return created;
 }
 
+/** Is what is at `disk` exactly what an earlier install recorded there? */
+function recordedMatches(disk: string, rec: Recorded | undefined): boolean {
+  if (rec === undefined || rec.kind === "dir") return false;
+  const st = lstatOrNull(disk);
+  if (st === null) return false;
+  if (rec.kind === "link") return st.isSymbolicLink() && readlinkSync(disk) === rec.target;
+  return st.isFile() && sha256(readFileSync(disk)) === rec.sha256;
+}
+
 type State = "absent" | "same" | "ours" | "foreign";
 
 /** How the thing at `disk` relates to `want` and to what the previous install recorded there. */
@@ -187,7 +196,24 @@ export function install(opts: InstallOptions): number {
   const old = readManifest(under(root, manifestPath));
   const recorded = new Map((old?.entries ?? []).map((r) => [r.path, r]));
 
-  const entries = plan(layout);
+  // systemd 256+ ships its own generator where ours would go: install alongside it (see plan()).
+  const gen = under(root, paths(layout).generator);
+  const genStat = lstatOrNull(gen);
+  const alongsideSystemd =
+    genStat !== null &&
+    !(genStat.isSymbolicLink() && readlinkSync(gen) === "../systemd-ssh") &&
+    !recordedMatches(gen, recorded.get(paths(layout).generator));
+  const keptOwn: Entry[] = alongsideSystemd
+    ? [{ kind: "link", path: paths(layout).generator, target: "", what: "generator; ours in /etc overrides it" }]
+    : [];
+  const entries = plan(layout, { alongsideSystemd }).filter((e) => {
+    if (!alongsideSystemd || !e.systemdOwn) return true;
+    const disk = under(root, e.path);
+    // Absent, or ours from an earlier install: ours to write. Otherwise systemd's own: keep it.
+    if (lstatOrNull(disk) === null || recordedMatches(disk, recorded.get(e.path))) return true;
+    keptOwn.push(e);
+    return false;
+  });
   const wants = entries.map((e) =>
     e.kind === "file"
       ? { kind: "file" as const, data: e.content === null ? binary : Buffer.from(e.content), mode: e.mode }
@@ -236,6 +262,7 @@ export function install(opts: InstallOptions): number {
     } catch {}
     throw new InstallError(`Install failed: ${describe(e)}`);
   }
+  for (const e of keptOwn) opts.say(`kept ${under(root, e.path)} (systemd's own ${e.what})`);
   mkdirParents(under(root, manifestPath));
   writeManifest();
   opts.say(`${old ? "updated" : "installed"} ${under(root, manifestPath)} (manifest)`);

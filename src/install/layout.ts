@@ -11,9 +11,13 @@ export interface Layout {
   sysconfdir: string;
 }
 
+/**
+ * `systemdOwn`: systemd 256+ ships a file at this path itself. When the target system has systemd's own ssh
+ * tools (see plan()), such a file that is already there is kept, not replaced.
+ */
 export type Entry =
-  | { kind: "file"; path: string; mode: number; /** Content, or null for the binary (copied from a file). */ content: string | null; what: string }
-  | { kind: "link"; path: string; target: string; what: string };
+  | { kind: "file"; path: string; mode: number; /** Content, or null for the binary (copied from a file). */ content: string | null; what: string; systemdOwn?: boolean }
+  | { kind: "link"; path: string; target: string; what: string; systemdOwn?: boolean };
 
 export const DEFAULT_LAYOUT: Layout = { prefix: "/usr", sysconfdir: "/etc" };
 
@@ -26,6 +30,8 @@ export function paths(l: Layout) {
     proxy: `${lib}/systemd-ssh-proxy`,
     issue: `${lib}/systemd-ssh-issue`,
     generator: `${lib}/system-generators/systemd-ssh-generator`,
+    /** Where our generator goes when systemd ships its own (a same-named generator in /etc wins). */
+    generatorOverride: `${l.sysconfdir}/systemd/system-generators/systemd-ssh-generator`,
     dropin: `${lib}/ssh_config.d/${DROPIN_NAME}`,
     dropinLink: `${l.sysconfdir}/ssh/ssh_config.d/${DROPIN_NAME}`,
     target: `${lib}/system/ssh-access.target`,
@@ -98,17 +104,28 @@ d /run/sshd 0755
 `;
 }
 
-/** The entries of an install, in the order they are written (and removed in reverse). */
-export function plan(l: Layout): Entry[] {
+/**
+ * The entries of an install, in the order they are written (and removed in reverse).
+ *
+ * `alongsideSystemd`: the target's systemd (256+) ships its own ssh generator, proxy, drop-in, unit and
+ * tmpfiles.d entry. Then our generator goes to /etc/systemd/system-generators/, where a generator overrides
+ * the same-named one in /usr/lib (systemd.generator(7)), and systemd's own files stay as they are (apply.ts
+ * keeps any `systemdOwn` entry that is already there): replacing them in /usr would fight the package
+ * manager, which owns them and puts them back on every systemd update.
+ */
+export function plan(l: Layout, opts: { alongsideSystemd?: boolean } = {}): Entry[] {
   const p = paths(l);
+  const generator: Entry = opts.alongsideSystemd
+    ? { kind: "link", path: p.generatorOverride, target: p.binary, what: "generator, overriding systemd's own" }
+    : { kind: "link", path: p.generator, target: "../systemd-ssh", what: "generator", systemdOwn: true };
   return [
     { kind: "file", path: p.binary, mode: 0o755, content: null, what: "binary" },
-    { kind: "link", path: p.proxy, target: "systemd-ssh", what: "ssh ProxyCommand" },
-    { kind: "link", path: p.issue, target: "systemd-ssh", what: "issue tool" },
-    { kind: "link", path: p.generator, target: "../systemd-ssh", what: "generator" },
-    { kind: "file", path: p.dropin, mode: 0o644, content: sshConfigDropin(p.proxy), what: "ssh_config drop-in" },
-    { kind: "link", path: p.dropinLink, target: p.dropin, what: "ssh_config drop-in link" },
-    { kind: "file", path: p.target, mode: 0o644, content: SSH_ACCESS_TARGET, what: "unit" },
-    { kind: "file", path: p.tmpfiles, mode: 0o644, content: tmpfilesConf(p.dropin, p.dropinLink), what: "tmpfiles.d entry" },
+    { kind: "link", path: p.proxy, target: "systemd-ssh", what: "ssh ProxyCommand", systemdOwn: true },
+    { kind: "link", path: p.issue, target: "systemd-ssh", what: "issue tool", systemdOwn: true },
+    generator,
+    { kind: "file", path: p.dropin, mode: 0o644, content: sshConfigDropin(p.proxy), what: "ssh_config drop-in", systemdOwn: true },
+    { kind: "link", path: p.dropinLink, target: p.dropin, what: "ssh_config drop-in link", systemdOwn: true },
+    { kind: "file", path: p.target, mode: 0o644, content: SSH_ACCESS_TARGET, what: "unit", systemdOwn: true },
+    { kind: "file", path: p.tmpfiles, mode: 0o644, content: tmpfilesConf(p.dropin, p.dropinLink), what: "tmpfiles.d entry", systemdOwn: true },
   ];
 }
