@@ -9,12 +9,13 @@
 # Usage: build.sh [--extra PATH]... [--authorized-keys FILE]
 #   env VM_EXTRA="PATH ..."          same as --extra (space separated)
 #   env VM_AUTHORIZED_KEYS=FILE      same as --authorized-keys (baked into /etc/ssh/authorized_keys)
-# Extras land in the guest as /usr/local/bin/<basename>.
+# Extras land in the guest as /usr/local/bin/<basename>; an extra that is a symlink to another
+# extra (by basename) becomes the same relative symlink there.
 #
-# Outputs are cached in .cache/vm/out; the initramfs file name carries a hash of all its
+# Outputs are cached in $VM_CACHE/out (see lib.sh); the initramfs file name carries a hash of all its
 # inputs, so it is rebuilt only when one changes. Prints KEY=VALUE lines on stdout
 # (VM_VMLINUX, VM_INITRD, VM_VHOST, VM_HOSTKEY_PUB, VM_INITRD_MB) and writes them to
-# .cache/vm/build.env too.
+# $VM_CACHE/build.env too.
 # shellcheck source=scripts/vm/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -30,8 +31,20 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 for x in "${extras[@]}"; do [[ -f $x && -x $x ]] || die "--extra $x is not an executable file"; done
+# An extra that is a symlink to another extra (dist/systemd-ssh-proxy -> systemd-ssh) stays a
+# symlink in the guest, so argv[0] dispatch works there as on the host.
+link_target() {
+	local x=$1 t y
+	[[ -L $x ]] || return 1
+	t=$(basename "$(readlink "$x")")
+	for y in "${extras[@]}"; do
+		[[ ! -L $y && $(basename "$y") == "$t" ]] && { printf '%s\n' "$t"; return 0; }
+	done
+	return 1
+}
 [[ -z $authkeys || -f $authkeys ]] || die "authorized keys file $authkeys not found"
 
+vm_lock stage1
 "$VM_SCRIPTS/fetch.sh"
 # shellcheck source=/dev/null
 source "$VM_CACHE/fetch.env"
@@ -39,29 +52,7 @@ source "$VM_CACHE/fetch.env"
 out=$VM_CACHE/out
 mkdir -p "$out"
 
-# --- vmlinux: the bzImage's payload, decompressed. The boot header says where it is:
-# setup_sects at 0x1f1 (real-mode part is (setup_sects+1)*512 bytes), then payload_offset
-# (0x248) and payload_length (0x24c) relative to the protected-mode code.
-vmlinux=$out/vmlinux-$(basename "$VM_BZIMAGE" | sed 's/^vmlinuz-//')
-if [[ ! -s $vmlinux ]]; then
-	log "extracting $(basename "$vmlinux") from $(basename "$VM_BZIMAGE")"
-	setup_sects=$(od -An -tu1 -j $((0x1f1)) -N1 "$VM_BZIMAGE" | tr -d ' ')
-	[[ $setup_sects -eq 0 ]] && setup_sects=4
-	payload_offset=$(od -An -tu4 -j $((0x248)) -N4 "$VM_BZIMAGE" | tr -d ' ')
-	payload_length=$(od -An -tu4 -j $((0x24c)) -N4 "$VM_BZIMAGE" | tr -d ' ')
-	start=$(((setup_sects + 1) * 512 + payload_offset))
-	payload() { dd if="$VM_BZIMAGE" iflag=skip_bytes,count_bytes skip="$start" count="$1" bs=1M status=none; }
-	magic=$(payload 6 | od -An -tx1 | tr -d ' \n')
-	case $magic in
-	fd377a585a00) decomp=(xz -dc --single-stream) ;;  # payload ends with a 4-byte size: ignore it
-	1f8b*) decomp=(gzip -dc) ;;
-	28b52ffd*) decomp=(zstd -dc) ;;
-	*) die "unknown kernel payload compression (magic $magic)" ;;
-	esac
-	payload "$payload_length" | "${decomp[@]}" >"$vmlinux.tmp" || die "decompressing the kernel payload failed"
-	[[ $(od -An -tx1 -N4 "$vmlinux.tmp" | tr -d ' \n') == 7f454c46 ]] || die "extracted kernel is not ELF"
-	mv "$vmlinux.tmp" "$vmlinux"
-fi
+vmlinux=$VM_VMLINUX
 
 # --- module load order: dependencies first, read from each .ko's own depends= field
 # (the package ships no modules.dep; depmod makes it at install time).
@@ -97,6 +88,7 @@ inputs=$(
 		printf 'kernel %s\nbusybox %s\nmodules %s\n' "$(basename "$VM_KERNEL_DEB")" "$(basename "$VM_BUSYBOX_DEB")" "${modorder[*]}"
 		sha256sum "$VM_SCRIPTS/build.sh" "$VM_SCRIPTS/guest-init.sh" "$keydir/ssh_host_ed25519_key"
 		for b in "${host_bins[@]}" "${extras[@]}"; do
+			if t=$(link_target "$b"); then printf 'link %s -> %s\n' "$(basename "$b")" "$t"; continue; fi
 			sha256sum "$b"
 			libs_of "$b" | sort -u | xargs -r sha256sum
 		done
@@ -127,7 +119,10 @@ if [[ ! -s $initrd ]]; then
 		done
 	}
 	for b in "${host_bins[@]}"; do copy_with_libs "$b" "$b"; done
-	for x in "${extras[@]}"; do copy_with_libs "$x" "/usr/local/bin/$(basename "$x")"; done
+	for x in "${extras[@]}"; do
+		if t=$(link_target "$x"); then ln -s "$t" "$stage/usr/local/bin/$(basename "$x")"; continue; fi
+		copy_with_libs "$x" "/usr/local/bin/$(basename "$x")"
+	done
 
 	# busybox last, and only where no real program was put.
 	cp "$VM_BUSYBOX" "$stage/bin/busybox"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fetch what the VM lab needs from Debian's archive into .cache/vm:
-#   - the bookworm kernel (linux-image-amd64 -> linux-image-6.1.0-N-amd64), unpacked partially
+# Fetch what the VM lab needs from Debian's archive into $VM_CACHE (see lib.sh):
+#   - the bookworm kernel (linux-image-amd64 -> linux-image-6.1.0-N-amd64), unpacked partially,
+#     and its uncompressed ELF vmlinux (boots about twice as fast under TCG as the bzImage)
 #   - busybox-static from bookworm (the guest's /bin/sh and tools)
 #   - vhost-device-vsock from trixie, else sid (not in bookworm; it runs on bookworm's glibc
 #     as is; the archive's trixie has dropped it at times, so sid is the fallback)
@@ -20,6 +21,8 @@ need_host_cmd /usr/sbin/sshd openssh-server
 [[ -x /usr/lib/openssh/sftp-server ]] || need_host_cmd /usr/lib/openssh/sftp-server openssh-sftp-server
 need_host_cmd xz xz-utils
 need_host_cmd dpkg-deb dpkg
+need_host_cmd flock util-linux
+vm_lock fetch
 
 mkdir -p "$VM_CACHE/debs"
 
@@ -85,9 +88,12 @@ moddir=$(ls -d "$kdir"/lib/modules/*)
 vhost=$vhdir/usr/bin/vhost-device-vsock
 [[ -x $vhost ]] || die "vhost-device-vsock package has no usr/bin/vhost-device-vsock"
 
+vmlinux=$(ensure_vmlinux "$bzimage" "$VM_CACHE/out")
+
 cat >"$VM_CACHE/fetch.env" <<EOF
 VM_KERNEL_DEB=$kernel_deb
 VM_BZIMAGE=$bzimage
+VM_VMLINUX=$vmlinux
 VM_MODDIR=$moddir
 VM_BUSYBOX=$bbdir/bin/busybox
 VM_BUSYBOX_DEB=$busybox_deb

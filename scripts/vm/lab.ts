@@ -12,7 +12,7 @@
 // Every process started here is killed by its PID in stop(); when VM_PIDFILE is set the
 // PIDs are also appended there so a wrapper's trap can kill them if this process dies.
 
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -36,7 +36,7 @@ export interface BuildOptions {
 export function buildGuest(opts: BuildOptions = {}): GuestBuild {
   const args = [join(repoRoot, "scripts/vm/build.sh")];
   for (const x of opts.extra ?? []) args.push("--extra", resolve(x));
-  const r = Bun.spawnSync(["bash", ...args], { stdout: "pipe", stderr: "inherit" });
+  const r = Bun.spawnSync(["bash", ...args], { stdout: "pipe", stderr: "inherit", env: { ...process.env } });
   if (r.exitCode !== 0) throw new Error(`build.sh failed with exit code ${r.exitCode}`);
   const kv = new Map<string, string>();
   for (const line of r.stdout.toString().split("\n")) {
@@ -57,6 +57,47 @@ export function buildGuest(opts: BuildOptions = {}): GuestBuild {
   };
 }
 
+export interface Stage2Build extends GuestBuild {
+  suite: string;
+  /** The guest's root tree on the host (read-only use: e.g. its sshd host key, its generators). */
+  base: string;
+}
+
+/**
+ * Runs scripts/vm/build-stage2.sh SUITE (cached) and returns its products: a Debian tree with systemd as
+ * PID 1 and our tools installed by `systemd-ssh install --root`, as one initramfs.
+ */
+export function buildStage2(suite: string, opts: { binary?: string } = {}): Stage2Build {
+  const args = [join(repoRoot, "scripts/vm/build-stage2.sh"), suite];
+  if (opts.binary) args.push("--binary", resolve(opts.binary));
+  const r = Bun.spawnSync(["bash", ...args], { stdout: "pipe", stderr: "inherit", env: { ...process.env } });
+  if (r.exitCode !== 0) throw new Error(`build-stage2.sh ${suite} failed with exit code ${r.exitCode}`);
+  const kv = parseKv(r.stdout.toString());
+  const get = (k: string): string => {
+    const v = kv.get(k);
+    if (v === undefined) throw new Error(`build-stage2.sh did not print ${k}`);
+    return v;
+  };
+  return {
+    suite: get("VM_SUITE"),
+    base: get("VM_BASE"),
+    vmlinux: get("VM_VMLINUX"),
+    initrd: get("VM_INITRD"),
+    initrdMb: Number(get("VM_INITRD_MB")),
+    vhost: get("VM_VHOST"),
+    hostKeyPub: get("VM_HOSTKEY_PUB"),
+  };
+}
+
+function parseKv(text: string): Map<string, string> {
+  const kv = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const i = line.indexOf("=");
+    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return kv;
+}
+
 export interface BootOptions {
   build: GuestBuild;
   /** One authorized_keys line for root, passed on the kernel command line. */
@@ -64,6 +105,8 @@ export interface BootOptions {
   /** Guest RAM in MiB. The initramfs is unpacked into RAM, so big extras need more. */
   memMb?: number;
   readyTimeoutMs?: number;
+  /** The guest's vsock CID (vhost-device-vsock guest-cid=); default 3. */
+  cid?: number;
   /** QEMU -cpu model; default "max". */
   cpu?: string;
   /** More kernel command line words, and more QEMU arguments (e.g. -smbios type=11,...). */
@@ -71,6 +114,11 @@ export interface BootOptions {
   qemuArgs?: string[];
   /** Kept after stop() when true (console log, sockets dir) for post-mortems. */
   keepDir?: boolean;
+  /**
+   * The guest vsock port whose `OK` means "ready" (default 22). null: return as soon as QEMU runs
+   * (for callers that wait with the proxy's own boot-wait, or for a port the guest opens later).
+   */
+  readyPort?: number | null;
 }
 
 export interface Vm {
@@ -81,8 +129,14 @@ export interface Vm {
   consoleLog: string;
   qemuPid: number;
   daemonPid: number;
-  /** Milliseconds from starting QEMU to the first `OK 22` from the guest. */
+  /** Milliseconds from starting QEMU to the first `OK` on readyPort (0 with readyPort null). */
   bootMs: number;
+  /** performance.now() when QEMU was started. */
+  startedAt: number;
+  /** Poll until the guest answers OK on `port`; resolves with ms since QEMU start. Throws with the console tail. */
+  waitForPort(port: number, timeoutMs?: number): Promise<number>;
+  /** The last `chars` characters of the guest's serial console. */
+  consoleTail(chars?: number): string;
   stop(): Promise<void>;
 }
 
@@ -169,14 +223,17 @@ async function waitForPath(path: string, timeoutMs: number, what: string): Promi
 export async function bootVm(opts: BootOptions): Promise<Vm> {
   const { build } = opts;
   const memMb = opts.memMb ?? 1024;
-  const dir = mkdtempSync(join(tmpdir(), "vm-lab-"));
+  // Lowercase on purpose: OpenSSH lowercases %h, and tests pass the hybrid socket's path as the host
+  // (vsock-mux/PATH); mkdtemp's random part has capitals.
+  const dir = join(tmpdir(), `vm-lab-${Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("")}`);
+  mkdirSync(dir, { mode: 0o700 });
   const vhostSock = join(dir, "vhost.sock");
   const hybridSock = join(dir, "hybrid.sock");
   const consoleLog = join(dir, "console.log");
   const daemonLog = join(dir, "vhost-device-vsock.log");
 
   const daemon = Bun.spawn(
-    [build.vhost, "--vm", `guest-cid=3,socket=${vhostSock},uds-path=${hybridSock}`],
+    [build.vhost, "--vm", `guest-cid=${opts.cid ?? 3},socket=${vhostSock},uds-path=${hybridSock}`],
     { stdout: Bun.file(daemonLog), stderr: Bun.file(daemonLog), stdin: "ignore" },
   );
   recordPid(daemon.pid);
@@ -234,26 +291,38 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
     );
     recordPid(qemu.pid);
 
-    const timeoutMs = opts.readyTimeoutMs ?? 120_000;
-    for (;;) {
-      if (qemu.exitCode !== null || qemu.signalCode !== null) {
-        throw new Error(`QEMU exited early (${qemu.exitCode ?? qemu.signalCode}); see ${dir}`);
+    const proc = qemu;
+    const consoleTail = (chars = 3000) =>
+      existsSync(consoleLog) ? readFileSync(consoleLog, "utf8").slice(-chars) : "(no console log)";
+    const waitForPort = async (port: number, timeoutMs = opts.readyTimeoutMs ?? 120_000): Promise<number> => {
+      for (;;) {
+        if (proc.exitCode !== null || proc.signalCode !== null) {
+          throw new Error(`QEMU exited early (${proc.exitCode ?? proc.signalCode}); see ${dir}\n--- guest console (tail) ---\n${consoleTail()}`);
+        }
+        if (performance.now() - t0 > timeoutMs) {
+          throw new Error(`guest port ${port} not open within ${timeoutMs} ms of QEMU start\n--- guest console (tail) ---\n${consoleTail()}`);
+        }
+        try {
+          const { socket } = await vsockMuxConnect(hybridSock, port, 3000);
+          socket.destroy();
+          return Math.round(performance.now() - t0);
+        } catch {
+          await sleep(100);
+        }
       }
-      if (performance.now() - t0 > timeoutMs) throw new Error(`guest not ready within ${timeoutMs} ms`);
-      try {
-        const { socket } = await vsockMuxConnect(hybridSock, 22, 3000);
-        socket.destroy();
-        break;
-      } catch {
-        await sleep(100);
-      }
-    }
-    const bootMs = Math.round(performance.now() - t0);
-    return { dir, vhostSock, hybridSock, consoleLog, qemuPid: qemu.pid, daemonPid: daemon.pid, bootMs, stop };
+    };
+    const readyPort = opts.readyPort === undefined ? 22 : opts.readyPort;
+    const bootMs = readyPort === null ? 0 : await waitForPort(readyPort);
+    return {
+      dir, vhostSock, hybridSock, consoleLog, qemuPid: qemu.pid, daemonPid: daemon.pid, bootMs, startedAt: t0,
+      waitForPort, consoleTail, stop,
+    };
   } catch (e) {
     opts.keepDir = true;
     await stop();
+    const msg = (e as Error).message;
+    if (msg.includes("--- guest console")) throw e;
     const tail = existsSync(consoleLog) ? readFileSync(consoleLog, "utf8").slice(-3000) : "(no console log)";
-    throw new Error(`${(e as Error).message}\n--- guest console (tail) ---\n${tail}`);
+    throw new Error(`${msg}\n--- guest console (tail) ---\n${tail}`);
   }
 }

@@ -1,14 +1,19 @@
 # shellcheck shell=bash
 # Shared settings for the VM lab scripts (sourced, not run).
 #
-# Everything the lab downloads or builds lives under <repo>/.cache/vm (git-ignored),
-# so a fresh clone rebuilds it and nothing outside the worktree is written except
-# by apt-get install of missing bookworm tools on the host.
+# Everything the lab downloads or builds lives in one cache directory outside git:
+# $VM_CACHE, by default ${XDG_CACHE_HOME:-~/.cache}/systemd-ssh-vm, so that fresh clones and
+# worktrees on the same machine share it (a cold stage-2 build costs minutes; the kernel
+# package alone is 400 MB). Builds take a lock on it (vm_lock), so two clones building at
+# once wait for each other instead of racing. Nothing else outside the worktree is written,
+# except by apt-get install of missing bookworm tools on the host.
+# VM_CACHE=<repo>/.cache/vm (git-ignored) keeps a clone's cache to itself.
 
 set -euo pipefail
 
 VM_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-VM_CACHE=${VM_CACHE:-$VM_REPO/.cache/vm}
+VM_CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/systemd-ssh-vm}
+export VM_CACHE
 # shellcheck disable=SC2034 # used by the scripts that source this file
 VM_SCRIPTS=$VM_REPO/scripts/vm
 
@@ -77,4 +82,52 @@ apt_private_update() {
 	compgen -G "$VM_CACHE/apt/$name/lists/*_Packages*" >/dev/null \
 		|| die "apt-get update for $name fetched no package index (see output above)"
 	touch "$stamp"
+}
+
+# Take the cache lock NAME (fetch, stage1, stage2-SUITE) for the rest of this process and
+# its children, so that two clones building at once wait for each other instead of racing.
+# Children see the names held in VM_LOCKS_HELD and do not lock them again (a second flock on
+# a new descriptor would wait for ourselves). Released when the process exits.
+vm_lock() {
+	local name=$1 fd
+	[[ ${VM_LOCKS_HELD:-} == *":$name:"* ]] && return 0
+	mkdir -p "$VM_CACHE"
+	exec {fd}>"$VM_CACHE/.lock-$name"
+	if ! flock -n "$fd"; then
+		log "waiting for another build to release $VM_CACHE/.lock-$name"
+		flock "$fd"
+	fi
+	export VM_LOCKS_HELD="${VM_LOCKS_HELD:-:}$name:"
+}
+
+# The guest kernel as an uncompressed ELF vmlinux (boots about twice as fast under TCG as
+# the bzImage), extracted once from the bzImage in fetch.env. Prints its path.
+# The boot header says where the payload is: setup_sects at 0x1f1 (real-mode part is
+# (setup_sects+1)*512 bytes), then payload_offset (0x248) and payload_length (0x24c)
+# relative to the protected-mode code.
+ensure_vmlinux() {
+	local bz=$1 out=$2 vmlinux setup_sects payload_offset payload_length start magic
+	vmlinux=$out/vmlinux-$(basename "$bz" | sed 's/^vmlinuz-//')
+	if [[ ! -s $vmlinux ]]; then
+		log "extracting $(basename "$vmlinux") from $(basename "$bz")"
+		setup_sects=$(od -An -tu1 -j $((0x1f1)) -N1 "$bz" | tr -d ' ')
+		[[ $setup_sects -eq 0 ]] && setup_sects=4
+		payload_offset=$(od -An -tu4 -j $((0x248)) -N4 "$bz" | tr -d ' ')
+		payload_length=$(od -An -tu4 -j $((0x24c)) -N4 "$bz" | tr -d ' ')
+		start=$(((setup_sects + 1) * 512 + payload_offset))
+		payload() { dd if="$bz" iflag=skip_bytes,count_bytes skip="$start" count="$1" bs=1M status=none; }
+		magic=$(payload 6 | od -An -tx1 | tr -d ' \n')
+		local decomp
+		case $magic in
+		fd377a585a00) decomp=(xz -dc --single-stream) ;;  # payload ends with a 4-byte size: ignore it
+		1f8b*) decomp=(gzip -dc) ;;
+		28b52ffd*) decomp=(zstd -dc) ;;
+		*) die "unknown kernel payload compression (magic $magic)" ;;
+		esac
+		mkdir -p "$out"
+		payload "$payload_length" | "${decomp[@]}" >"$vmlinux.tmp" || die "decompressing the kernel payload failed"
+		[[ $(od -An -tx1 -N4 "$vmlinux.tmp" | tr -d ' \n') == 7f454c46 ]] || die "extracted kernel is not ELF"
+		mv "$vmlinux.tmp" "$vmlinux"
+	fi
+	printf '%s\n' "$vmlinux"
 }

@@ -9,28 +9,31 @@
 //   VM_FIGURES=FILE       also write the measured figures as JSON there
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { bootVm, buildGuest, repoRoot, type Vm } from "../../scripts/vm/lab.ts";
+import { runFdpass } from "../helpers/fdpass.ts";
+import { startSshd } from "../helpers/sshd.ts";
 
 setDefaultTimeout(240_000);
 
-const bun = join(repoRoot, "node_modules/.bin/bun");
+// THE proxy under test: our dist/systemd-ssh-proxy, reached the way users reach it, as `ssh vsock-mux/PATH`
+// (scp: `vsock-mux%PATH`) with ProxyCommand "PROXY %n %p" as our installed drop-in has it. In the guest,
+// the same binary (and its argv[0] links) connects out over AF_VSOCK.
+const PROXY = join(repoRoot, "dist/systemd-ssh-proxy");
+const BINARY = join(repoRoot, "dist/systemd-ssh");
+// systemd 262's proxy, for the latency comparison on the same guest (vsock-mux: AF_UNIX on the host, safe).
+const REF_PROXY = join(repoRoot, ".reference/262/bin/systemd-ssh-proxy");
+// Relay mode (ProxyUseFdpass no) needs branch `relay` (src/proxy/relay.ts). Until it is in main this
+// test is skipped, and says so; it turns itself on once the file exists.
+const RELAY_MERGED = existsSync(join(repoRoot, "src/proxy/relay.ts"));
 
-// THE ProxyCommand under test, the one thing to change when dist/systemd-ssh-proxy lands:
-//   command: `${repoRoot}/dist/systemd-ssh-proxy vsock-mux/${hybrid} 22`, fdpass: true
-// Until then: our stand-in, which does the vsock-mux handshake and relays (no fd passing).
-const proxy = (hybrid: string): { command: string; fdpass: boolean } => ({
-  command: `${bun} ${join(repoRoot, "test/vm/standin-vsock-mux-proxy.ts")} ${hybrid} 22`,
-  fdpass: false,
-});
-
-// A small glibc-linked host program that busybox does not provide, to prove that
-// extras and their ldd libraries work in the guest; VM_EXTRA adds more (dist/systemd-ssh).
+// A small glibc-linked host program that busybox does not provide, to prove that extras and their ldd
+// libraries work in the guest; then our binary and its tool links (symlinks stay symlinks in the guest).
 const defaultExtra = "/usr/bin/openssl";
-const extras = [defaultExtra];
+const extras = [defaultExtra, BINARY, PROXY, join(repoRoot, "dist/systemd-ssh-issue")];
 
 const run = process.env.VM_TEST === "1";
 const figures: Record<string, number | string> = {};
@@ -38,10 +41,22 @@ const figures: Record<string, number | string> = {};
 describe.skipIf(!run)("VM lab stage 1", () => {
   let vm: Vm;
   let work: string;
+  let key: string;
+  let host: string;
   let sshBase: string[];
+  let knownHosts: string;
 
-  const ssh = (cmd: string, opts: { stdin?: Uint8Array } = {}) => {
-    const r = Bun.spawnSync(["ssh", ...sshBase, "root@vm", cmd], {
+  /** ssh options for a given ProxyCommand: pinned host key, our key, no config files. */
+  const sshOpts = (proxyCommand: string, fdpass: boolean) => [
+    "-F", "/dev/null",
+    "-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "User=root",
+    "-o", `ProxyCommand=${proxyCommand}`, "-o", `ProxyUseFdpass=${fdpass ? "yes" : "no"}`,
+    "-o", "HostKeyAlias=vm-stage1", "-o", `UserKnownHostsFile=${knownHosts}`,
+    "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=60",
+  ];
+
+  const ssh = (cmd: string, opts: { stdin?: Uint8Array; base?: string[] } = {}) => {
+    const r = Bun.spawnSync(["ssh", ...(opts.base ?? sshBase), host, cmd], {
       stdin: opts.stdin ?? "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -49,16 +64,30 @@ describe.skipIf(!run)("VM lab stage 1", () => {
     return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
   };
 
+  /** Fail with the guest's console tail, so a broken boot explains itself. */
+  const consoleTail = () => {
+    try {
+      return `\n--- guest console (tail) ---\n${readFileSync(vm.consoleLog, "utf8").slice(-3000)}`;
+    } catch {
+      return "";
+    }
+  };
+  const expectOk = (r: { code: number | null; err: string }, what: string) => {
+    if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${r.err}${consoleTail()}`);
+  };
+
   beforeAll(async () => {
+    if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run scripts/build first (run-test.sh does)`);
     work = mkdtempSync(join(tmpdir(), "vm-stage1-test-"));
-    const key = join(work, "id_ed25519");
+    key = join(work, "id_ed25519");
     const kg = Bun.spawnSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vm-test", "-f", key]);
     expect(kg.exitCode).toBe(0);
 
     const build = buildGuest({ extra: extras });
     figures.initrdMb = build.initrdMb;
     // Pin the guest's host key: the test must not trust whatever answers.
-    writeFileSync(join(work, "known_hosts"), `vm-stage1 ${readFileSync(build.hostKeyPub, "utf8")}`);
+    knownHosts = join(work, "known_hosts");
+    writeFileSync(knownHosts, `vm-stage1 ${readFileSync(build.hostKeyPub, "utf8")}`);
 
     vm = await bootVm({
       build,
@@ -66,29 +95,15 @@ describe.skipIf(!run)("VM lab stage 1", () => {
       memMb: process.env.VM_MEM_MB ? Number(process.env.VM_MEM_MB) : 1024,
     });
     figures.bootToVsockMs = vm.bootMs;
-
-    const p = proxy(vm.hybridSock);
-    sshBase = [
-      "-F", "/dev/null",
-      "-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-      "-o", `ProxyCommand=${p.command}`, "-o", `ProxyUseFdpass=${p.fdpass ? "yes" : "no"}`,
-      "-o", "HostKeyAlias=vm-stage1", "-o", `UserKnownHostsFile=${join(work, "known_hosts")}`,
-      "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR",
-    ];
+    host = `vsock-mux/${vm.hybridSock}`;
+    sshBase = sshOpts(`${PROXY} %n %p`, true);
   });
-
-  afterAll(async () => {
-    await vm?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
-    console.log(`vm figures: ${JSON.stringify(figures)}`);
-    if (process.env.VM_FIGURES) writeFileSync(process.env.VM_FIGURES, `${JSON.stringify(figures, null, 2)}\n`);
-  });
-
-  test("ssh login runs a command in the guest", () => {
+  test("ssh vsock-mux/PATH logs in through our proxy (fd passing) and runs a command", () => {
     const t0 = performance.now();
     const r = ssh("echo hello from $(hostname); id -u");
     figures.firstLoginMs = Math.round(performance.now() - t0);
     figures.bootToFirstSshMs = (figures.bootToVsockMs as number) + (figures.firstLoginMs as number);
+    expectOk(r, "ssh vsock-mux/PATH through dist/systemd-ssh-proxy");
     expect(r.err).toBe("");
     expect(r.out).toBe("hello from vm-stage1\n0\n");
     expect(r.code).toBe(0);
@@ -102,11 +117,11 @@ describe.skipIf(!run)("VM lab stage 1", () => {
 
   test("exit status and a pty come through", () => {
     expect(ssh("exit 7").code).toBe(7);
-    const r = Bun.spawnSync(["ssh", ...sshBase, "-tt", "root@vm", "tty"], { stdin: "ignore", stdout: "pipe" });
+    const r = Bun.spawnSync(["ssh", ...sshBase, "-tt", host, "tty"], { stdin: "ignore", stdout: "pipe" });
     expect(r.stdout.toString()).toMatch(/^\/dev\/pts\/\d+\r?\n/);
   });
 
-  test("scp moves 8 MiB both ways intact", () => {
+  test("scp vsock-mux%PATH moves 8 MiB both ways intact (sha256)", () => {
     const size = 8 << 20;
     const blob = new Uint8Array(size);
     for (let off = 0; off < size; off += 65536) crypto.getRandomValues(blob.subarray(off, off + 65536));
@@ -120,15 +135,18 @@ describe.skipIf(!run)("VM lab stage 1", () => {
     // Timed with the login included (scp always logs in); the login cost is subtracted
     // for the throughput figure.
     const login = figures.loginLatencyMs as number;
+    // scp takes a host with a '/' for a local path: '%' stands in for it.
+    const scpHost = `vsock-mux%${vm.hybridSock}`;
     let t0 = performance.now();
-    const up = scp(src, "root@vm:/tmp/blob");
+    const up = scp(src, `${scpHost}:/tmp/blob`);
     const upMs = performance.now() - t0;
+    expectOk({ code: up.exitCode, err: up.stderr.toString() }, "scp to vsock-mux%PATH");
     expect(up.stderr.toString()).toBe("");
     expect(up.exitCode).toBe(0);
     expect(ssh("sha256sum /tmp/blob").out.split(" ")[0]).toBe(want);
 
     t0 = performance.now();
-    const down = scp("root@vm:/tmp/blob", back);
+    const down = scp(`${scpHost}:/tmp/blob`, back);
     const downMs = performance.now() - t0;
     expect(down.exitCode).toBe(0);
     expect(statSync(back).size).toBe(size);
@@ -171,7 +189,7 @@ describe.skipIf(!run)("VM lab stage 1", () => {
       // socat in the guest (copied from the host) speaks VSOCK; -t bounds the wait after EOF.
       const r = Bun.spawn(
         [
-          "ssh", ...sshBase, "root@vm",
+          "ssh", ...sshBase, host,
           "head -c 1048576 /dev/urandom >/tmp/g && " +
             "{ echo 1048576; cat /tmp/g; } | socat -t 10 - VSOCK-CONNECT:2:22 && sha256sum /tmp/g",
         ],
@@ -199,5 +217,112 @@ describe.skipIf(!run)("VM lab stage 1", () => {
     const r = ssh("/usr/local/bin/openssl version");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^OpenSSL 3\./);
+    // Our binary runs in the guest (Bun needs AVX2: -cpu max), and argv[0] dispatch works through the link.
+    const p = ssh("/usr/local/bin/systemd-ssh-proxy; echo status=$?");
+    expect(p.err).toBe("Expected two arguments: host and port.\n");
+    expect(p.out).toBe("status=1\n");
+  });
+
+  test("CONNECT to a guest port with no listener: our 'not open' error", async () => {
+    const r = await runFdpass([PROXY, host, "23"], { timeoutMs: 30_000 });
+    expect(r.fd).toBeNull();
+    expect(r.stderr).toBe(`Port 23 on ${vm.hybridSock} is not open\n`);
+    expect(r.code).toBe(1);
+  });
+
+  test("in the guest, our proxy connects out over AF_VSOCK (vsock/2, vsock%host) to the host's sshd", async () => {
+    // A real sshd on the host behind HYBRID_22: guest connects to CID 2 port 22 come out there.
+    const sshd = await startSshd({ socket: `${vm.hybridSock}_22` });
+    try {
+      const hostKey = readFileSync(join(sshd.dir, "host_ed25519.pub"), "utf8");
+      expectOk(ssh("umask 077; cat >/tmp/hostside_key", { stdin: readFileSync(sshd.clientKey) }), "copy key");
+      expectOk(ssh("cat >/tmp/hostside_known", { stdin: Buffer.from(`hostsshd ${hostKey}`) }), "copy known_hosts");
+      const guestSsh = (target: string, cmd: string) =>
+        [
+          "ssh -F /dev/null -i /tmp/hostside_key -o IdentitiesOnly=yes -o BatchMode=yes",
+          "-o HostKeyAlias=hostsshd -o UserKnownHostsFile=/tmp/hostside_known -o StrictHostKeyChecking=yes",
+          `-o ProxyCommand='/usr/local/bin/systemd-ssh-proxy %h %p' -o ProxyUseFdpass=yes -o LogLevel=ERROR`,
+          `-l ${sshd.user} ${target} '${cmd}'`,
+        ].join(" ");
+      const hostname = (await Bun.file("/proc/sys/kernel/hostname").text()).trim();
+      for (const target of ["vsock/2", "vsock%host"]) {
+        const r = ssh(guestSsh(target, "echo from-host $(cat /proc/sys/kernel/hostname)"));
+        expectOk(r, `in the guest: ssh ${target} through /usr/local/bin/systemd-ssh-proxy`);
+        expect(r.out).toBe(`from-host ${hostname}\n`);
+      }
+      // 4 MiB guest -> host through the passed AF_VSOCK socket, checked on both ends.
+      const r = ssh(
+        `head -c 4194304 /dev/urandom >/tmp/g && ${guestSsh("vsock/2", "sha256sum")} </tmp/g && sha256sum </tmp/g`,
+      );
+      expectOk(r, "4 MiB guest -> host");
+      const [hostSum, guestSum] = r.out.trim().split("\n").map((l) => l.split(" ")[0]);
+      expect(hostSum).toMatch(/^[0-9a-f]{64}$/);
+      expect(hostSum).toBe(guestSum);
+    } finally {
+      await sshd.stop();
+    }
+  });
+
+  /** 8 MiB up and down through `ssh HOST cmd`, each checked with sha256; MB/s with one login subtracted. */
+  async function transfer(base: string[], label: string) {
+    const size = 8 << 20;
+    const blob = new Uint8Array(size);
+    for (let off = 0; off < size; off += 65536) crypto.getRandomValues(blob.subarray(off, off + 65536));
+    const want = createHash("sha256").update(blob).digest("hex");
+    const loginT0 = performance.now();
+    expectOk(ssh("true", { base }), `${label}: login`);
+    const login = performance.now() - loginT0;
+    let t0 = performance.now();
+    const up = ssh("sha256sum >/tmp/up.sum; cat /tmp/up.sum", { base, stdin: blob });
+    const upMs = performance.now() - t0;
+    expectOk(up, `${label}: upload`);
+    expect(up.out.split(" ")[0]).toBe(want);
+    writeFileSync(join(work, "down.src"), blob);
+    expectOk(ssh("cat >/tmp/down.src", { base, stdin: blob }), `${label}: stage download`);
+    t0 = performance.now();
+    const down = Bun.spawnSync(["ssh", ...base, host, "cat /tmp/down.src"], { stdout: "pipe", stderr: "pipe" });
+    const downMs = performance.now() - t0;
+    expect(down.exitCode).toBe(0);
+    expect(down.stdout.length).toBe(size);
+    expect(createHash("sha256").update(down.stdout).digest("hex")).toBe(want);
+    const mbps = (ms: number) => Math.round((size / 1048576 / (Math.max(ms - login, 1) / 1000)) * 10) / 10;
+    return { upMBps: mbps(upMs), downMBps: mbps(downMs), loginMs: Math.round(login) };
+  }
+
+  test("ssh through our proxy in fd-pass mode: 8 MiB each way, sha256-checked", async () => {
+    const t = await transfer(sshBase, "fd-pass");
+    figures.fdpassUpMBps = t.upMBps;
+    figures.fdpassDownMBps = t.downMBps;
+  });
+
+  // Relay mode: ssh gives the proxy pipes (ProxyUseFdpass no) and the proxy copies the bytes.
+  // Needs branch `relay` in main; skipped (with this note) until src/proxy/relay.ts exists.
+  test.skipIf(!RELAY_MERGED)("ssh through our proxy in relay mode (ProxyUseFdpass no): login, scp, 8 MiB each way", async () => {
+    const base = sshOpts(`${PROXY} %n %p`, false);
+    const r = ssh("echo relayed; hostname", { base });
+    expectOk(r, "relay-mode login");
+    expect(r.out).toBe("relayed\nvm-stage1\n");
+    const t = await transfer(base, "relay");
+    figures.relayUpMBps = t.upMBps;
+    figures.relayDownMBps = t.downMBps;
+    figures.relayLoginMs = t.loginMs;
+  });
+
+  test.skipIf(!existsSync(REF_PROXY) && process.env.CI !== "true")("login latency: our proxy against systemd 262's, same guest", () => {
+    if (!existsSync(REF_PROXY)) throw new Error(`${REF_PROXY} missing (scripts/fetch-reference 262)`);
+    const ours = sshOpts(`${PROXY} %n %p`, true);
+    const theirs = sshOpts(`${REF_PROXY} %n %p`, true);
+    const times: Record<"ours" | "theirs", number[]> = { ours: [], theirs: [] };
+    // Interleaved, so that load on the machine hits both alike.
+    for (let i = 0; i < 5; i++) {
+      for (const [name, base] of [["ours", ours], ["theirs", theirs]] as const) {
+        const t0 = performance.now();
+        expectOk(ssh("true", { base }), `${name}: ssh true`);
+        times[name].push(performance.now() - t0);
+      }
+    }
+    const median = (a: number[]) => Math.round([...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!);
+    figures.loginMedianOursMs = median(times.ours);
+    figures.loginMedian262Ms = median(times.theirs);
   });
 });
