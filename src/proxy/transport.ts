@@ -78,7 +78,8 @@ export function relayReason(input: number, out: number): string | null {
   return null;
 }
 
-function mapsLibssh(pid: number): boolean {
+/** Does process `pid` have libssh mapped? False when that cannot be told. */
+export function mapsLibssh(pid: number): boolean {
   let maps: string;
   try {
     maps = readFileSync(`/proc/${pid}/maps`, "latin1");

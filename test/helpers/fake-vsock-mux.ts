@@ -71,6 +71,7 @@ export async function startFakeVsockMux(opts: FakeVsockMuxOptions): Promise<Fake
 
   const onHost = (host: Conn) => {
     let okSent = false;
+    let guestFlowing = false;
     let guest: Conn | null = null;
     let first = true;
     host.on("close", () => {
@@ -118,10 +119,19 @@ export async function startFakeVsockMux(opts: FakeVsockMuxOptions): Promise<Fake
       if (guest) forward(host, guest, chunk);
     });
 
+    // Guest bytes that came before the OK line went out: they follow it (the daemon sends OK first).
+    const held: Buffer[] = [];
     const sendOk = async (line: string, payload?: Buffer) => {
-      okSent = true;
       events.push("ok");
-      await host.write(payload ? Buffer.concat([Buffer.from(line), payload]) : line);
+      const out = [Buffer.from(line), ...(payload ? [payload] : [])];
+      okSent = true; // from here on, the host may talk
+      try {
+        await host.write(Buffer.concat(out));
+        while (held.length > 0) await host.write(held.shift()!);
+        guestFlowing = true; // set with nothing held and no await since: order is kept
+      } catch {
+        host.destroy();
+      }
     };
 
     const answer = async (port: number) => {
@@ -152,7 +162,8 @@ export async function startFakeVsockMux(opts: FakeVsockMuxOptions): Promise<Fake
           void sendOk(`OK ${port}\n`, chunk);
           return;
         }
-        forward(guest!, host, chunk);
+        if (!guestFlowing) held.push(chunk);
+        else forward(guest!, host, chunk);
       });
       guest.on("end", () => {
         // A guest-side EOF reaches the host as the end of the connection.
@@ -167,12 +178,14 @@ export async function startFakeVsockMux(opts: FakeVsockMuxOptions): Promise<Fake
           return sendOk("OK 1073741824\n");
         case "ok-split": {
           const line = `OK ${port}\n`;
-          await host.write(line.slice(0, 4));
+          await host.write(line.slice(0, 4)).catch(() => host.destroy());
           await Bun.sleep(50);
           return sendOk(line.slice(4));
         }
         case "none":
-          okSent = true; // no line to wait for: the guest's bytes flow at once
+          // No line to wait for: the guest's bytes flow at once (none can be held yet: this runs
+          // right after the connect, before any data event).
+          okSent = guestFlowing = true;
           return;
         case "ok-with-payload":
           return; // goes out with the guest's first bytes
