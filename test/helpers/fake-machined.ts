@@ -176,3 +176,75 @@ export function startFakeMachined(path: string, machines: FakeMachine[] = []): F
   });
   return fake;
 }
+
+/** Answers by call number, for a fake in another process (functions do not cross processes). */
+export interface FakeScript {
+  machines?: FakeMachine[];
+  /** answers[i] answers the i-th call (counting from 0); null or missing: machined's own answer. */
+  answers?: (Exclude<FakeAnswer, undefined> | null)[];
+}
+
+export interface FakeMachinedProcess {
+  path: string;
+  /** The calls received so far. */
+  calls(): VarlinkCall[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The fake in a child process, for tests that call the (synchronous, blocking) varlink client in this
+ * process: an in-process fake could not answer while the client waits.
+ */
+export async function startFakeMachinedProcess(path: string, script: FakeScript = {}): Promise<FakeMachinedProcess> {
+  rmSync(path, { force: true });
+  const callsFile = `${path}.calls`;
+  const proc = Bun.spawn([process.execPath, import.meta.path, path, callsFile, JSON.stringify(script)], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  // The child says "ready" once it listens (the socket file appears at bind(), before listen()).
+  const reader = proc.stdout.getReader();
+  const timer = setTimeout(() => proc.kill(), 5000);
+  const first = await reader.read();
+  clearTimeout(timer);
+  reader.releaseLock();
+  if (first.done || !new TextDecoder().decode(first.value).startsWith("ready")) {
+    proc.kill();
+    throw new Error(`fake machined did not start on ${path} (exit ${await proc.exited})`);
+  }
+  return {
+    path,
+    calls() {
+      let text = "";
+      try {
+        text = require("node:fs").readFileSync(callsFile, "utf8") as string;
+      } catch {}
+      return text
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as VarlinkCall);
+    },
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      rmSync(path, { force: true });
+      rmSync(callsFile, { force: true });
+    },
+  };
+}
+
+if (import.meta.main) {
+  const [path, callsFile, json] = process.argv.slice(2) as [string, string, string];
+  const script = JSON.parse(json) as FakeScript;
+  const fake = startFakeMachined(path, script.machines ?? []);
+  let n = 0;
+  fake.respond = (call) => {
+    require("node:fs").appendFileSync(callsFile, `${JSON.stringify(call)}\n`);
+    return script.answers?.[n++] ?? undefined;
+  };
+  process.on("SIGTERM", () => {
+    fake.stop();
+    process.exit(0);
+  });
+  process.stdout.write("ready\n");
+}
