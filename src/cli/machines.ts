@@ -118,20 +118,28 @@ export function proxyCommandPath(): string {
   return existsSync(sibling) ? sibling : `${exe} proxy`;
 }
 
-/** Whether ssh's configuration already sends `host` through a systemd ssh proxy with fd passing. */
-export function sshConfigured(host: string, sshArgs: string[]): boolean {
+/**
+ * How ssh's configuration routes `host` (from `ssh -G`): "proxy" when it already goes through a systemd
+ * ssh proxy with fd passing and %h (so machine/NAME is looked up as we would), "fixed" when a ProxyCommand
+ * without %h sends it somewhere of its own (systemd's ssh_config does that for machine/.host), else "none".
+ */
+export type SshRoute = "proxy" | "fixed" | "none";
+
+export function sshRoute(host: string, sshArgs: string[]): SshRoute {
   let out: string;
   try {
     const r = Bun.spawnSync(["ssh", ...sshArgs, "-G", host], { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
-    if (r.exitCode !== 0) return false;
+    if (r.exitCode !== 0) return "none";
     out = r.stdout.toString();
   } catch {
-    return false;
+    return "none";
   }
   const lines = out.split("\n");
-  const proxy = lines.find((l) => l.startsWith("proxycommand "));
+  const proxy = lines.find((l) => l.startsWith("proxycommand "))?.slice("proxycommand ".length);
+  if (proxy === undefined || proxy === "none") return "none";
+  if (!proxy.includes("%h")) return "fixed";
   const fdpass = lines.includes("proxyusefdpass yes");
-  return fdpass && proxy !== undefined && /systemd-ssh-proxy|systemd-ssh proxy/.test(proxy);
+  return fdpass && /systemd-ssh-proxy|systemd-ssh proxy/.test(proxy) ? "proxy" : "none";
 }
 
 const shellQuote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
@@ -147,15 +155,19 @@ function table(rows: string[][]): string {
 }
 
 /** The listing for a person at a shell. */
-export function renderMachines(listings: ScopeListing[], rows: MachineRow[], sshArgs: string[], configured: (host: string) => boolean): string {
+export function renderMachines(listings: ScopeListing[], rows: MachineRow[], sshArgs: string[], route: (host: string) => SshRoute): string {
   const out: string[] = [];
   let unconfigured = false;
   if (rows.length > 0) {
     const body = rows.map((r) => {
       let ssh: string;
-      if (r.host === null) ssh = `unreachable: ${r.why}`;
-      else {
-        const ok = configured(r.host);
+      if (r.host === null) {
+        // The proxy refuses the host machine itself, but systemd's ssh_config sends machine/.host
+        // straight to the local sshd (a ProxyCommand without %h); so may the user's.
+        const fixed = r.class === "host" && route(`machine/${r.name}`) === "fixed";
+        ssh = fixed ? sshCommand(`machine/${r.name}`, sshArgs, true) : `unreachable: ${r.why}`;
+      } else {
+        const ok = route(r.host) === "proxy";
         unconfigured ||= !ok;
         ssh = sshCommand(r.host, sshArgs, ok);
       }
@@ -188,7 +200,7 @@ export default defineCommand({
     const sshArgs = args["ssh-config"] ? ["-F", String(args["ssh-config"])] : [];
     const listings = SCOPES.map((s) => listScope(s));
     const rows = machineRows(listings);
-    process.stdout.write(renderMachines(listings, rows, sshArgs, (host) => sshConfigured(host, sshArgs)));
+    process.stdout.write(renderMachines(listings, rows, sshArgs, (host) => sshRoute(host, sshArgs)));
     process.exitCode = listings.some((l) => l.ok) ? 0 : 1;
   },
 });

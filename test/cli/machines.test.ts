@@ -34,6 +34,7 @@ describe("systemd-ssh machines", () => {
       nspawn("sbox"),
       { name: "svm", class: "vm", service: "systemd-vmspawn" },
       { name: "shared", class: "host" },
+      { name: ".host", class: "host" },
     ]);
     const exportDir = join(userRuntime, "systemd/nspawn/ubox/unix-export");
     mkdirSync(exportDir, { recursive: true });
@@ -73,6 +74,7 @@ describe("systemd-ssh machines", () => {
         `unreachable: Failed to check if '${s}/systemd/nspawn/sbox/unix-export/ssh' exists and is a socket: No such file or directory`],
       ["svm", "vm", "systemd-vmspawn", "system", "unreachable: Machine svm has no AF_VSOCK CID assigned."],
       ["shared", "host", "-", "system", "unreachable: machine/shared is the user's machine of that name"],
+      [".host", "host", "-", "system", "unreachable: Don't know how to SSH into machine .host with class 'host'."],
     ];
     const widths = [6, 9, 15, 6];
     const expected = rows.map((row) => row.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c)).join("  ")).join("\n");
@@ -98,6 +100,22 @@ describe("systemd-ssh machines", () => {
       `ssh -F ${withoutProxy} -o 'ProxyCommand=${join(DIST, "systemd-ssh-proxy")} %h %p' -o ProxyUseFdpass=yes machine/ubox`,
     );
     expect(r.stdout).toEndWith("\nssh is not configured to use systemd-ssh-proxy for machine/* hosts, so the commands above name it with -o.\n");
+    const login = await runCommand(["sh", "-c", `${command} echo logged in`], { env });
+    expect(login.stdout).toBe("logged in\n");
+  });
+
+  test("machine/.host: reachable when the ssh config routes it to the local sshd, as systemd's ssh_config does", async () => {
+    // systemd 262's ssh_config.d has a "Host .host machine/.host" block with a fixed ProxyCommand (no %h).
+    const hostConfig = join(box.dir, "ssh_config_host");
+    writeFileSync(
+      hostConfig,
+      `Host machine/.host\n  ProxyCommand ${join(DIST, "systemd-ssh-proxy")} unix${box.socket} %p\n  ProxyUseFdpass yes\n\n` +
+        readFileSync(withProxy, "utf8"),
+    );
+    const r = await runCommand([BINARY, "machines", "--ssh-config", hostConfig], { env });
+    const line = r.stdout.split("\n").find((l) => l.startsWith(".host "))!;
+    const command = line.slice(line.indexOf("ssh "));
+    expect(command).toBe(`ssh -F ${hostConfig} machine/.host`);
     const login = await runCommand(["sh", "-c", `${command} echo logged in`], { env });
     expect(login.stdout).toBe("logged in\n");
   });
