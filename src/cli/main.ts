@@ -20,6 +20,7 @@ export const rootCommand = defineCommand({
     issue: () => passthrough("issue", "make-vsock|rm-vsock: write or remove the console hint for reaching this VM"),
     install: () => import("./install.ts").then((m) => m.installCommand),
     uninstall: () => import("./install.ts").then((m) => m.uninstallCommand),
+    machines: () => import("./machines.ts").then((m) => m.default),
   },
 });
 

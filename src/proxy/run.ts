@@ -158,7 +158,7 @@ async function proxy(args: readonly string[], deps: ProxyDeps): Promise<void> {
       return proxyVsockMux(deps, spec.path, port, transport);
     case "machine": {
       const { proxyMachine } = await import("./machine.ts");
-      return proxyMachine(deps, spec.name, port);
+      return proxyMachine(deps, spec.name, port, transport);
     }
   }
 }
