@@ -5,7 +5,7 @@
 // Throughput is timed where the bytes arrive (first byte to EOF), so process start-up is not counted;
 // CPU time is the proxy process's own user+sys (start-up included), per GiB moved.
 //
-// Usage: scripts/bench-relay [--size=MiB] [--runs=N] [--json]
+// Usage: bun scripts/bench-relay.ts [--size=MiB] [--runs=N] [--json]
 // The helper roles (--sink, --source, --feed, --drain) are this same file run as child processes.
 
 import { existsSync, mkdtempSync, rmSync } from "node:fs";

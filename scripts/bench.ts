@@ -12,7 +12,7 @@ const REF = join(REPO, ".reference/262");
 const args = process.argv.slice(2);
 const runsIdx = args.indexOf("--runs");
 const RUNS = runsIdx >= 0 ? Number(args.splice(runsIdx, 2)[1]) : 30;
-const sections = args.length ? args : ["proxy"];
+const sections = args.length ? args : ["proxy", "relay"];
 
 const work = mkdtempSync(join(tmpdir(), "systemd-ssh-bench-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
@@ -53,12 +53,9 @@ async function proxySection() {
   const results: Record<string, { handoff: number[]; exit: number[]; rss: number[] }> = {};
   for (const name of Object.keys(candidates)) results[name] = { handoff: [], exit: [], rss: [] };
 
-  // Warm the page cache, then alternate so that drift on the machine hits every candidate alike.
+  // Warm the page cache (draining the two proxies' connections), then alternate so that drift on the
+  // machine hits every candidate alike.
   for (const cmd of Object.values(candidates)) sh([handoff, ...cmd]);
-  for (const name of Object.keys(candidates)) {
-    // (a first run per candidate also drains its pending connection below)
-    void name;
-  }
   for (let i = 0; i < Object.keys(candidates).length - 1; i++) close(accept(listener));
   for (let i = 0; i < RUNS; i++) {
     for (const [name, cmd] of Object.entries(candidates)) {
@@ -89,7 +86,15 @@ async function proxySection() {
   console.log(`target: peak RSS at most 24 MiB: ${(median(ours.rss) / 1024).toFixed(1)} MiB ${verdict(median(ours.rss) <= 24 * 1024)}`);
 }
 
+/** Relay throughput against socat: scripts/bench-relay.ts, 1 GiB each way. */
+function relaySection() {
+  console.log("\n## relay throughput (1 GiB each way, ours against socat - UNIX-CONNECT:PATH)");
+  const r = Bun.spawnSync([BUN, join(REPO, "scripts/bench-relay.ts"), "--runs=3"], { stdout: "inherit", stderr: "inherit" });
+  if (r.exitCode !== 0) throw new Error("bench-relay failed");
+}
+
 for (const s of sections) {
   if (s === "proxy") await proxySection();
+  else if (s === "relay") relaySection();
   else throw new Error(`unknown section ${s}`);
 }
