@@ -1,0 +1,3 @@
+export async function explainMain(_args: readonly string[]): Promise<number> {
+  return 0;
+}
