@@ -6,10 +6,8 @@ import { generate } from "./core.ts";
 import { GenLog } from "./glog.ts";
 import { inInitrd, rawEnviron, realFacts, realTree } from "./system.ts";
 
-export async function main(args: readonly string[]): Promise<number> {
-  if (args[0] === "--explain") return (await import("./explain.ts")).explainMain(args.slice(1));
-  const env = rawEnviron();
-  const log = new GenLog();
+/** The generator proper, with the environment and the logger given (tests run it in-process). */
+export function runGenerator(args: readonly string[], env: Map<string, string>, log: GenLog): number {
   log.setup(Object.fromEntries(env), () => {
     try {
       const words = splitCmdline(env.get("SYSTEMD_PROC_CMDLINE") ?? require("node:fs").readFileSync("/proc/cmdline", "latin1"));
@@ -24,6 +22,10 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   const facts = realFacts(env, log.log);
   log.log(7, `Generating units in the form of systemd ${facts.form.form} (target systemd version ${facts.form.version ?? "unknown"}).`);
-  const outcome = generate(facts, realTree(args[0]!), log.log);
-  return outcome.exitStatus;
+  return generate(facts, realTree(args[0]!), log.log).exitStatus;
+}
+
+export async function main(args: readonly string[]): Promise<number> {
+  if (args[0] === "--explain") return (await import("./explain.ts")).explainMain(args.slice(1));
+  return runGenerator(args, rawEnviron(), new GenLog());
 }

@@ -91,17 +91,29 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
     if (st.isDirectory()) return { errno: "EISDIR" };
     if (!st.isSymbolicLink()) return { errno: "ENOTTY" };
     if (CONFIG_DIRS.includes(dir)) return { errno: "ELOOP" };
-    let target: string;
-    try {
-      target = fs.realpathSync(p);
-    } catch {
-      return null;
+    const target = resolveLink(p);
+    const slash = target.lastIndexOf("/");
+    const targetDir = slash <= 0 ? "/" : target.slice(0, slash);
+    if (target === "/dev/null") {
+      if (!search.includes(targetDir)) log(`Linked unit file: ${p} \xe2\x86\x92 ${target}`);
+      return p;
     }
-    if (target === "/dev/null") return p;
-    const base = target.slice(target.lastIndexOf("/") + 1);
+    const base = target.slice(slash + 1);
+    if (!search.includes(targetDir)) {
+      // A linked unit file: loaded from where the link points.
+      log(`Linked unit file: ${p} \xe2\x86\x92 ${target}`);
+      try {
+        const st2 = fs.statSync(target);
+        if (st2.isFile()) return st2.size === 0 ? p : target;
+        return { errno: st2.isDirectory() ? "EISDIR" : "ENOTTY" };
+      } catch {
+        return null;
+      }
+    }
     if (base === name) {
       try {
-        return fs.statSync(target).isFile() ? target : { errno: "EISDIR" };
+        const st2 = fs.statSync(target);
+        return st2.isFile() ? target : { errno: st2.isDirectory() ? "EISDIR" : "ENOTTY" };
       } catch {
         return null;
       }
@@ -112,6 +124,31 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
   }
   log(`Cannot find unit ${name}.`);
   return null;
+}
+
+/** A symlink's final target, resolving every link on the way; a missing last component is kept as it is. */
+function resolveLink(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {}
+  let cur = p;
+  for (let i = 0; i < 64; i++) {
+    let t: string;
+    try {
+      t = fs.readlinkSync(cur);
+    } catch {
+      break;
+    }
+    const dir = cur.slice(0, cur.lastIndexOf("/")) || "/";
+    cur = t.startsWith("/") ? t : pathJoin(dir, t);
+  }
+  const slash = cur.lastIndexOf("/");
+  const dir = slash <= 0 ? "/" : cur.slice(0, slash);
+  try {
+    return pathJoin(fs.realpathSync(dir), cur.slice(slash + 1));
+  } catch {
+    return pathSimplify(cur);
+  }
 }
 
 /** find_executable(): the first executable regular file called `name` in $PATH. */

@@ -16,9 +16,9 @@ export type SocketAddress =
 export interface SocketEnv {
   /** socket_ipv6_is_supported(): /proc/net/if_inet6 exists. */
   ipv6Supported(): boolean;
-  /** An interface name (or number) to its index; an errno name (e.g. "ENODEV") when there is none. */
+  /** An interface name to its index; an errno name (e.g. "ENODEV") when there is none. */
   resolveInterface(name: string): number | string;
-  /** An interface index to its name, or null. */
+  /** An interface index to its name, or null when there is no such interface. */
   interfaceName(index: number): string | null;
 }
 
@@ -185,10 +185,10 @@ export function parseIpPort(s: string): ParseResult {
   return r;
 }
 
-/** parse_ifindex(): a positive decimal int. */
+/** parse_ifindex(): safe_atoi() in systemd's bases, positive. */
 function parseIfindex(s: string): number | null {
-  const r = safeAtou(s, { base: 10, bits: 32 });
-  if (!r.ok || r.value <= 0 || r.value > 0x7fffffff || /^[\s+-]/.test(s)) return null;
+  const r = safeAtou(s, { bits: 32 });
+  if (!r.ok || r.value <= 0 || r.value > 0x7fffffff) return null;
   return r.value;
 }
 
@@ -262,7 +262,8 @@ export function parseSocketAddress(s: string, env: SocketEnv): Parsed {
   if (pct >= 0) {
     const name = rest.slice(pct + 1);
     if (name === "" || !ifnameValid(name)) return fail("EINVAL");
-    const idx = parseIfindex(name) ?? env.resolveInterface(name);
+    const index = parseIfindex(name);
+    const idx = index === null ? env.resolveInterface(name) : env.interfaceName(index) === null ? "ENODEV" : index;
     if (typeof idx === "string") return fail(idx);
     ifindex = idx;
     rest = rest.slice(0, pct);
