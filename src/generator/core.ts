@@ -171,7 +171,7 @@ export function generate(facts: Facts, tree: Tree, log: LogFn): Outcome {
   };
 
   const addAddress = (value: string, source: Listen["source"]): Errno | null => {
-    const parsed = parseSocketAddress(value, facts.socketEnv);
+    const parsed = parseSocketAddress(value, facts.socketEnv, { vsockCidAny: form.vsockCidAny });
     if (!parsed.ok) {
       log(LOG_WARNING, `Failed to parse systemd.ssh_listen= expression, ignoring: ${value}`);
       listen.push({ input: value, source, address: null, error: parsed.errno });

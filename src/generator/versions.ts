@@ -24,6 +24,8 @@ export interface GeneratorForm {
   pollLimit: boolean;
   /** Write ssh-access.target ourselves (the system has none before 256). */
   writeSshAccessTarget: boolean;
+  /** vsock:any:PORT and vsock:-1:PORT name VMADDR_CID_ANY (262; 257 refuses them). */
+  vsockCidAny: boolean;
   /** When /dev/vsock is missing although AF_VSOCK exists: 262 still listens, 257 gives up. */
   vsockWithoutCid: "listen" | "skip";
   messages: {
@@ -83,28 +85,28 @@ const FORMS: ReadonlyArray<{ from: number; form: Omit<GeneratorForm, "version"> 
     from: 258,
     form: {
       form: "262", templateService: TEMPLATE_262, vsockSocketExtra: ISSUE_HOOKS, pollLimit: true,
-      writeSshAccessTarget: false, vsockWithoutCid: "listen", messages: MESSAGES_262,
+      writeSshAccessTarget: false, vsockCidAny: true, vsockWithoutCid: "listen", messages: MESSAGES_262,
     },
   },
   {
     from: 256,
     form: {
       form: "257", templateService: TEMPLATE_257, vsockSocketExtra: [], pollLimit: true,
-      writeSshAccessTarget: false, vsockWithoutCid: "skip", messages: MESSAGES_257,
+      writeSshAccessTarget: false, vsockCidAny: false, vsockWithoutCid: "skip", messages: MESSAGES_257,
     },
   },
   {
     from: 255,
     form: {
       form: "legacy", templateService: TEMPLATE_LEGACY, vsockSocketExtra: ISSUE_HOOKS, pollLimit: true,
-      writeSshAccessTarget: true, vsockWithoutCid: "listen", messages: MESSAGES_262,
+      writeSshAccessTarget: true, vsockCidAny: true, vsockWithoutCid: "listen", messages: MESSAGES_262,
     },
   },
   {
     from: 0,
     form: {
       form: "legacy", templateService: TEMPLATE_LEGACY, vsockSocketExtra: ISSUE_HOOKS, pollLimit: false,
-      writeSshAccessTarget: true, vsockWithoutCid: "listen", messages: MESSAGES_262,
+      writeSshAccessTarget: true, vsockCidAny: true, vsockWithoutCid: "listen", messages: MESSAGES_262,
     },
   },
 ];

@@ -213,7 +213,7 @@ function parseUnix(s: string): Parsed {
   return { ok: true, address: { family: "unix", path: s } };
 }
 
-function parseVsock(s: string, rest: string, type: number): Parsed {
+function parseVsock(rest: string, type: number, cidAny: boolean): Parsed {
   const colon = rest.indexOf(":");
   if (colon < 0) return fail("EINVAL");
   const portText = rest.slice(colon + 1);
@@ -223,14 +223,13 @@ function parseVsock(s: string, rest: string, type: number): Parsed {
   const cidText = rest.slice(0, colon);
   let cid = VMADDR_CID_ANY;
   if (cidText !== "") {
-    const parsed = parseVsockCid(cidText);
+    const parsed = !cidAny && (cidText === "any" || cidText === "-1") ? null : parseVsockCid(cidText);
     if (parsed === null) {
       const r = safeAtou(cidText);
       return fail(r.ok ? "EINVAL" : r.error);
     }
     cid = parsed;
   }
-  void s;
   return { ok: true, address: { family: "vsock", cid, port: port.value, type } };
 }
 
@@ -241,10 +240,17 @@ const VSOCK_PREFIXES: ReadonlyArray<readonly [string, number]> = [
   ["vsock-stream:", SOCK_STREAM],
 ];
 
+export interface ParseOptions {
+  /** Accept "any" and "-1" as VMADDR_CID_ANY (systemd 258+; 257 refuses them). Default true. */
+  vsockCidAny?: boolean;
+}
+
 /** socket_address_parse(). */
-export function parseSocketAddress(s: string, env: SocketEnv): Parsed {
+export function parseSocketAddress(s: string, env: SocketEnv, opts: ParseOptions = {}): Parsed {
   if (s[0] === "/" || s[0] === "@") return parseUnix(s);
-  for (const [prefix, type] of VSOCK_PREFIXES) if (s.startsWith(prefix)) return parseVsock(s, s.slice(prefix.length), type);
+  for (const [prefix, type] of VSOCK_PREFIXES) {
+    if (s.startsWith(prefix)) return parseVsock(s.slice(prefix.length), type, opts.vsockCidAny ?? true);
+  }
 
   const port = parseIpPort(s);
   if (!port.ok && port.error === "ERANGE") return fail("ERANGE");

@@ -1,4 +1,4 @@
-// systemd-ssh-generator against systemd 262's, byte for byte: the written tree (names, bytes, modes, symlink
+// systemd-ssh-generator against systemd 262's and 257's, byte for byte: the written tree (names, bytes, modes, symlink
 // targets), the exit status and the log on stderr. Fixed cases, then a seeded random sweep
 // ($GEN_DIFF_SEED, $GEN_DIFF_CASES). Skips when the reference is not fetched; with CI=true that fails.
 
@@ -7,16 +7,15 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Case, runOurs, runReference, scratch } from "./harness.ts";
 import { Gen, rng } from "./random-input.ts";
-import { requireReference } from "./reference-local.ts";
+import { type Reference, requireReference } from "./reference-local.ts";
 
-const ref = requireReference("262");
 const base = scratch();
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-function compare(c: Case, label: string): void {
+function compare(ref: Reference, c: Case, label: string): void {
   const root = join(base, "root");
-  const theirs = runReference(ref!, c, root);
-  const ours = runOurs(c, root);
+  const theirs = runReference(ref, c, root);
+  const ours = runOurs(c, root, ref.version);
   if (JSON.stringify(ours) !== JSON.stringify(theirs)) {
     expect({ label, case: c, ...ours }).toEqual({ label, case: c, ...theirs });
   }
@@ -55,13 +54,16 @@ const FIXED: Array<[string, Case]> = [
   ["long message", { cmdline: `systemd.ssh_listen="${"z".repeat(3000)}"`, credential: null, sshd: "stub", template: "none" }],
 ];
 
-describe.skipIf(!ref)("generator vs systemd 262", () => {
-  for (const [label, c] of FIXED) test(label, () => compare(c, label));
+for (const version of ["262", "257"]) {
+  const ref = requireReference(version);
+  describe.skipIf(!ref)(`generator vs systemd ${version}`, () => {
+    for (const [label, c] of FIXED) test(label, () => compare(ref!, c, label));
 
-  const seed = Number(process.env.GEN_DIFF_SEED ?? 262);
-  const count = Number(process.env.GEN_DIFF_CASES ?? 400);
-  test(`random inputs (seed ${seed}, ${count} cases)`, () => {
-    const g = new Gen(rng(seed));
-    for (let i = 0; i < count; i++) compare(g.case(), `random #${i} (seed ${seed})`);
-  }, 120_000);
-});
+    const seed = Number(process.env.GEN_DIFF_SEED ?? version);
+    const count = Number(process.env.GEN_DIFF_CASES ?? (version === "262" ? 400 : 200));
+    test(`random inputs (seed ${seed}, ${count} cases)`, () => {
+      const g = new Gen(rng(seed));
+      for (let i = 0; i < count; i++) compare(ref!, g.case(), `random #${i} (seed ${seed})`);
+    }, 120_000);
+  });
+}

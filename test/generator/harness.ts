@@ -122,9 +122,9 @@ export function runReference(ref: Reference, c: Case, root: string): Snapshot {
 export const OUR_EXTRA_DEBUG = /^Generating units in the form of systemd .*\n/m;
 
 /** Run ours in-process, on the same prepared root. */
-export function runOurs(c: Case, root: string, extraEnv: Record<string, string> = {}): Snapshot {
+export function runOurs(c: Case, root: string, version = "262"): Snapshot {
   const { env, dest, dirs } = prepare(root, c);
-  const m = new Map<string, string>(Object.entries({ ...env, ...extraEnv }));
+  const m = new Map<string, string>(Object.entries({ ...env, SYSTEMD_SSH_TARGET_VERSION: version }));
   m.set("SYSTEMD_PROC_CMDLINE", c.cmdline);
   const log = new GenLog();
   log.capture = true;
