@@ -361,6 +361,7 @@ export function generate(facts: Facts, tree: Tree, log: LogFn): Outcome {
       if (form.vsockWithoutCid === "skip") return;
       cidKnown = false;
     } else {
+      log(LOG_DEBUG, `Local AF_VSOCK CID: ${cid}`);
       out.vsock.cid = cid;
     }
     makeTemplate("sshd-vsock@.service");

@@ -295,10 +295,16 @@ export class VirtDetector {
     }
     const cs = this.probe.readFile("/sys/devices/system/clocksource/clocksource0/available_clocksource");
     const sources = isErr(cs) ? [] : cs.trim().split(/\s+/);
-    if (sources.includes("kvm-clock")) return "kvm";
-    if (sources.includes("xen")) return "xen";
-    if (sources.some((s) => s.startsWith("hyperv_clocksource"))) return "microsoft";
-    this.debug("Unknown virtualization with CPUID hypervisor flag set.");
+    // The vendor signature systemd would read from CPUID leaf 0x40000000, as the clock source reveals it.
+    const vendor: readonly [string, string] | null = sources.includes("kvm-clock") ? ["KVMKVMKVM", "kvm"]
+      : sources.includes("xen") ? ["XenVMMXenVMM", "xen"]
+      : sources.some((s) => s.startsWith("hyperv_clocksource")) ? ["Microsoft Hv", "microsoft"]
+      : null;
+    if (vendor) {
+      this.debug(`Virtualization found, CPUID=${vendor[0]}`);
+      return vendor[1];
+    }
+    this.debug("Unknown virtualization with CPUID hypervisor flag set (vendor not visible without CPUID).");
     return "vm-other";
   }
 
@@ -358,7 +364,10 @@ export class VirtDetector {
     v = this.uml();
     if (v) return finish();
     let dom0 = false;
-    if (this.probe.access("/proc/xen") === null) {
+    if (this.probe.access("/proc/xen") !== null) {
+      this.debug("Virtualization XEN not found, /proc/xen does not exist");
+    } else {
+      this.debug("Virtualization XEN found (/proc/xen exists)");
       dom0 = this.xenDom0();
       if (!dom0) {
         v = "xen";
