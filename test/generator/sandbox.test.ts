@@ -52,3 +52,25 @@ for (const version of ["262", "257"]) {
     }
   });
 }
+
+describe.skipIf(!canUnshare)("explain in the sandbox", () => {
+  const explain = (mode: string) => {
+    const r = Bun.spawnSync(["unshare", "-m", SANDBOX, join(base, "root"), mode, "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin",
+      "SYSTEMD_PROC_CMDLINE=", "SYSTEMD_SSH_TARGET_VERSION=262", BUN, join(REPO, "src/main.ts"), "explain"], { stdout: "pipe", stderr: "pipe" });
+    return r.stdout.toString();
+  };
+  test("a VM: the vsock unit and `ssh vsock%CID`", () => {
+    const t = explain("vm");
+    expect(t).toMatch(/VM:\s+kvm\n/);
+    expect(t).toContain("  --- sshd-vsock.socket\n");
+    const cid = /local CID (\d+)/.exec(t)?.[1];
+    expect(cid).toBeDefined();
+    expect(t).toContain(`from the VM's host:        ssh vsock%${cid}`);
+  });
+  test("a container with /run/host/unix-export/: the export unit and its ssh command", () => {
+    const t = explain("nspawn");
+    expect(t).toMatch(/container:\s+systemd-nspawn\n/);
+    expect(t).toContain("  --- sshd-unix-export.socket\n");
+    expect(t).toContain("ssh unix/run/systemd/nspawn/unix-export/MACHINE/ssh");
+  });
+});
