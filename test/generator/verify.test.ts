@@ -20,7 +20,7 @@ const canUnshare = Bun.spawnSync(["unshare", "-m", "true"]).exitCode === 0;
 // With CI=true a machine that cannot make a mount namespace fails here instead of skipping silently
 // (set SYSTEMD_SSH_NO_UNSHARE=1 to accept the skip knowingly).
 if (!canUnshare && process.env.CI === "true" && process.env.SYSTEMD_SSH_NO_UNSHARE !== "1") {
-  test("unshare -m works (needed for the sandbox tests)", () => expect(canUnshare).toBe(true));
+  test("unshare -m works (needed for the sandbox tests)", () => expect(canUnshare as boolean).toBe(true));
 }
 
 function hostAnalyze252(): string | null {
