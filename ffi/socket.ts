@@ -14,6 +14,9 @@ export const SOCK_CLOEXEC = 0o2000000;
 
 export const SOL_SOCKET = 1;
 const SO_TYPE = 3;
+const SO_PEERCRED = 17;
+const SO_DOMAIN = 39;
+const FIONREAD = 0x541b; // SIOCINQ: bytes queued for reading
 const SO_RCVTIMEO = 20; // SO_RCVTIMEO_OLD: struct timeval with 64-bit fields on LP64
 const SCM_RIGHTS = 1;
 
@@ -150,6 +153,44 @@ export function socketType(fd: number): number | null {
   // One ArrayBuffer holds both out-values; pass them as views of it, each a call argument.
   if (libc().getsockopt(fd, SOL_SOCKET, SO_TYPE, val, len) < 0) return null;
   return val[0]!;
+}
+
+/** setsockopt(fd, level, name, &int value, sizeof(int)). */
+export function setIntOption(fd: number, level: number, name: number, value: number): void {
+  const v = new Int32Array(new ArrayBuffer(4));
+  v[0] = value;
+  if (libc().setsockopt(fd, level, name, v, 4) < 0) fail("setsockopt");
+}
+
+/** SO_DOMAIN of a socket (AF_UNIX, AF_INET, ...), or null when fd is not a socket or not open. */
+export function socketFamily(fd: number): number | null {
+  const buf = new ArrayBuffer(8);
+  const val = new Int32Array(buf, 0, 1);
+  const len = new Uint32Array(buf, 4, 1);
+  len[0] = 4;
+  if (libc().getsockopt(fd, SOL_SOCKET, SO_DOMAIN, val, len) < 0) return null;
+  return val[0]!;
+}
+
+/**
+ * The PID of the peer of a connected AF_UNIX socket (SO_PEERCRED: the process that connected, or that
+ * created the socketpair), or null when unknown (not a socket, or the peer lives in a PID namespace we
+ * cannot see, where the kernel reports 0).
+ */
+export function peerPid(fd: number): number | null {
+  const buf = new ArrayBuffer(16);
+  const cred = new Int32Array(buf, 0, 3); // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+  const len = new Uint32Array(buf, 12, 1);
+  len[0] = 12;
+  if (libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, len) < 0) return null;
+  return cred[0]! > 0 ? cred[0]! : null;
+}
+
+/** How many bytes are queued for reading on a socket (FIONREAD), or null when that cannot be told. */
+export function queuedBytes(fd: number): number | null {
+  const n = new Int32Array(new ArrayBuffer(8));
+  if (libc().ioctl(fd, FIONREAD, n) < 0) return null;
+  return n[0]!;
 }
 
 // struct msghdr on LP64: name(8) namelen(4)+pad(4) iov(8) iovlen(8) control(8) controllen(8) flags(4)+pad(4)

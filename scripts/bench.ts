@@ -12,7 +12,7 @@ const REF = join(REPO, ".reference/262");
 const args = process.argv.slice(2);
 const runsIdx = args.indexOf("--runs");
 const RUNS = runsIdx >= 0 ? Number(args.splice(runsIdx, 2)[1]) : 30;
-const sections = args.length ? args : ["proxy"];
+const sections = args.length ? args : ["proxy", "generator", "relay"];
 
 const work = mkdtempSync(join(tmpdir(), "systemd-ssh-bench-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
@@ -37,9 +37,23 @@ function referenceCommand(tool: string): string[] {
   return [join(lib, "ld-linux-x86-64.so.2"), "--library-path", `${lib}/systemd:${lib}`, "--argv0", tool, join(REF, tool.slice(1))];
 }
 
+let harness: string | undefined;
+/** The C harness (scripts/bench.d/handoff.c), built once. */
+function handoffHarness(): string {
+  if (harness) return harness;
+  harness = join(work, "handoff");
+  sh(["gcc", "-O2", "-o", harness, join(REPO, "scripts/bench.d/handoff.c")]);
+  return harness;
+}
+
+/** One run of cmd under the harness: [µs to descriptor or EOF, µs to exit, peak RSS KiB, got fd, exit code]. */
+function measure(cmd: string[], env?: Record<string, string>): number[] {
+  const r = Bun.spawnSync([handoffHarness(), ...cmd], { stderr: "pipe", env: env ?? process.env });
+  if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
+  return r.stdout.toString().trim().split(" ").map(Number);
+}
+
 async function proxySection() {
-  const handoff = join(work, "handoff");
-  sh(["gcc", "-O2", "-o", handoff, join(REPO, "scripts/bench.d/handoff.c")]);
   const empty = join(work, "empty");
   sh([BUN, "build", "--compile", "--minify", "--bytecode", join(REPO, "scripts/bench.d/empty.ts"), "--outfile", empty]);
 
@@ -53,16 +67,13 @@ async function proxySection() {
   const results: Record<string, { handoff: number[]; exit: number[]; rss: number[] }> = {};
   for (const name of Object.keys(candidates)) results[name] = { handoff: [], exit: [], rss: [] };
 
-  // Warm the page cache, then alternate so that drift on the machine hits every candidate alike.
-  for (const cmd of Object.values(candidates)) sh([handoff, ...cmd]);
-  for (const name of Object.keys(candidates)) {
-    // (a first run per candidate also drains its pending connection below)
-    void name;
-  }
+  // Warm the page cache (draining the two proxies' connections), then alternate so that drift on the
+  // machine hits every candidate alike.
+  for (const cmd of Object.values(candidates)) measure(cmd);
   for (let i = 0; i < Object.keys(candidates).length - 1; i++) close(accept(listener));
   for (let i = 0; i < RUNS; i++) {
     for (const [name, cmd] of Object.entries(candidates)) {
-      const [t1, t2, rss, got, code] = sh([handoff, ...cmd]).trim().split(" ").map(Number) as number[];
+      const [t1, t2, rss, got, code] = measure(cmd) as number[];
       const isProxy = name !== "empty compiled Bun program";
       if (isProxy && (got !== 1 || code !== 0)) throw new Error(`${name}: no descriptor (exit ${code})`);
       if (isProxy) close(accept(listener)); // drain the connection so the backlog never fills
@@ -89,7 +100,57 @@ async function proxySection() {
   console.log(`target: peak RSS at most 24 MiB: ${(median(ours.rss) / 1024).toFixed(1)} MiB ${verdict(median(ours.rss) <= 24 * 1024)}`);
 }
 
+/**
+ * The generator on the same typical inputs (a VM-less machine with sshd, a listen address on the command
+ * line and two in the credential), ours against systemd 262's, alternating, into a fresh directory each run.
+ */
+function generatorSection() {
+  const cred = join(work, "creds");
+  require("node:fs").mkdirSync(cred, { recursive: true });
+  require("node:fs").writeFileSync(join(cred, "ssh.listen"), "# extra\n0.0.0.0:2222\nvsock::2200\n");
+  const env = {
+    ...process.env,
+    SYSTEMD_PROC_CMDLINE: "quiet systemd.ssh_listen=[::1]:2022",
+    CREDENTIALS_DIRECTORY: cred,
+    SYSTEMD_LOG_TARGET: "console",
+    SYSTEMD_LOG_LEVEL: "warning",
+    SYSTEMD_SSH_TARGET_VERSION: "262",
+  } as Record<string, string>;
+  const candidates: Record<string, (out: string) => string[]> = {
+    "ours (dist/systemd-ssh-generator)": (out) => [join(REPO, "dist/systemd-ssh-generator"), out, out, out],
+    "systemd 262": (out) => [...referenceCommand("/usr/lib/systemd/system-generators/systemd-ssh-generator"), out, out, out],
+  };
+  const results: Record<string, { exit: number[]; rss: number[] }> = {};
+  let n = 0;
+  for (let i = -1; i < RUNS; i++) {
+    for (const [name, cmd] of Object.entries(candidates)) {
+      const out = join(work, `gen-${n++}`);
+      require("node:fs").mkdirSync(out);
+      const [, t2, rss, , code] = measure(cmd(out), env) as number[];
+      if (code !== 0) throw new Error(`${name}: generator exited ${code}`);
+      if (i < 0) continue; // warm-up
+      (results[name] ??= { exit: [], rss: [] }).exit.push(t2!);
+      results[name]!.rss.push(rss!);
+    }
+  }
+  console.log(`\n## generator (${RUNS} runs each, alternating; median)`);
+  for (const [name, r] of Object.entries(results)) {
+    console.log(`${name.padEnd(36)} ${ms(median(r.exit)).padStart(9)}  ${(median(r.rss) / 1024).toFixed(1).padStart(6)} MiB`);
+  }
+  const ratio = median(results["ours (dist/systemd-ssh-generator)"]!.exit) / median(results["systemd 262"]!.exit);
+  console.log(`target: at most 2x the reference's wall time: ${ratio.toFixed(2)}x ${verdict(ratio <= 2)}`);
+}
+
+/** Relay throughput against socat: scripts/bench-relay.ts, 1 GiB each way. */
+function relaySection() {
+  console.log("\n## relay throughput (1 GiB each way, ours against socat - UNIX-CONNECT:PATH)");
+  const r = Bun.spawnSync([BUN, join(REPO, "scripts/bench-relay.ts"), "--runs=3"], { stdout: "inherit", stderr: "inherit" });
+  if (r.exitCode !== 0) throw new Error("bench-relay failed");
+}
+
 for (const s of sections) {
   if (s === "proxy") await proxySection();
+  else if (s === "relay") relaySection();
+  else if (s === "generator") generatorSection();
   else throw new Error(`unknown section ${s}`);
 }

@@ -1,8 +1,31 @@
-// systemd-ssh-generator: not implemented yet.
+// systemd-ssh-generator: invoked by systemd as `systemd-ssh-generator NORMAL EARLY LATE` (or with one
+// directory), writes into NORMAL. `--explain` prints what it would do instead (see explain.ts).
 
-import { log } from "../shared/log.ts";
+import { cmdlineItems, splitCmdline } from "../shared/proc-cmdline.ts";
+import { generate } from "./core.ts";
+import { GenLog } from "./glog.ts";
+import { inInitrd, rawEnviron, realFacts, realTree } from "./system.ts";
 
-export async function main(_args: readonly string[]): Promise<number> {
-  log.error("systemd-ssh-generator is not implemented yet.");
-  return 1;
+/** The generator proper, with the environment and the logger given (tests run it in-process). */
+export function runGenerator(args: readonly string[], env: Map<string, string>, log: GenLog): number {
+  log.setup(Object.fromEntries(env), () => {
+    try {
+      const words = splitCmdline(env.get("SYSTEMD_PROC_CMDLINE") ?? require("node:fs").readFileSync("/proc/cmdline", "latin1"));
+      return cmdlineItems(words, inInitrd(env), { stripRdPrefix: true });
+    } catch {
+      return [];
+    }
+  });
+  if (args.length !== 1 && args.length !== 3) {
+    log.log(3, "This program takes one or three arguments.");
+    return 234;
+  }
+  const facts = realFacts(env, log.log);
+  log.log(7, `Generating units in the form of systemd ${facts.form.form} (target systemd version ${facts.form.version ?? "unknown"}).`);
+  return generate(facts, realTree(args[0]!), log.log).exitStatus;
+}
+
+export async function main(args: readonly string[]): Promise<number> {
+  if (args[0] === "--explain") return (await import("./explain.ts")).explainMain(args.slice(1));
+  return runGenerator(args, rawEnviron(), new GenLog());
 }

@@ -134,25 +134,23 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
 }
 
 /**
- * TODO(virt): replace with src/shared/virt.ts (detectVirtualization(probe)) once it is merged.
- * Until then: ask the system's systemd-detect-virt, and assume no VM when it is not there.
+ * detect_virtualization(): a container wins over the VM it may run in, as in systemd. The detector throws
+ * the errno name of a read that failed; that becomes an EffectError for systemd's "%m".
  */
-function detectVirtualizationPlaceholder(): Virtualization {
-  const tool = ["/usr/bin/systemd-detect-virt", "/bin/systemd-detect-virt"].find((p) => {
-    try {
-      return statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  });
-  if (!tool) return { vm: false, container: false };
-  const ask = (flag: string) => Bun.spawnSync([tool, "--quiet", flag], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
-  const container = ask("--container");
-  return { container, vm: !container && ask("--vm") };
+function detectVirtualization(): Virtualization {
+  const { realProbe, strerror, VirtDetector } = require("../shared/virt.ts") as typeof import("../shared/virt.ts");
+  try {
+    const found = new VirtDetector(realProbe()).detectVirtualization();
+    return { vm: found?.kind === "vm", container: found?.kind === "container" };
+  } catch (e) {
+    if (typeof e !== "string") throw e;
+    const { errnoFromName } = require("../shared/errno-names.ts") as typeof import("../shared/errno-names.ts");
+    throw new EffectError(errnoFromName(e) ?? 5 /* EIO */, strerror(e));
+  }
 }
 
 export const realEffects: IssueEffects = {
-  detectVirtualization: detectVirtualizationPlaceholder,
+  detectVirtualization,
   probeVsock() {
     const { vsockSupport } = require("../../ffi/vsock.ts") as typeof import("../../ffi/vsock.ts");
     const r = vsockSupport();

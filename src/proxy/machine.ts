@@ -1,8 +1,224 @@
-// machine/NAME: resolved through systemd-machined (not implemented yet).
+// machine/NAME (or machine%NAME): ask systemd-machined what NAME is, then connect to it.
+//
+// As in systemd 262's ssh-proxy (process_machine()/fetch_machine()): call io.systemd.Machine.List with
+// {"name": NAME} on the user scope's machined ($XDG_RUNTIME_DIR/systemd/machine/io.systemd.Machine)
+// and, only when that one answers io.systemd.Machine.NoSuchMachine, on the system's
+// (/run/systemd/machine/io.systemd.Machine). Then:
+//   class "container" registered by systemd-nspawn: its sshd socket, which nspawn exports to the host at
+//     <scope's runtime dir>/systemd/nspawn/NAME/unix-export/ssh;
+//   class "vm": AF_VSOCK to the machine's vSockCid;
+//   anything else: refused with systemd's message.
+// Every message is systemd 262's, word for word, except in the two places where 262 fails silently (exit
+// status 1, nothing printed): $XDG_RUNTIME_DIR unset or not absolute, and NAME unknown to both machined
+// instances. There we print one line saying so.
+//
+// The system runtime directory (/run) can be moved with $SYSTEMD_SSH_SYSTEM_RUNTIME_DIR, for tests.
 
+import { statSync } from "node:fs";
+import { SysError, strerror } from "../../ffi/errors.ts";
+import { E } from "../shared/errno-names.ts";
+import { VMADDR_CID_ANY } from "../shared/vsock-address.ts";
+import { VarlinkConnection } from "../varlink/client.ts";
+import { varlinkErrorToErrno } from "../varlink/errors.ts";
+import { JsonNumber, type JsonObject } from "../varlink/json.ts";
+import type { Transport } from "./args.ts";
 import { ProxyError } from "./errors.ts";
-import type { ProxyDeps } from "./run.ts";
+import { proxyUnix, proxyVsockCid, type ProxyDeps } from "./run.ts";
 
-export async function proxyMachine(_deps: ProxyDeps, name: string, _port: string): Promise<void> {
-  throw new ProxyError(`Connecting to machine/${name} is not implemented yet.`, "EOPNOTSUPP");
+export type RuntimeScope = "user" | "system";
+export const SCOPES: readonly RuntimeScope[] = ["user", "system"];
+
+export type Env = Record<string, string | undefined>;
+
+export const SYSTEM_RUNTIME_DIR_ENV = "SYSTEMD_SSH_SYSTEM_RUNTIME_DIR";
+export const MACHINED_SOCKET = "systemd/machine/io.systemd.Machine";
+const NO_SUCH_MACHINE = "io.systemd.Machine.NoSuchMachine";
+const LIST = "io.systemd.Machine.List";
+
+/** The scope's runtime directory cannot be determined (the user scope without a usable $XDG_RUNTIME_DIR). */
+export class NoRuntimeDirectory extends ProxyError {
+  constructor(readonly reason: string) {
+    super(reason, "ENXIO");
+  }
+}
+
+/** systemd's runtime_directory_generic(): /run/SUFFIX for the system, $XDG_RUNTIME_DIR/SUFFIX for the user. */
+export function runtimeDirectory(scope: RuntimeScope, suffix: string, env: Env = process.env): string {
+  if (scope === "system") {
+    const override = env[SYSTEM_RUNTIME_DIR_ENV];
+    const base = override?.startsWith("/") ? override : "/run";
+    return joinPath(base, suffix);
+  }
+  const xdg = env.XDG_RUNTIME_DIR;
+  if (!xdg) throw new NoRuntimeDirectory("$XDG_RUNTIME_DIR is not set");
+  if (!xdg.startsWith("/")) throw new NoRuntimeDirectory(`$XDG_RUNTIME_DIR is not an absolute path: ${xdg}`);
+  return joinPath(xdg, suffix);
+}
+
+function joinPath(a: string, b: string): string {
+  return `${a.replace(/\/+$/, "")}/${b.replace(/^\/+/, "")}`;
+}
+
+export function machinedAddress(scope: RuntimeScope, env: Env = process.env): string {
+  return runtimeDirectory(scope, MACHINED_SOCKET, env);
+}
+
+/** sd_varlink_error_to_errno() applied the way ssh-proxy prints it: strerror, or the error's name. */
+export function varlinkCallFailure(error: string, parameters: JsonObject): string {
+  const errno = varlinkErrorToErrno(error, parameters);
+  return errno === E.EBADR ? error : strerror(errno);
+}
+
+const callFailed = (what: string, code?: string) =>
+  new ProxyError(`Failed to issue ${LIST}() varlink call: ${what}`, code);
+
+/** Connect to the scope's machined. Throws ProxyError with systemd's message. */
+export function connectMachined(scope: RuntimeScope, env: Env = process.env, timeoutMs?: number): VarlinkConnection {
+  const address = machinedAddress(scope, env);
+  try {
+    return VarlinkConnection.connect(address, timeoutMs === undefined ? {} : { timeoutMs });
+  } catch (e) {
+    if (e instanceof SysError) throw new ProxyError(`Failed to connect to machined on ${address}: ${e.strerror}`, e.code);
+    throw e;
+  }
+}
+
+/**
+ * fetch_machine(): the List reply's parameters for NAME in one scope, or null when that machined answers
+ * NoSuchMachine. Throws ProxyError with systemd's message for everything else.
+ */
+export function fetchMachine(name: string, scope: RuntimeScope, env: Env = process.env, timeoutMs?: number): JsonObject | null {
+  const link = connectMachined(scope, env, timeoutMs);
+  try {
+    const reply = link.call(LIST, { name });
+    if (reply.error === null) return reply.parameters;
+    if (reply.error === NO_SUCH_MACHINE) return null;
+    throw callFailed(varlinkCallFailure(reply.error, reply.parameters));
+  } catch (e) {
+    if (e instanceof SysError) throw callFailed(e.strerror, e.code);
+    throw e;
+  } finally {
+    link.close();
+  }
+}
+
+/** What ssh-proxy reads from a List reply. */
+export interface MachineInfo {
+  class: string;
+  service: string | null;
+  /** VMADDR_CID_ANY when the reply has none. */
+  vSockCid: number;
+}
+
+const parseFailed = (errno: number) => new ProxyError(`Failed to parse Varlink reply: ${strerror(errno)}`);
+
+/**
+ * sd_json_dispatch() of the reply with ssh-proxy's table: "class" (string, mandatory), "service"
+ * (string), "vSockCid" (unsigned 32-bit); other fields ignored. Errors as systemd's, in its order: fields
+ * in the order they appear (for each: a wrong type or null EINVAL, then a repeated field ENOTUNIQ, then a
+ * CID beyond 32 bits ERANGE), then a missing class ENXIO.
+ */
+export function dispatchMachine(parameters: JsonObject): MachineInfo {
+  const seen = new Set<string>();
+  let klass: string | null = null;
+  let service: string | null = null;
+  let cid = VMADDR_CID_ANY;
+  for (const [key, value] of parameters.entries) {
+    if (key !== "class" && key !== "service" && key !== "vSockCid") continue;
+    // The type first, then the repetition, then the value.
+    const n = key === "vSockCid" && value instanceof JsonNumber ? value.asUnsigned() : null;
+    if (key === "vSockCid" ? n === null : typeof value !== "string") throw parseFailed(E.EINVAL);
+    if (seen.has(key)) throw parseFailed(E.ENOTUNIQ);
+    seen.add(key);
+    if (key === "vSockCid") {
+      if (n! > 0xffffffffn) throw parseFailed(34 /* ERANGE */);
+      cid = Number(n);
+    } else if (key === "class") klass = value as string;
+    else service = value as string;
+  }
+  if (klass === null) throw parseFailed(E.ENXIO);
+  return { class: klass, service, vSockCid: cid };
+}
+
+export type MachineTarget = { kind: "container"; path: string } | { kind: "vm"; cid: number };
+
+/** Where ssh-proxy goes for a machine of this description, found in `scope`; ProxyError when it cannot. */
+export function machineTarget(name: string, info: MachineInfo, scope: RuntimeScope, env: Env = process.env): MachineTarget {
+  if (info.class === "container") {
+    if (info.service !== "systemd-nspawn") {
+      // systemd prints a missing service through printf's "%s", which glibc renders as "(null)".
+      throw new ProxyError(`Don't know how to SSH into '${info.service ?? "(null)"}' container ${name}.`, "EMEDIUMTYPE");
+    }
+    const dir = runtimeDirectory(scope, "systemd/nspawn", env);
+    return { kind: "container", path: joinPath(dir, `${name}/unix-export/ssh`) };
+  }
+  if (info.class !== "vm") {
+    throw new ProxyError(`Don't know how to SSH into machine ${name} with class '${info.class}'.`, "EMEDIUMTYPE");
+  }
+  if (info.vSockCid === VMADDR_CID_ANY) throw new ProxyError(`Machine ${name} has no AF_VSOCK CID assigned.`, "EINVAL");
+  return { kind: "vm", cid: info.vSockCid };
+}
+
+/** The container's exported sshd socket must exist and be a socket (stat() follows symlinks, as systemd's check does). */
+export function checkExportSocket(path: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const errno = Math.abs(Number((e as { errno?: number }).errno ?? 0));
+    if (errno > 0) throw new ProxyError(`Failed to check if '${path}' exists and is a socket: ${strerror(errno)}`, (e as { code?: string }).code);
+    throw e;
+  }
+  if (!st.isSocket()) {
+    throw new ProxyError(
+      `'${path}' does not exist or is not a socket, are sshd and systemd-ssh-generator installed and enabled in the container?`,
+      "ENOENT",
+    );
+  }
+}
+
+export interface ResolvedMachine {
+  scope: RuntimeScope;
+  info: MachineInfo;
+  target: MachineTarget;
+}
+
+/** Look NAME up (user scope first, then the system on NoSuchMachine) and work out where to connect. */
+export function resolveMachine(name: string, env: Env = process.env): ResolvedMachine {
+  let scope: RuntimeScope = "user";
+  let reply: JsonObject | null;
+  try {
+    reply = fetchMachine(name, scope, env);
+  } catch (e) {
+    // systemd 262 exits silently here; we say why.
+    if (e instanceof NoRuntimeDirectory) {
+      throw new ProxyError(`Cannot look up machine ${name} with the user's systemd-machined: ${e.reason}.`, e.code);
+    }
+    throw e;
+  }
+  if (reply === null) {
+    scope = "system";
+    reply = fetchMachine(name, scope, env);
+  }
+  // systemd 262 exits silently here too.
+  if (reply === null) {
+    throw new ProxyError(`No machine ${name} is registered with systemd-machined (user or system scope).`, "ESRCH");
+  }
+  const info = dispatchMachine(reply);
+  return { scope, info, target: machineTarget(name, info, scope, env) };
+}
+
+export async function proxyMachine(
+  deps: ProxyDeps,
+  name: string,
+  port: string,
+  transport: Transport = "auto",
+  env: Env = process.env,
+): Promise<void> {
+  const { target } = resolveMachine(name, env);
+  if (target.kind === "container") {
+    checkExportSocket(target.path);
+    return proxyUnix(deps, target.path, transport);
+  }
+  return proxyVsockCid(deps, target.cid, port, transport);
 }

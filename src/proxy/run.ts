@@ -1,31 +1,69 @@
 // systemd-ssh-proxy HOST PORT: connect to what HOST names, then hand the connected socket to ssh over
-// stdout (ProxyUseFdpass). This is the hot path, run once per ssh connection: it imports only the socket
+// stdout (ProxyUseFdpass), or relay its bytes for clients that cannot take a descriptor (transport.ts,
+// relay.ts). This is the hot path, run once per ssh connection: it imports only the socket
 // calls and the handshakes it needs; logging, the CLI and varlink load only when used.
 
 import { SysError } from "../../ffi/errors.ts";
 import * as sock from "../../ffi/socket.ts";
 import { log } from "../shared/log.ts";
 import { parseVsockCid, parseVsockPort, VMADDR_CID_ANY } from "../shared/vsock-address.ts";
+import { parseProxyArgs, type Transport } from "./args.ts";
 import { ProxyError } from "./errors.ts";
 import { absolutizeSocketPath, parseHostSpec } from "./host-spec.ts";
+import { peerCannotTakeFd, relayReason } from "./transport.ts";
 import { sendConnect, skipOkLine } from "./vsock-mux.ts";
+
+/** What the hand-off needs to know besides the socket. */
+export interface HandOffContext {
+  /** "AF_UNIX" or "AF_VSOCK": the socket's family, for messages. */
+  family: string;
+  /** From the command line: auto-detect, or force descriptor passing or relaying. */
+  transport: Transport;
+  /**
+   * May EOF on stdin be passed on as shutdown(SHUT_WR)? Not on vsock-mux connections: there a host-side
+   * half-close makes real multiplexers tear down both directions (vm-lab-notes).
+   */
+  halfClose: boolean;
+}
+
+/** "sent": the socket went to ssh over stdout. "relayed": we copied its bytes until both sides were done. */
+export type HandOffResult = "sent" | "relayed";
 
 /** The effects the proxy has on the world, injectable so tests can stop before a vsock connect. */
 export interface ProxyDeps {
   connectUnix(path: string): number;
   connectVsock(cid: number, port: number): number;
-  /** Hand the connected socket to our caller (ssh) and return when it has it. */
-  handOff(fd: number): void;
+  /** Hand the connected socket to our caller (ssh) and return when it has it (or the relay is over). */
+  handOff(fd: number, ctx: HandOffContext): HandOffResult | void | Promise<HandOffResult | void>;
   close(fd: number): void;
 }
 
+const STDIN = 0;
 const STDOUT = 1;
 
 export const realDeps: ProxyDeps = {
   connectUnix: sock.connectUnix,
   connectVsock: sock.connectVsock,
-  handOff(fd) {
-    sock.sendFd(STDOUT, fd);
+  async handOff(fd, ctx) {
+    if (ctx.transport !== "relay") {
+      const why = ctx.transport === "auto" ? relayReason(STDIN, STDOUT) : null;
+      if (why === null) {
+        try {
+          sock.sendFd(STDOUT, fd);
+          return "sent";
+        } catch (e) {
+          // After a failed sendmsg() nothing was sent: relaying instead is safe.
+          if (ctx.transport === "fdpass" || !peerCannotTakeFd(e)) throw e;
+          log.debug(`STDOUT cannot take the socket (${(e as SysError).strerror}), relaying instead.`);
+        }
+      } else {
+        log.debug(`Relaying: ${why}.`);
+      }
+    }
+    // Loaded only when relaying: the fd-passing path stays as lean as systemd's.
+    const { relay } = await import("./relay.ts");
+    relay({ socket: fd, socketName: `${ctx.family} socket`, halfClose: ctx.halfClose });
+    return "relayed";
   },
   close: sock.close,
 };
@@ -35,15 +73,16 @@ function wrap(e: unknown, what: string): unknown {
   return e instanceof SysError ? new ProxyError(`${what}: ${e.strerror}`, e.code) : e;
 }
 
-function handOff(deps: ProxyDeps, fd: number, family: string): void {
+async function handOff(deps: ProxyDeps, fd: number, ctx: HandOffContext): Promise<void> {
+  let result: HandOffResult | void;
   try {
-    deps.handOff(fd);
+    result = await deps.handOff(fd, ctx);
   } catch (e) {
     throw wrap(e, "Failed to send socket via STDOUT");
   } finally {
     deps.close(fd);
   }
-  log.debug(`Successfully sent ${family} socket via STDOUT.`);
+  if (result !== "relayed") log.debug(`Successfully sent ${ctx.family} socket via STDOUT.`);
 }
 
 function connectUnixOrFail(deps: ProxyDeps, path: string): number {
@@ -55,12 +94,12 @@ function connectUnixOrFail(deps: ProxyDeps, path: string): number {
   }
 }
 
-export function proxyUnix(deps: ProxyDeps, rawPath: string): void {
+export function proxyUnix(deps: ProxyDeps, rawPath: string, transport: Transport = "auto"): Promise<void> {
   const path = absolutizeSocketPath(rawPath);
-  handOff(deps, connectUnixOrFail(deps, path), "AF_UNIX");
+  return handOff(deps, connectUnixOrFail(deps, path), { family: "AF_UNIX", transport, halfClose: true });
 }
 
-export function proxyVsockCid(deps: ProxyDeps, cid: number, portArg: string): void {
+export function proxyVsockCid(deps: ProxyDeps, cid: number, portArg: string, transport: Transport = "auto"): Promise<void> {
   const port = parseVsockPort(portArg);
   if (port === null) throw new ProxyError(`Failed to parse vsock port: ${portArg}`, "EINVAL");
   let fd: number;
@@ -70,18 +109,18 @@ export function proxyVsockCid(deps: ProxyDeps, cid: number, portArg: string): vo
     if (e instanceof SysError && e.syscall === "socket") throw wrap(e, "Failed to allocate AF_VSOCK socket");
     throw wrap(e, `Failed to connect to vsock:${cid}:${port}`);
   }
-  handOff(deps, fd, "AF_VSOCK");
+  return handOff(deps, fd, { family: "AF_VSOCK", transport, halfClose: true });
 }
 
-export function proxyVsock(deps: ProxyDeps, cidArg: string, portArg: string): void {
+export function proxyVsock(deps: ProxyDeps, cidArg: string, portArg: string, transport: Transport = "auto"): Promise<void> {
   const cid = parseVsockCid(cidArg);
   if (cid === null) throw new ProxyError(`Failed to parse vsock cid: ${cidArg}`, "EINVAL");
   // "any", "-1" and 4294967295 parse (they are valid for listening), but name no peer.
   if (cid === VMADDR_CID_ANY) throw new ProxyError("Cannot use VMADDR_CID_ANY to connect to a remote host.", "EINVAL");
-  proxyVsockCid(deps, cid, portArg);
+  return proxyVsockCid(deps, cid, portArg, transport);
 }
 
-export function proxyVsockMux(deps: ProxyDeps, rawPath: string, port: string): void {
+export function proxyVsockMux(deps: ProxyDeps, rawPath: string, port: string, transport: Transport = "auto"): Promise<void> {
   const path = absolutizeSocketPath(rawPath);
   const fd = connectUnixOrFail(deps, path);
   try {
@@ -91,7 +130,7 @@ export function proxyVsockMux(deps: ProxyDeps, rawPath: string, port: string): v
     deps.close(fd);
     throw e;
   }
-  handOff(deps, fd, "AF_UNIX");
+  return handOff(deps, fd, { family: "AF_UNIX", transport, halfClose: false });
 }
 
 /** Run the proxy for argv (without the program name). Returns the exit status; errors are logged. */
@@ -107,20 +146,19 @@ export async function runProxy(args: readonly string[], deps: ProxyDeps = realDe
 }
 
 async function proxy(args: readonly string[], deps: ProxyDeps): Promise<void> {
-  if (args.length !== 2) throw new ProxyError("Expected two arguments: host and port.", "EINVAL");
-  const [host, port] = args as [string, string];
+  const { host, port, transport } = parseProxyArgs(args);
   const spec = parseHostSpec(host);
   if (spec === null) throw new ProxyError(`Don't know how to parse host name specification: ${host}`, "EINVAL");
   switch (spec.kind) {
     case "vsock":
-      return proxyVsock(deps, spec.cid, port);
+      return proxyVsock(deps, spec.cid, port, transport);
     case "unix":
-      return proxyUnix(deps, spec.path);
+      return proxyUnix(deps, spec.path, transport);
     case "vsock-mux":
-      return proxyVsockMux(deps, spec.path, port);
+      return proxyVsockMux(deps, spec.path, port, transport);
     case "machine": {
       const { proxyMachine } = await import("./machine.ts");
-      return proxyMachine(deps, spec.name, port);
+      return proxyMachine(deps, spec.name, port, transport);
     }
   }
 }

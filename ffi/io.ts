@@ -1,0 +1,184 @@
+// Descriptor I/O for the relay: splice(2), read/write, poll(2), pipes and descriptor flags.
+//
+// The data-moving calls here run in a tight loop, so they do not throw for the conditions a non-blocking
+// loop expects (EAGAIN, EOF, a vanished peer): they return the byte count, or a negative errno
+// (-Errno.EAGAIN, ...). EINTR is retried inside. The set-up calls throw SysError like the rest of ffi/.
+//
+// Pointer discipline as everywhere in ffi/: every buffer handed to libc is the call argument itself (a
+// typed-array view of an ArrayBuffer we allocated), never a pointer stored somewhere.
+
+import { Errno, fail } from "./errors.ts";
+import { errno, libc } from "./libc.ts";
+
+export const SPLICE_F_MOVE = 1;
+export const SPLICE_F_NONBLOCK = 2;
+
+export const POLLIN = 0x001;
+export const POLLOUT = 0x004;
+export const POLLERR = 0x008;
+export const POLLHUP = 0x010;
+export const POLLNVAL = 0x020;
+
+const F_GETFL = 3;
+const F_SETFL = 4;
+const F_SETPIPE_SZ = 1031;
+const F_GETPIPE_SZ = 1032;
+export const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+
+const EINTR = Errno.EINTR;
+
+/**
+ * splice(2) up to `len` bytes from `fdIn` to `fdOut` (one of them a pipe), no offsets.
+ * Returns the bytes moved, 0 at end of input, or -errno.
+ */
+export function splice(fdIn: number, fdOut: number, len: number, flags: number): number {
+  const lib = libc();
+  for (;;) {
+    const r = Number(lib.splice(fdIn, null, fdOut, null, len, flags));
+    if (r >= 0) return r;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** read(2) into the start of `buf` (a view of its own ArrayBuffer). Returns bytes, 0 at EOF, or -errno. */
+export function readInto(fd: number, buf: Uint8Array, len: number): number {
+  const lib = libc();
+  for (;;) {
+    const r = Number(lib.read(fd, buf, Math.min(len, buf.length)));
+    if (r >= 0) return r;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** write(2) `len` bytes of `buf` from `offset`. Returns bytes written or -errno. */
+export function writeFrom(fd: number, buf: Uint8Array, offset: number, len: number): number {
+  const lib = libc();
+  // The subarray is the call argument: Bun passes a pointer to its first byte, inside buf's ArrayBuffer.
+  const view = offset === 0 ? buf : buf.subarray(offset);
+  for (;;) {
+    const r = Number(lib.write(fd, view, len));
+    if (r >= 0) return r;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** A reusable array of struct pollfd { int fd; short events; short revents; }. */
+export class PollSet {
+  private readonly words: Int32Array;
+  private readonly halves: Int16Array;
+  private n = 0;
+
+  constructor(readonly capacity: number) {
+    const buf = new ArrayBuffer(capacity * 8);
+    this.words = new Int32Array(buf);
+    this.halves = new Int16Array(buf);
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  clear(): void {
+    this.n = 0;
+  }
+
+  /** Add an entry; returns its index. */
+  add(fd: number, events: number): number {
+    if (this.n >= this.capacity) throw new RangeError("PollSet full");
+    const i = this.n++;
+    this.words[i * 2] = fd;
+    this.halves[i * 4 + 2] = events;
+    this.halves[i * 4 + 3] = 0;
+    return i;
+  }
+
+  fd(i: number): number {
+    return this.words[i * 2]!;
+  }
+
+  revents(i: number): number {
+    return this.halves[i * 4 + 3]! & 0xffff;
+  }
+
+  /** poll(2) the entries; timeout in ms, -1 for none. Returns the number ready, or -errno (EINTR retried). */
+  wait(timeoutMs: number): number {
+    const lib = libc();
+    for (;;) {
+      const r = lib.poll(this.words, this.n, timeoutMs);
+      if (r >= 0) return r;
+      const e = errno();
+      if (e !== EINTR) return -e;
+    }
+  }
+}
+
+/** A new pipe, close-on-exec, both ends non-blocking unless asked otherwise: [read end, write end]. */
+export function pipe(nonblocking = true): [number, number] {
+  const fds = new Int32Array(new ArrayBuffer(8));
+  if (libc().pipe2(fds, (nonblocking ? O_NONBLOCK : 0) | O_CLOEXEC) < 0) fail("pipe2");
+  return [fds[0]!, fds[1]!];
+}
+
+/** Ask for a pipe buffer of `bytes`; returns the size the pipe now has, or -errno (e.g. EPERM over the limit). */
+export function setPipeSize(fd: number, bytes: number): number {
+  const r = libc().fcntl(fd, F_SETPIPE_SZ, bytes);
+  return r >= 0 ? r : -errno();
+}
+
+export function pipeSize(fd: number): number {
+  const r = libc().fcntl(fd, F_GETPIPE_SZ, 0);
+  return r >= 0 ? r : -errno();
+}
+
+/** The file status flags (O_NONBLOCK, O_APPEND, ...) of an open file description. */
+export function getStatusFlags(fd: number): number {
+  const r = libc().fcntl(fd, F_GETFL, 0);
+  if (r < 0) fail("fcntl");
+  return r;
+}
+
+export function setStatusFlags(fd: number, flags: number): void {
+  if (libc().fcntl(fd, F_SETFL, flags) < 0) fail("fcntl");
+}
+
+export type FileType = "socket" | "fifo" | "chr" | "reg" | "dir" | "blk" | "link" | "unknown";
+
+const S_IFMT = 0o170000;
+const TYPES: Record<number, FileType> = {
+  0o140000: "socket",
+  0o010000: "fifo",
+  0o020000: "chr",
+  0o100000: "reg",
+  0o040000: "dir",
+  0o060000: "blk",
+  0o120000: "link",
+};
+
+// struct stat: st_dev (8 bytes) and st_ino (8) first everywhere; then x86-64 has st_nlink (8) before
+// st_mode, while the generic layout used by arm64 has st_mode right after st_ino.
+const ST_MODE_OFFSET = process.arch === "x64" ? 24 : 16;
+
+export interface FileId {
+  type: FileType;
+  /** st_dev and st_ino: equal for two descriptors of the same file (or the same socket). */
+  dev: bigint;
+  ino: bigint;
+}
+
+/** What is open on `fd` (fstat), or null when fd is not open. */
+export function fileId(fd: number): FileId | null {
+  const buf = new ArrayBuffer(256); // sizeof(struct stat) is 144 on x86-64, 128 on arm64
+  if (libc().fstat(fd, new Uint8Array(buf)) < 0) return null;
+  const view = new DataView(buf);
+  const mode = view.getUint32(ST_MODE_OFFSET, true);
+  return { type: TYPES[mode & S_IFMT] ?? "unknown", dev: view.getBigUint64(0, true), ino: view.getBigUint64(8, true) };
+}
+
+/** The type of the file open on `fd`, or null when fd is not open. */
+export function fileType(fd: number): FileType | null {
+  return fileId(fd)?.type ?? null;
+}

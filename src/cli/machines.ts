@@ -1,0 +1,206 @@
+// `systemd-ssh machines`: the VMs and containers systemd-machined knows, in the user's scope and the
+// system's, each with the ssh command that reaches it, or why `ssh machine/NAME` cannot.
+//
+// The verdicts are the proxy's own: the same lookup order (a name in the user scope hides the system's
+// machine of that name; a user scope that cannot be asked stops the proxy before the system scope), the
+// same reply checks, the same export-socket check for containers, and systemd's messages for failures.
+// Nothing is connected: a vm is "reachable" when it has a CID and this host has AF_VSOCK.
+
+import { defineCommand } from "citty";
+import { basename, dirname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { SysError } from "../../ffi/errors.ts";
+import { vsockSupport } from "../../ffi/vsock.ts";
+import { ProxyError } from "../proxy/errors.ts";
+import {
+  checkExportSocket,
+  connectMachined,
+  dispatchMachine,
+  machineTarget,
+  NoRuntimeDirectory,
+  SCOPES,
+  varlinkCallFailure,
+  type Env,
+  type RuntimeScope,
+} from "../proxy/machine.ts";
+import type { JsonObject } from "../varlink/json.ts";
+
+const LIST = "io.systemd.Machine.List";
+
+export type ScopeListing =
+  | { scope: RuntimeScope; ok: true; machines: JsonObject[] }
+  | { scope: RuntimeScope; ok: false; error: string };
+
+/** Enumerate one scope's machines (List with "more"); NoSuchMachine means none. */
+export function listScope(scope: RuntimeScope, env: Env = process.env): ScopeListing {
+  try {
+    const link = connectMachined(scope, env);
+    try {
+      const machines: JsonObject[] = [];
+      for (const reply of link.callMore(LIST, {})) {
+        if (reply.error === "io.systemd.Machine.NoSuchMachine") break;
+        if (reply.error !== null) throw new ProxyError(`Failed to issue ${LIST}() varlink call: ${varlinkCallFailure(reply.error, reply.parameters)}`);
+        machines.push(reply.parameters);
+      }
+      return { scope, ok: true, machines };
+    } catch (e) {
+      if (e instanceof SysError) throw new ProxyError(`Failed to issue ${LIST}() varlink call: ${e.strerror}`);
+      throw e;
+    } finally {
+      link.close();
+    }
+  } catch (e) {
+    if (e instanceof NoRuntimeDirectory) return { scope, ok: false, error: `${e.reason}.` };
+    if (e instanceof ProxyError) return { scope, ok: false, error: e.message };
+    throw e;
+  }
+}
+
+export interface MachineRow {
+  name: string;
+  class: string;
+  service: string;
+  scope: RuntimeScope;
+  /** The host to give ssh, or null when it cannot reach the machine (see `why`). */
+  host: string | null;
+  why: string | null;
+}
+
+function str(v: unknown): string | null {
+  return typeof v === "string" ? v : null;
+}
+
+/** Work out, per machine, what `ssh machine/NAME` would do. */
+export function machineRows(listings: ScopeListing[], env: Env = process.env, hasVsock = () => vsockSupport().ok): MachineRow[] {
+  const rows: MachineRow[] = [];
+  const user = listings.find((l) => l.scope === "user");
+  const userNames = new Set(user?.ok ? user.machines.map((m) => str(m.get("name"))) : []);
+  for (const listing of listings) {
+    if (!listing.ok) continue;
+    for (const params of listing.machines) {
+      const name = str(params.get("name")) ?? "?";
+      const row: MachineRow = {
+        name,
+        class: str(params.get("class")) ?? "-",
+        service: str(params.get("service")) ?? "-",
+        scope: listing.scope,
+        host: null,
+        why: null,
+      };
+      rows.push(row);
+      if (listing.scope === "system" && user && !user.ok) {
+        row.why = `ssh asks the user's systemd-machined first, which fails: ${user.error}`;
+        continue;
+      }
+      if (listing.scope === "system" && userNames.has(name)) {
+        row.why = `machine/${name} is the user's machine of that name`;
+        continue;
+      }
+      try {
+        const target = machineTarget(name, dispatchMachine(params), listing.scope, env);
+        if (target.kind === "container") checkExportSocket(target.path);
+        else if (!hasVsock()) throw new ProxyError("Failed to allocate AF_VSOCK socket: this host has no AF_VSOCK support");
+        row.host = `machine/${name}`;
+      } catch (e) {
+        if (!(e instanceof ProxyError)) throw e;
+        row.why = e.message;
+      }
+    }
+  }
+  return rows;
+}
+
+/** How to run our proxy, for a ProxyCommand. */
+export function proxyCommandPath(): string {
+  const exe = process.execPath;
+  if (basename(exe).startsWith("bun")) return `${exe} ${Bun.main} proxy`;
+  const sibling = join(dirname(exe), "systemd-ssh-proxy");
+  return existsSync(sibling) ? sibling : `${exe} proxy`;
+}
+
+/**
+ * How ssh's configuration routes `host` (from `ssh -G`): "proxy" when it already goes through a systemd
+ * ssh proxy with fd passing and %h (so machine/NAME is looked up as we would), "fixed" when a ProxyCommand
+ * without %h sends it somewhere of its own (systemd's ssh_config does that for machine/.host), else "none".
+ */
+export type SshRoute = "proxy" | "fixed" | "none";
+
+export function sshRoute(host: string, sshArgs: string[]): SshRoute {
+  let out: string;
+  try {
+    const r = Bun.spawnSync(["ssh", ...sshArgs, "-G", host], { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
+    if (r.exitCode !== 0) return "none";
+    out = r.stdout.toString();
+  } catch {
+    return "none";
+  }
+  const lines = out.split("\n");
+  const proxy = lines.find((l) => l.startsWith("proxycommand "))?.slice("proxycommand ".length);
+  if (proxy === undefined || proxy === "none") return "none";
+  if (!proxy.includes("%h")) return "fixed";
+  const fdpass = lines.includes("proxyusefdpass yes");
+  return fdpass && /systemd-ssh-proxy|systemd-ssh proxy/.test(proxy) ? "proxy" : "none";
+}
+
+const shellQuote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+export function sshCommand(host: string, sshArgs: string[], configured: boolean): string {
+  const opts = configured ? [] : ["-o", `ProxyCommand=${proxyCommandPath()} %h %p`, "-o", "ProxyUseFdpass=yes"];
+  return ["ssh", ...sshArgs, ...opts, host].map(shellQuote).join(" ");
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n");
+}
+
+/** The listing for a person at a shell. */
+export function renderMachines(listings: ScopeListing[], rows: MachineRow[], sshArgs: string[], route: (host: string) => SshRoute): string {
+  const out: string[] = [];
+  let unconfigured = false;
+  if (rows.length > 0) {
+    const body = rows.map((r) => {
+      let ssh: string;
+      if (r.host === null) {
+        // The proxy refuses the host machine itself, but systemd's ssh_config sends machine/.host
+        // straight to the local sshd (a ProxyCommand without %h); so may the user's.
+        const fixed = r.class === "host" && route(`machine/${r.name}`) === "fixed";
+        ssh = fixed ? sshCommand(`machine/${r.name}`, sshArgs, true) : `unreachable: ${r.why}`;
+      } else {
+        const ok = route(r.host) === "proxy";
+        unconfigured ||= !ok;
+        ssh = sshCommand(r.host, sshArgs, ok);
+      }
+      return [r.name, r.class, r.service, r.scope, ssh];
+    });
+    out.push(table([["NAME", "CLASS", "SERVICE", "SCOPE", "SSH"], ...body]));
+  } else if (listings.some((l) => l.ok)) {
+    out.push("No machines registered with systemd-machined.");
+  }
+  const problems = listings.filter((l) => !l.ok);
+  if (out.length > 0 && (problems.length > 0 || unconfigured)) out.push("");
+  for (const p of problems) if (!p.ok) out.push(`${p.scope} scope: ${p.error}`);
+  if (unconfigured) out.push("ssh is not configured to use systemd-ssh-proxy for machine/* hosts, so the commands above name it with -o.");
+  return `${out.join("\n")}\n`;
+}
+
+export default defineCommand({
+  meta: {
+    name: "machines",
+    description: "List the VMs and containers systemd-machined knows (user and system scope) and the ssh command that reaches each",
+  },
+  args: {
+    "ssh-config": {
+      type: "string",
+      description: "ssh configuration file to check and to name in the commands (ssh -F FILE)",
+      valueHint: "FILE",
+    },
+  },
+  run({ args }) {
+    const sshArgs = args["ssh-config"] ? ["-F", String(args["ssh-config"])] : [];
+    const listings = SCOPES.map((s) => listScope(s));
+    const rows = machineRows(listings);
+    process.stdout.write(renderMachines(listings, rows, sshArgs, (host) => sshRoute(host, sshArgs)));
+    process.exitCode = listings.some((l) => l.ok) ? 0 : 1;
+  },
+});

@@ -1,0 +1,317 @@
+// The generator's effects: reading the real machine (Facts) and writing the output directory (Tree).
+
+import * as fs from "node:fs";
+import { cmdlineItems, filterPid1Args, parseBoolean, splitCmdline } from "../shared/proc-cmdline.ts";
+import type { SocketEnv } from "../shared/socket-address.ts";
+import { realProbe, VirtDetector, type Errno } from "../shared/virt.ts";
+import { pathJoin, pathSimplify, type Credential, type Facts, type Result, type Tree } from "./core.ts";
+import { formFor } from "./versions.ts";
+import { detectSystemdVersion } from "./systemd-version.ts";
+
+const code = (e: unknown): Errno => (e as { code?: string }).code ?? "EIO";
+
+/** The raw bytes of our environment (process.env would decode them as UTF-8), as latin1 strings. */
+export function rawEnviron(): Map<string, string> {
+  const m = new Map<string, string>();
+  let data: string;
+  try {
+    data = fs.readFileSync("/proc/self/environ", "latin1");
+  } catch {
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) m.set(k, Buffer.from(v, "utf8").toString("latin1"));
+    return m;
+  }
+  for (const entry of data.split("\0")) {
+    const eq = entry.indexOf("=");
+    if (eq > 0 && !m.has(entry.slice(0, eq))) m.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return m;
+}
+
+function isNormalizedAbsolute(p: string): boolean {
+  if (!p.startsWith("/")) return false;
+  if (p.includes("//")) return false;
+  const parts = p.split("/");
+  return !parts.some((c, i) => (c === "." || c === "..") && i > 0);
+}
+
+/** in_initrd(): $SYSTEMD_IN_INITRD, else whether /etc/initrd-release exists. */
+export function inInitrd(env: Map<string, string>): boolean {
+  const e = env.get("SYSTEMD_IN_INITRD");
+  if (e !== undefined) {
+    const b = parseBoolean(e);
+    if (b !== null) return b;
+  }
+  return fs.existsSync("/etc/initrd-release");
+}
+
+/** The unit search path for the system manager, without generator directories (lookup_paths_init()). */
+export function unitSearchPath(env: Map<string, string>): string[] {
+  const defaults = [
+    "/etc/systemd/system.control", "/run/systemd/system.control", "/run/systemd/transient", "/etc/systemd/system",
+    "/etc/systemd/system.attached", "/run/systemd/system", "/run/systemd/system.attached",
+    "/usr/local/lib/systemd/system", "/usr/lib/systemd/system",
+  ];
+  let paths: string[] = [];
+  let append = true;
+  const e = env.get("SYSTEMD_UNIT_PATH");
+  if (e !== undefined) {
+    let s = e;
+    append = s.endsWith(":");
+    if (append) s = s.slice(0, -1);
+    paths = s.split(":").filter((x) => x !== "").map((x) => (x.startsWith("/") ? x : pathJoin(process.cwd(), x)));
+  }
+  if (append) paths.push(...defaults);
+  const out: string[] = [];
+  for (const p of paths) {
+    let r = pathSimplify(p);
+    try {
+      r = fs.realpathSync(p);
+    } catch {}
+    if (!out.includes(r)) out.push(r);
+  }
+  return out;
+}
+
+const CONFIG_DIRS = ["/etc/systemd/system", "/run/systemd/system"];
+
+/** unit_file_exists_full(): where a unit's file is, following symlinks the way systemd's install logic does. */
+export function findUnitFile(search: readonly string[], name: string, log: (m: string) => void, depth = 0): Result<string | null> {
+  if (depth > 64) return { errno: "ELOOP" };
+  for (const dir of search) {
+    const p = pathJoin(dir, name);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(p);
+    } catch (e) {
+      const c = code(e);
+      if (c === "ENOENT" || c === "ENOTDIR" || c === "EACCES") continue;
+      return { errno: c };
+    }
+    if (st.isFile()) return p;
+    if (st.isDirectory()) return { errno: "EISDIR" };
+    if (!st.isSymbolicLink()) return { errno: "ENOTTY" };
+    if (CONFIG_DIRS.includes(dir)) return { errno: "ELOOP" };
+    const target = resolveLink(p);
+    const slash = target.lastIndexOf("/");
+    const targetDir = slash <= 0 ? "/" : target.slice(0, slash);
+    if (target === "/dev/null") {
+      if (!search.includes(targetDir)) log(`Linked unit file: ${p} \xe2\x86\x92 ${target}`);
+      return p;
+    }
+    const base = target.slice(slash + 1);
+    if (!search.includes(targetDir)) {
+      // A linked unit file: loaded from where the link points.
+      log(`Linked unit file: ${p} \xe2\x86\x92 ${target}`);
+      try {
+        const st2 = fs.statSync(target);
+        if (st2.isFile()) return st2.size === 0 ? p : target;
+        return { errno: st2.isDirectory() ? "EISDIR" : "ENOTTY" };
+      } catch {
+        return null;
+      }
+    }
+    if (base === name) {
+      try {
+        const st2 = fs.statSync(target);
+        return st2.isFile() ? target : { errno: st2.isDirectory() ? "EISDIR" : "ENOTTY" };
+      } catch {
+        return null;
+      }
+    }
+    const alias = findUnitFile(search, base, log, depth + 1);
+    if (alias === null) return { errno: "ENOLINK" };
+    return alias;
+  }
+  log(`Cannot find unit ${name}.`);
+  return null;
+}
+
+/** A symlink's final target, resolving every link on the way; a missing last component is kept as it is. */
+function resolveLink(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {}
+  let cur = p;
+  for (let i = 0; i < 64; i++) {
+    let t: string;
+    try {
+      t = fs.readlinkSync(cur);
+    } catch {
+      break;
+    }
+    const dir = cur.slice(0, cur.lastIndexOf("/")) || "/";
+    cur = t.startsWith("/") ? t : pathJoin(dir, t);
+  }
+  const slash = cur.lastIndexOf("/");
+  const dir = slash <= 0 ? "/" : cur.slice(0, slash);
+  try {
+    return pathJoin(fs.realpathSync(dir), cur.slice(slash + 1));
+  } catch {
+    return pathSimplify(cur);
+  }
+}
+
+/** find_executable(): the first executable regular file called `name` in $PATH. */
+export function findExecutable(name: string, pathEnv: string | undefined): Result<string> {
+  const p = pathEnv ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin";
+  let last: Errno = "ENOENT";
+  for (const element of p.split(":")) {
+    if (!element.startsWith("/")) continue;
+    const full = pathJoin(element, name);
+    try {
+      const st = fs.statSync(full);
+      if (st.isDirectory()) throw Object.assign(new Error(), { code: "EISDIR" });
+      if (!st.isFile()) throw Object.assign(new Error(), { code: "EBADFD" });
+      fs.accessSync(full, fs.constants.X_OK);
+      return pathSimplify(full);
+    } catch (e) {
+      const c = code(e);
+      if (c !== "EACCES") last = c;
+    }
+  }
+  return { errno: last };
+}
+
+/** The ssh.listen credential: $CREDENTIALS_DIRECTORY (else /run/credentials/@system), then the encrypted store. */
+export function readCredential(env: Map<string, string>, name = "ssh.listen"): Credential {
+  const dir = env.get("CREDENTIALS_DIRECTORY") ?? "/run/credentials/@system";
+  if (!isNormalizedAbsolute(dir)) return { kind: "error", errno: "EINVAL" };
+  try {
+    return { kind: "plain", data: fs.readFileSync(pathJoin(dir, name), "latin1") };
+  } catch (e) {
+    const c = code(e);
+    if (c !== "ENOENT" && c !== "ENXIO") return { kind: "error", errno: c };
+  }
+  const enc = env.get("ENCRYPTED_CREDENTIALS_DIRECTORY") ?? "/run/credentials/@encrypted";
+  const encPath = pathJoin(enc, name);
+  if (isNormalizedAbsolute(enc) && fs.existsSync(encPath)) return { kind: "encrypted", path: encPath };
+  return { kind: "absent" };
+}
+
+function interfaces(): Map<string, number> {
+  const m = new Map<string, number>();
+  try {
+    for (const n of fs.readdirSync("/sys/class/net")) {
+      try {
+        m.set(n, Number(fs.readFileSync(`/sys/class/net/${n}/ifindex`, "latin1").trim()));
+      } catch {}
+    }
+  } catch {}
+  return m;
+}
+
+export const realSocketEnv: SocketEnv = {
+  ipv6Supported: () => fs.existsSync("/proc/net/if_inet6"),
+  resolveInterface: (name) => interfaces().get(name) ?? "ENODEV",
+  interfaceName: (index) => {
+    for (const [n, i] of interfaces()) if (i === index) return n;
+    return null;
+  },
+};
+
+export function realFacts(env: Map<string, string>, log: (level: number, m: string) => void): Facts & { detector: VirtDetector } {
+  const detector = new VirtDetector(realProbe(), (m) => log(7, m));
+  const initrd = inInitrd(env);
+  let search: string[] | undefined;
+  const versionInfo = detectSystemdVersion(env);
+  const form = formFor(versionInfo.version);
+  return {
+    detector,
+    form,
+    inInitrd: initrd,
+    cmdline(): Result<string[]> {
+      const e = env.get("SYSTEMD_PROC_CMDLINE");
+      if (e !== undefined) return splitCmdline(e);
+      let inContainer = false;
+      try {
+        inContainer = detector.detectContainer() !== null;
+      } catch {}
+      try {
+        if (inContainer) {
+          const argv = fs.readFileSync("/proc/1/cmdline", "latin1").split("\0");
+          if (argv.length > 0 && argv[argv.length - 1] === "") argv.pop();
+          return filterPid1Args(argv);
+        }
+        return splitCmdline(fs.readFileSync("/proc/cmdline", "latin1").split("\0")[0]!);
+      } catch (err) {
+        return { errno: code(err) };
+      }
+    },
+    credential: () => readCredential(env),
+    sshd: () => findExecutable("sshd", env.get("PATH")),
+    findUnit(name) {
+      search ??= unitSearchPath(env);
+      return findUnitFile(search, name, (m) => log(7, m));
+    },
+    detectContainer: () => detector.detectContainer(),
+    detectVm: () => detector.detectVm(),
+    vsockSocket() {
+      const { vsockSupport } = require("../../ffi/vsock.ts") as typeof import("../../ffi/vsock.ts");
+      const r = vsockSupport();
+      return r.ok ? null : r.error.code;
+    },
+    localCid() {
+      const { localCid } = require("../../ffi/vsock.ts") as typeof import("../../ffi/vsock.ts");
+      try {
+        return localCid();
+      } catch (e) {
+        return { errno: (e as { code?: string }).code ?? "EIO" };
+      }
+    },
+    exportDirAccess() {
+      try {
+        fs.accessSync("/run/host/unix-export/", fs.constants.W_OK);
+        return null;
+      } catch (e) {
+        return code(e);
+      }
+    },
+    socketEnv: realSocketEnv,
+  };
+}
+
+/** Writes into the real output directory: a temporary file linked into place, so a unit file never appears
+ * half-written, and link() refuses an existing name just like systemd's O_EXCL. */
+export function realTree(dest: string): Tree {
+  let seq = 0;
+  return {
+    dest,
+    createFile(name, content) {
+      const final = pathJoin(dest, name);
+      const tmp = pathJoin(dest, `.#${name}.${process.pid}.${seq++}`);
+      let fd: number;
+      try {
+        fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | 0o2000000, 0o666);
+      } catch (e) {
+        return code(e);
+      }
+      try {
+        fs.writeSync(fd, Buffer.from(content, "latin1"));
+        fs.closeSync(fd);
+        fs.linkSync(tmp, final);
+        return null;
+      } catch (e) {
+        return code(e);
+      } finally {
+        try {
+          fs.unlinkSync(tmp);
+        } catch {}
+      }
+    },
+    mkdirs(name) {
+      try {
+        fs.mkdirSync(pathJoin(dest, name), { recursive: true, mode: 0o755 });
+      } catch {}
+    },
+    symlink(target, name) {
+      try {
+        fs.symlinkSync(target, pathJoin(dest, name));
+        return null;
+      } catch (e) {
+        return code(e);
+      }
+    },
+  };
+}
+
+export { cmdlineItems };

@@ -1,0 +1,34 @@
+// Which systemd we generate for (issue 7): $SYSTEMD_SSH_TARGET_VERSION, else the NNN of
+// libsystemd-shared-NNN.so next to the manager, else the manager binary's embedded version string.
+
+import * as fs from "node:fs";
+
+export interface VersionInfo {
+  version: number | null;
+  source: string;
+}
+
+const SHARED_DIRS = ["/usr/lib/systemd", "/usr/lib/x86_64-linux-gnu/systemd", "/usr/lib/aarch64-linux-gnu/systemd", "/usr/lib64/systemd", "/lib/systemd"];
+
+export function detectSystemdVersion(env: Map<string, string>, root = ""): VersionInfo {
+  const o = env.get("SYSTEMD_SSH_TARGET_VERSION");
+  if (o !== undefined && /^[0-9]{3}$/.test(o)) return { version: Number(o), source: "$SYSTEMD_SSH_TARGET_VERSION" };
+  for (const d of SHARED_DIRS) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(root + d);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const m = /^libsystemd-shared-([0-9]{3})(?:[.~-][^/]*)?\.so$/.exec(n);
+      if (m) return { version: Number(m[1]), source: `${d}/${n}` };
+    }
+  }
+  try {
+    const buf = fs.readFileSync(`${root}/usr/lib/systemd/systemd`);
+    const m = /systemd ([0-9]{3})(?:[.~-][0-9A-Za-z.~+-]*)? running in system mode/.exec(buf.toString("latin1"));
+    if (m) return { version: Number(m[1]), source: "/usr/lib/systemd/systemd" };
+  } catch {}
+  return { version: null, source: "unknown (newest form)" };
+}

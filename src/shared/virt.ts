@@ -1,0 +1,520 @@
+// Virtualization detection with systemd's answers (src/basic/virt.c: detect_vm(), detect_container(),
+// detect_virtualization()), over an injected Probe so that every branch can be driven from tests and so that
+// systemd-ssh-issue can share it.
+//
+// One thing cannot be done the way systemd does it: systemd executes the CPUID instruction (the "hypervisor"
+// bit of leaf 1 and the vendor signature of leaf 0x40000000). We cannot execute CPUID from Bun, so we read the
+// kernel's view of it: the "hypervisor" flag in /proc/cpuinfo (the kernel sets it from that same CPUID bit), and
+// for the vendor, the paravirtual clock sources the kernel registered for it (kvm-clock → KVM, xen → Xen,
+// hyperv_clocksource* → Hyper-V enlightenments). A hypervisor whose vendor we cannot tell that way counts as
+// "vm-other" at the CPUID stage, and the later DMI/sysfs/device-tree stages then name it when they can.
+
+export type Errno = string;
+
+/** What detection reads. Paths are absolute; contents are byte strings (latin1). */
+export interface Probe {
+  /** Whole file, or the errno name ("ENOENT", "EACCES", …). */
+  readFile(path: string): string | { errno: Errno };
+  /** access(path, F_OK): null when it exists, else the errno name. */
+  access(path: string): Errno | null;
+  /** Names in a directory, or the errno name. */
+  readdir(path: string): string[] | { errno: Errno };
+  /** Our PID (detect_container() trusts $container only in PID 1). */
+  pid: number;
+  /** Our own environment. */
+  getenv(name: string): string | undefined;
+  /** Whether /sys/fs/cgroup is cgroup2 (cg_all_unified()); an errno name when unknown. */
+  cgroupUnified(): boolean | Errno;
+  /** process.arch style: "x64", "arm64", … */
+  arch: string;
+}
+
+export type Log = (message: string) => void;
+
+export interface Detection {
+  vm: string | null;
+  container: string | null;
+}
+
+const CONTAINER_NAMES = new Set(["lxc", "lxc-libvirt", "systemd-nspawn", "docker", "podman", "rkt", "wsl", "proot", "pouch"]);
+
+function isErr(x: unknown): x is { errno: Errno } {
+  return typeof x === "object" && x !== null && "errno" in x;
+}
+
+/** read_one_line_file(): the first line (up to \n, \r or NUL); with the byte count read, as systemd returns it. */
+function readOneLine(p: Probe, path: string): { line: string; count: number } | { errno: Errno } {
+  const all = p.readFile(path);
+  if (isErr(all)) return all;
+  const m = /[\n\r\0]/.exec(all);
+  if (!m) return { line: all, count: all.length };
+  let end = m.index;
+  let count = end;
+  // Count the end-of-line marker(s) the way read_line() consumes them.
+  let prev = 0;
+  for (let i = end; i < all.length; i++) {
+    const c = all[i]!;
+    const eol = c === "\n" ? 2 : c === "\r" ? 4 : c === "\0" ? 1 : 0;
+    if (prev & 1 || (eol === 0 && prev !== 0) || (eol !== 0 && (prev & eol) !== 0)) break;
+    if (eol === 0) break;
+    prev |= eol;
+    count++;
+  }
+  void end;
+  return { line: all.slice(0, m.index), count };
+}
+
+/** The environment variable `name` of PID 1 (getenv_for_pid()); null when unset. */
+function pid1Getenv(p: Probe, name: string): string | null | { errno: Errno } {
+  if (p.pid === 1) return p.getenv(name) ?? null;
+  const env = p.readFile("/proc/1/environ");
+  if (isErr(env)) return env;
+  for (const entry of env.split("\0")) if (entry.startsWith(`${name}=`)) return entry.slice(name.length + 1);
+  return null;
+}
+
+export class VirtDetector {
+  private container: string | null | undefined;
+  private vm: string | null | undefined;
+
+  constructor(private readonly probe: Probe, private readonly debug: Log = () => {}) {}
+
+  private containerFiles(): string | null {
+    for (const [path, id] of [["/run/.containerenv", "podman"], ["/.dockerenv", "docker"]] as const) {
+      const e = this.probe.access(path);
+      if (e === null) return id;
+      if (e !== "ENOENT") this.debug(`Checking if ${path} exists failed, ignoring: ${strerror(e)}`);
+    }
+    return null;
+  }
+
+  private cgroupns(): boolean | Errno {
+    const p = this.probe;
+    if (p.access("/proc/self/ns/cgroup") !== null) return false;
+    const unified = p.cgroupUnified();
+    if (typeof unified === "string") return unified;
+    if (unified) {
+      const ev = p.access("/sys/fs/cgroup/cgroup.events");
+      if (ev !== null) return ev === "ENOENT" ? false : ev;
+      const ty = p.access("/sys/fs/cgroup/cgroup.type");
+      if (ty === null) return true;
+      if (ty !== "ENOENT") return ty;
+      const feat = p.access("/sys/kernel/cgroup/features");
+      if (feat !== null) return feat === "ENOENT" ? true : feat;
+      return false;
+    }
+    const sd = p.access("/sys/fs/cgroup/systemd");
+    if (sd !== null) return sd === "ENOENT" ? false : sd;
+    const ra = p.access("/sys/fs/cgroup/systemd/release_agent");
+    if (ra !== null) return ra === "ENOENT" ? true : ra;
+    return false;
+  }
+
+  private translate(e: string): string {
+    if (e === "oci") return this.containerFiles() ?? "container-other";
+    return CONTAINER_NAMES.has(e) ? e : "container-other";
+  }
+
+  /** detect_container(): the container manager's id, or null. Throws an Errno string on hard failures. */
+  detectContainer(): string | null {
+    if (this.container !== undefined) return this.container;
+    const v = this.detectContainerUncached();
+    this.debug(`Found container virtualization ${v ?? "none"}.`);
+    this.container = v;
+    return v;
+  }
+
+  private detectContainerUncached(): string | null {
+    const p = this.probe;
+    const vz = p.access("/proc/vz");
+    if (vz !== null) {
+      if (vz !== "ENOENT") this.debug(`Failed to check if /proc/vz exists, ignoring: ${strerror(vz)}`);
+    } else {
+      const bc = p.access("/proc/bc");
+      if (bc === "ENOENT") return "openvz";
+      if (bc !== null) this.debug(`Failed to check if /proc/bc exists, ignoring: ${strerror(bc)}`);
+    }
+    const osr = readOneLine(p, "/proc/sys/kernel/osrelease");
+    if (isErr(osr)) this.debug(`Failed to read /proc/sys/kernel/osrelease, ignoring: ${strerror(osr.errno)}`);
+    else if (osr.line.includes("Microsoft") || osr.line.includes("WSL")) return "wsl";
+
+    const status = p.readFile("/proc/self/status");
+    if (isErr(status)) {
+      this.debug(`Failed to read our own trace PID, ignoring: ${strerror(status.errno)}`);
+    } else {
+      const m = /^TracerPid:[ \t]*([^\n]*)$/m.exec(status);
+      const tracer = m?.[1]?.trim();
+      if (tracer !== undefined && tracer !== "0") {
+        if (/^[1-9][0-9]*$/.test(tracer)) {
+          const comm = readOneLine(p, `/proc/${tracer}/comm`);
+          if (isErr(comm)) this.debug(`Failed to read /proc/${tracer}/comm, ignoring: ${strerror(comm.errno)}`);
+          else if (comm.line.startsWith("proot")) return "proot";
+        } else {
+          this.debug("Failed to parse our own tracer PID, ignoring: Invalid argument");
+        }
+      }
+    }
+
+    const cm = readOneLine(p, "/run/host/container-manager");
+    if (!isErr(cm) && cm.count > 0) return this.translate(cm.line);
+    if (isErr(cm) && cm.errno !== "ENOENT") {
+      this.debug(`Failed to read /run/host/container-manager: ${strerror(cm.errno)}`);
+      throw cm.errno;
+    }
+
+    if (p.pid === 1) {
+      const e = p.getenv("container");
+      if (e !== undefined) return e === "" ? null : this.translate(e);
+    } else {
+      const sc = readOneLine(p, "/run/systemd/container");
+      if (!isErr(sc) && sc.count > 0) return this.translate(sc.line);
+      if (isErr(sc) && sc.errno !== "ENOENT") {
+        this.debug(`Failed to read /run/systemd/container: ${strerror(sc.errno)}`);
+        throw sc.errno;
+      }
+      const e = pid1Getenv(p, "container");
+      if (isErr(e)) this.debug(`Failed to read $container of PID 1, ignoring: ${strerror(e.errno)}`);
+      else if (e !== null && e !== "") return this.translate(e);
+    }
+
+    const files = this.containerFiles();
+    if (files) return files;
+    const ns = this.cgroupns();
+    if (ns === true) return "container-other";
+    if (typeof ns === "string") this.debug(`Failed to detect cgroup namespace: ${strerror(ns)}`);
+    return null;
+  }
+
+  // --- VMs ---
+
+  private dmiVendor(): string | null {
+    const table: ReadonlyArray<readonly [string, string]> = [
+      ["KVM", "kvm"], ["OpenStack", "kvm"], ["KubeVirt", "kvm"], ["Amazon EC2", "amazon"], ["QEMU", "qemu"],
+      ["VMware", "vmware"], ["VMW", "vmware"], ["innotek GmbH", "oracle"], ["VirtualBox", "oracle"],
+      ["Oracle Corporation", "oracle"], ["Xen", "xen"], ["Bochs", "bochs"], ["Parallels", "parallels"],
+      ["BHYVE", "bhyve"], ["Hyper-V", "microsoft"], ["Apple Virtualization", "apple"],
+      ["Google Compute Engine", "google"],
+    ];
+    for (const f of ["product_name", "sys_vendor", "board_vendor", "bios_vendor", "product_version"]) {
+      const path = `/sys/class/dmi/id/${f}`;
+      const s = readOneLine(this.probe, path);
+      if (isErr(s)) {
+        if (s.errno === "ENOENT") continue;
+        throw s.errno;
+      }
+      for (const [vendor, id] of table) {
+        if (s.line.startsWith(vendor)) {
+          this.debug(`Virtualization ${s.line} found in DMI (${path})`);
+          return id;
+        }
+      }
+    }
+    this.debug("No virtualization found in DMI vendor table.");
+    return null;
+  }
+
+  private smbiosVmBit(): "set" | "unset" | "unknown" {
+    const raw = this.probe.readFile("/sys/firmware/dmi/entries/0-0/raw");
+    if (isErr(raw)) {
+      this.debug(`Unable to read /sys/firmware/dmi/entries/0-0/raw, using the virtualization information found in DMI vendor table, ignoring: ${strerror(raw.errno)}`);
+      return "unknown";
+    }
+    if (raw.length < 20 || raw.charCodeAt(1) < 20) {
+      this.debug(`Only read ${raw.length} bytes from /sys/firmware/dmi/entries/0-0/raw (expected 20). Using the virtualization information found in DMI vendor table.`);
+      return "unknown";
+    }
+    if (raw.charCodeAt(19) & 0x10) {
+      this.debug("DMI BIOS Extension table indicates virtualization.");
+      return "set";
+    }
+    this.debug("DMI BIOS Extension table does not indicate virtualization.");
+    return "unset";
+  }
+
+  private dmi(): string | null {
+    if (!["x64", "ia32", "arm", "arm64", "loong64", "riscv64"].includes(this.probe.arch)) return null;
+    const r = this.dmiVendor();
+    if (r === "amazon") {
+      const bit = this.smbiosVmBit();
+      if (bit === "set") return "amazon";
+      if (bit === "unset") return null;
+      const pn = this.probe.readFile("/sys/class/dmi/id/product_name");
+      if (isErr(pn)) return "amazon";
+      const name = pn.replace(/\n$/, "");
+      const at = name.indexOf(".metal");
+      if (at >= 0 && (name.length === at + 6 || name[at + 6] === "-")) return null;
+      return "amazon";
+    }
+    if (r === null && this.smbiosVmBit() === "set") return "vm-other";
+    return r;
+  }
+
+  private uml(): string | null {
+    const info = this.probe.readFile("/proc/cpuinfo");
+    if (isErr(info)) {
+      if (info.errno === "ENOENT") return null;
+      throw info.errno;
+    }
+    for (const line of info.split("\n")) {
+      if (line.startsWith("vendor_id\t: ")) {
+        if (line.startsWith("User Mode Linux", 12)) {
+          this.debug("UML virtualization found in /proc/cpuinfo");
+          return "uml";
+        }
+        break;
+      }
+    }
+    this.debug("UML virtualization not found in /proc/cpuinfo.");
+    return null;
+  }
+
+  private xenDom0(): boolean {
+    const f = readOneLine(this.probe, "/sys/hypervisor/properties/features");
+    if (isErr(f) && f.errno !== "ENOENT") throw f.errno;
+    if (!isErr(f)) {
+      const m = /^\s*(?:0[xX])?([0-9a-fA-F]+)/.exec(f.line);
+      if (m) return (Number.parseInt(m[1]!.slice(-8), 16) & (1 << 11)) !== 0;
+    }
+    const caps = readOneLine(this.probe, "/proc/xen/capabilities");
+    if (isErr(caps)) {
+      if (caps.errno === "ENOENT") return false;
+      throw caps.errno;
+    }
+    return caps.line.split(",").includes("control_d");
+  }
+
+  /** The CPUID stage, from the kernel's view of CPUID (see the header comment). */
+  private cpuid(): string | null {
+    if (this.probe.arch !== "x64" && this.probe.arch !== "ia32") return null;
+    const info = this.probe.readFile("/proc/cpuinfo");
+    if (isErr(info)) return null;
+    const flags = /^flags\s*:(.*)$/m.exec(info)?.[1]?.split(/\s+/) ?? [];
+    if (!flags.includes("hypervisor")) {
+      this.debug("No virtualization found in CPUID");
+      return null;
+    }
+    const cs = this.probe.readFile("/sys/devices/system/clocksource/clocksource0/available_clocksource");
+    const sources = isErr(cs) ? [] : cs.trim().split(/\s+/);
+    // The vendor signature systemd would read from CPUID leaf 0x40000000, as the clock source reveals it.
+    const vendor: readonly [string, string] | null = sources.includes("kvm-clock") ? ["KVMKVMKVM", "kvm"]
+      : sources.includes("xen") ? ["XenVMMXenVMM", "xen"]
+      : sources.some((s) => s.startsWith("hyperv_clocksource")) ? ["Microsoft Hv", "microsoft"]
+      : null;
+    if (vendor) {
+      this.debug(`Virtualization found, CPUID=${vendor[0]}`);
+      return vendor[1];
+    }
+    this.debug("Unknown virtualization with CPUID hypervisor flag set (vendor not visible without CPUID).");
+    return "vm-other";
+  }
+
+  private hypervisorType(): string | null {
+    const t = readOneLine(this.probe, "/sys/hypervisor/type");
+    if (isErr(t)) {
+      if (t.errno === "ENOENT") return null;
+      throw t.errno;
+    }
+    this.debug(`Virtualization ${t.line} found in /sys/hypervisor/type`);
+    return t.line === "xen" ? "xen" : "vm-other";
+  }
+
+  private deviceTree(): string | null {
+    if (!["arm", "arm64", "ppc", "ppc64", "riscv64"].includes(this.probe.arch)) return null;
+    const p = this.probe;
+    const hv = readOneLine(p, "/proc/device-tree/hypervisor/compatible");
+    if (isErr(hv)) {
+      if (hv.errno !== "ENOENT") throw hv.errno;
+      if (p.access("/proc/device-tree/ibm,partition-name") === null && p.access("/proc/device-tree/hmc-managed?") === null &&
+          p.access("/proc/device-tree/chosen/qemu,graphic-width") !== null) return "powervm";
+      const dir = p.readdir("/proc/device-tree");
+      if (isErr(dir)) {
+        if (dir.errno === "ENOENT") return null;
+        throw dir.errno;
+      }
+      if (dir.some((d) => d.includes("fw-cfg"))) return "qemu";
+      const compat = readOneLine(p, "/proc/device-tree/compatible");
+      if (isErr(compat) && compat.errno !== "ENOENT") throw compat.errno;
+      if (!isErr(compat) && compat.line === "qemu,pseries") return "qemu";
+      return null;
+    }
+    this.debug(`Virtualization ${hv.line} found in /proc/device-tree/hypervisor/compatible`);
+    if (hv.line === "linux,kvm") return "kvm";
+    if (hv.line.includes("xen")) return "xen";
+    if (hv.line.includes("vmware")) return "vmware";
+    return "vm-other";
+  }
+
+  /** detect_vm(): the hypervisor's id, or null. Throws an Errno string on hard failures. */
+  detectVm(): string | null {
+    if (this.vm !== undefined) return this.vm;
+    let other = false;
+    let hyperv = false;
+    let v: string | null = null;
+    const finish = (): string | null => {
+      if (v === null) v = hyperv ? "microsoft" : other ? "vm-other" : null;
+      this.vm = v;
+      this.debug(`Found VM virtualization ${v ?? "none"}`);
+      return v;
+    };
+    const dmi = this.dmi();
+    if (dmi && ["oracle", "xen", "amazon", "parallels", "google"].includes(dmi)) {
+      v = dmi;
+      return finish();
+    }
+    v = this.uml();
+    if (v) return finish();
+    let dom0 = false;
+    if (this.probe.access("/proc/xen") !== null) {
+      this.debug("Virtualization XEN not found, /proc/xen does not exist");
+    } else {
+      this.debug("Virtualization XEN found (/proc/xen exists)");
+      dom0 = this.xenDom0();
+      if (!dom0) {
+        v = "xen";
+        return finish();
+      }
+    }
+    v = this.cpuid();
+    if (v === "microsoft") {
+      hyperv = true;
+      v = null;
+    } else if (v === "vm-other") {
+      other = true;
+      v = null;
+    } else if (v) return finish();
+    if (dom0) return finish();
+    if (dmi === "vm-other") other = true;
+    else if (dmi) {
+      v = dmi;
+      return finish();
+    }
+    v = this.hypervisorType();
+    if (v === "vm-other") {
+      other = true;
+      v = null;
+    } else if (v) return finish();
+    v = this.deviceTree();
+    if (v === "vm-other") {
+      other = true;
+      v = null;
+    } else if (v) return finish();
+    return finish();
+  }
+
+  /** detect_virtualization(): a container wins over the VM it may run in. */
+  detectVirtualization(): { kind: "container" | "vm"; id: string } | null {
+    const c = this.detectContainer();
+    if (c) return { kind: "container", id: c };
+    const vm = this.detectVm();
+    return vm ? { kind: "vm", id: vm } : null;
+  }
+}
+
+/** Both answers at once, as systemd-detect-virt --vm and --container would give them. */
+export function detectVirtualization(probe: Probe, debug?: Log): Detection {
+  const d = new VirtDetector(probe, debug);
+  let container: string | null = null;
+  let vm: string | null = null;
+  try {
+    container = d.detectContainer();
+  } catch {
+    container = null;
+  }
+  try {
+    vm = d.detectVm();
+  } catch {
+    vm = null;
+  }
+  return { vm, container };
+}
+
+const STRERROR: Record<string, string> = {
+  EPERM: "Operation not permitted",
+  ENOENT: "No such file or directory",
+  EIO: "Input/output error",
+  EACCES: "Permission denied",
+  ENOTDIR: "Not a directory",
+  EISDIR: "Is a directory",
+  EINVAL: "Invalid argument",
+  ELOOP: "Too many levels of symbolic links",
+  ENAMETOOLONG: "File name too long",
+  EROFS: "Read-only file system",
+  EEXIST: "File exists",
+  ENOSPC: "No space left on device",
+  ENODEV: "No such device",
+  ENXIO: "No such device or address",
+  ENOBUFS: "No buffer space available",
+  ERANGE: "Numerical result out of range",
+  EAFNOSUPPORT: "Address family not supported by protocol",
+  EOPNOTSUPP: "Operation not supported",
+  ENOTTY: "Inappropriate ioctl for device",
+  ENOLINK: "Link has been severed",
+  EXDEV: "Invalid cross-device link",
+  EBADFD: "File descriptor in bad state",
+  E2BIG: "Argument list too long",
+  ENOMEM: "Cannot allocate memory",
+  EMFILE: "Too many open files",
+  ENFILE: "Too many open files in system",
+  EBADMSG: "Bad message",
+  EPROTONOSUPPORT: "Protocol not supported",
+  ESOCKTNOSUPPORT: "Socket type not supported",
+  EPFNOSUPPORT: "Protocol family not supported",
+  ENOSYS: "Function not implemented",
+  EFBIG: "File too large",
+  EDQUOT: "Disk quota exceeded",
+  ENOTEMPTY: "Directory not empty",
+  EBUSY: "Device or resource busy",
+  EAGAIN: "Resource temporarily unavailable",
+};
+
+/** glibc's strerror() text for an errno name ("%m"), without loading libc. */
+export function strerror(errno: Errno): string {
+  return STRERROR[errno] ?? `Unknown error ${errno}`;
+}
+
+/** The real machine, read through node:fs. */
+export function realProbe(): Probe {
+  const fs = require("node:fs") as typeof import("node:fs");
+  const code = (e: unknown): Errno => (e as { code?: string }).code ?? "EIO";
+  return {
+    readFile(path) {
+      try {
+        return fs.readFileSync(path, "latin1");
+      } catch (e) {
+        return { errno: code(e) };
+      }
+    },
+    access(path) {
+      try {
+        fs.accessSync(path, fs.constants.F_OK);
+        return null;
+      } catch (e) {
+        return code(e);
+      }
+    },
+    readdir(path) {
+      try {
+        return fs.readdirSync(path);
+      } catch (e) {
+        return { errno: code(e) };
+      }
+    },
+    pid: process.pid,
+    getenv: (name) => process.env[name],
+    cgroupUnified() {
+      try {
+        const mi = fs.readFileSync("/proc/self/mountinfo", "latin1");
+        for (const line of mi.split("\n")) {
+          const f = line.split(" ");
+          if (f[4] !== "/sys/fs/cgroup") continue;
+          const sep = f.indexOf("-");
+          return f[sep + 1] === "cgroup2";
+        }
+        return false;
+      } catch (e) {
+        return code(e);
+      }
+    },
+    arch: process.arch,
+  };
+}

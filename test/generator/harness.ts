@@ -1,0 +1,138 @@
+// Differential harness: run systemd's generator (reference) and ours on the same inputs, in the same output
+// path one after the other, and compare the trees (names, bytes, modes, symlink targets), exit statuses and
+// stderr (console log target, debug level).
+
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GenLog } from "../../src/generator/glog.ts";
+import { runGenerator } from "../../src/generator/main.ts";
+import type { Reference } from "../helpers/reference.ts";
+
+export interface Case {
+  /** Kernel command line as bytes (latin1 string); undefined: $SYSTEMD_PROC_CMDLINE unset is NOT used (always set). */
+  cmdline: string;
+  /** ssh.listen credential bytes (latin1), or null for none. */
+  credential: string | null;
+  sshd: "stub" | "link" | "none" | "dir" | "noexec";
+  template: "none" | "file" | "empty" | "symlink" | "alias" | "dangling" | "devnull";
+  args?: number;
+  logLevel?: string;
+}
+
+export interface Snapshot {
+  tree: string[];
+  status: number;
+  stderr: string;
+}
+
+/** The test's scratch root, with bin/, units/, creds/ set up for a case. */
+export function prepare(root: string, c: Case): { env: Record<string, string>; dest: string; dirs: string[] } {
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  const bin = join(root, "bin");
+  mkdirSync(bin);
+  if (c.sshd === "stub") {
+    writeFileSync(join(bin, "sshd"), "#!/bin/sh\nexit 0\n");
+    chmodSync(join(bin, "sshd"), 0o755);
+  } else if (c.sshd === "link") symlinkSync("/usr/sbin/sshd", join(bin, "sshd"));
+  else if (c.sshd === "dir") mkdirSync(join(bin, "sshd"));
+  else if (c.sshd === "noexec") writeFileSync(join(bin, "sshd"), "x");
+  const units = join(root, "units");
+  const other = join(root, "other");
+  mkdirSync(units);
+  mkdirSync(other);
+  const tpl = "[Unit]\nDescription=test sshd template\n[Service]\nExecStart=-/usr/sbin/sshd -i\nStandardInput=socket\n";
+  switch (c.template) {
+    case "file": writeFileSync(join(units, "sshd@.service"), tpl); break;
+    case "empty": writeFileSync(join(units, "sshd@.service"), ""); break;
+    case "symlink":
+      writeFileSync(join(other, "sshd@.service"), tpl);
+      symlinkSync(join(other, "sshd@.service"), join(units, "sshd@.service"));
+      break;
+    case "alias":
+      writeFileSync(join(units, "ssh@.service"), tpl);
+      symlinkSync("ssh@.service", join(units, "sshd@.service"));
+      break;
+    case "dangling": symlinkSync(join(other, "missing@.service"), join(units, "sshd@.service")); break;
+    case "devnull": symlinkSync("/dev/null", join(units, "sshd@.service")); break;
+    case "none": break;
+  }
+  const creds = join(root, "creds");
+  mkdirSync(creds);
+  if (c.credential !== null) writeFileSync(join(creds, "ssh.listen"), Buffer.from(c.credential, "latin1"));
+  const dest = join(root, "out");
+  const dirs = [dest, join(root, "early"), join(root, "late")];
+  for (const d of dirs) mkdirSync(d);
+  return {
+    dest,
+    dirs: dirs.slice(0, c.args ?? 3),
+    env: {
+      PATH: bin,
+      SYSTEMD_LOG_LEVEL: c.logLevel ?? "debug",
+      SYSTEMD_LOG_TARGET: "console",
+      SYSTEMD_UNIT_PATH: units,
+      CREDENTIALS_DIRECTORY: creds,
+      ENCRYPTED_CREDENTIALS_DIRECTORY: join(root, "encrypted"),
+      SYSTEMD_SSH_TARGET_VERSION: "262",
+    },
+  };
+}
+
+export function snapshot(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    const p = rel ? join(dir, rel) : dir;
+    for (const name of readdirSync(p).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(join(dir, r));
+      if (st.isSymbolicLink()) out.push(`L ${r} -> ${readlinkSync(join(dir, r))}`);
+      else if (st.isDirectory()) {
+        out.push(`D ${r} ${(st.mode & 0o7777).toString(8)}`);
+        walk(r);
+      } else out.push(`F ${r} ${(st.mode & 0o7777).toString(8)}\n${readFileSync(join(dir, r), "latin1")}`);
+    }
+  };
+  walk("");
+  return out;
+}
+
+/** Octal-escape a byte string for printf(1), so raw bytes reach the environment untouched. */
+function printfArg(s: string): string {
+  let o = "";
+  for (let i = 0; i < s.length; i++) o += `\\${s.charCodeAt(i).toString(8).padStart(3, "0")}`;
+  return o;
+}
+
+function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Run the reference generator through its own loader (the wrapper script needs $PATH, which cases control). */
+export function runReference(ref: Reference, c: Case, root: string): Snapshot {
+  const { env, dest, dirs } = prepare(root, c);
+  const exe = join(ref.dir, "usr/lib/systemd/system-generators/systemd-ssh-generator");
+  const ld = join(ref.dir, "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+  const libs = `${join(ref.dir, "usr/lib/x86_64-linux-gnu/systemd")}:${join(ref.dir, "usr/lib/x86_64-linux-gnu")}`;
+  const script = `SYSTEMD_PROC_CMDLINE="$(printf '${printfArg(c.cmdline)}x')"; SYSTEMD_PROC_CMDLINE="\${SYSTEMD_PROC_CMDLINE%x}"; export SYSTEMD_PROC_CMDLINE; exec ${shQuote(ld)} --library-path ${shQuote(libs)} --argv0 /usr/lib/systemd/system-generators/systemd-ssh-generator ${shQuote(exe)} ${dirs.map(shQuote).join(" ")}`;
+  const r = Bun.spawnSync(["/bin/sh", "-c", script], { env, stdout: "pipe", stderr: "pipe" });
+  return { tree: snapshot(dest), status: r.exitCode ?? -1, stderr: Buffer.from(r.stderr).toString("latin1") };
+}
+
+export const OUR_EXTRA_DEBUG = /^Generating units in the form of systemd .*\n/m;
+
+/** Run ours in-process, on the same prepared root. */
+export function runOurs(c: Case, root: string, version = "262"): Snapshot {
+  const { env, dest, dirs } = prepare(root, c);
+  const m = new Map<string, string>(Object.entries({ ...env, SYSTEMD_SSH_TARGET_VERSION: version }));
+  m.set("SYSTEMD_PROC_CMDLINE", c.cmdline);
+  const log = new GenLog();
+  log.capture = true;
+  const status = runGenerator(dirs, m, log);
+  const stderr = log.records.map((r) => `${r.line}\n`).join("").replace(OUR_EXTRA_DEBUG, "");
+  return { tree: snapshot(dest), status, stderr };
+}
+
+export function scratch(): string {
+  return mkdtempSync(join(tmpdir(), "gen-diff-"));
+}

@@ -1,0 +1,178 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { SysError } from "../../ffi/errors.ts";
+import { VarlinkConnection } from "../../src/varlink/client.ts";
+import { varlinkErrorToErrno } from "../../src/varlink/errors.ts";
+import { JsonObject, parseJson, toPlain } from "../../src/varlink/json.ts";
+import { startFakeMachinedProcess, type FakeScript } from "../helpers/fake-machined.ts";
+import { removeDir, tempDir } from "../helpers/tmp.ts";
+
+const dir = tempDir("varlink");
+afterAll(() => removeDir(dir));
+let n = 0;
+
+/** Run `body` against a fake machined in a child process (the client blocks this one). */
+async function withFake<T>(script: FakeScript, body: (path: string) => T): Promise<{ result: T; calls: string[] }> {
+  const fake = await startFakeMachinedProcess(join(dir, `m${n++}.sock`), script);
+  try {
+    const result = body(fake.path);
+    return { result, calls: fake.calls().map((c) => c.raw) };
+  } finally {
+    await fake.stop();
+  }
+}
+
+function errnoOf(f: () => unknown): number {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof SysError) return e.errno;
+    throw e;
+  }
+  throw new Error("no error");
+}
+
+const machines = [
+  { name: "one", class: "container", service: "systemd-nspawn", leader: 100 },
+  { name: "two", class: "vm", service: "systemd-vmspawn", vSockCid: 7 },
+];
+
+describe("VarlinkConnection", () => {
+  test("call sends sd-varlink's bytes and returns the reply", async () => {
+    const { result, calls } = await withFake({ machines }, (path) => {
+      const c = VarlinkConnection.connect(path);
+      try {
+        return c.call("io.systemd.Machine.List", { name: "one" });
+      } finally {
+        c.close();
+      }
+    });
+    expect(calls).toEqual(['{"method":"io.systemd.Machine.List","parameters":{"name":"one"}}']);
+    expect(result.error).toBeNull();
+    expect(result.continues).toBe(false);
+    expect(toPlain(result.parameters)).toEqual({ name: "one", class: "container", service: "systemd-nspawn", leader: 100 });
+  });
+
+  test("error replies come back as such", async () => {
+    const { result } = await withFake({ machines }, (path) => {
+      const c = VarlinkConnection.connect(path);
+      try {
+        return c.call("io.systemd.Machine.List", { name: "nope" });
+      } finally {
+        c.close();
+      }
+    });
+    expect(result.error).toBe("io.systemd.Machine.NoSuchMachine");
+    expect(toPlain(result.parameters)).toEqual({});
+  });
+
+  test("callMore streams replies until one comes without continues", async () => {
+    const { result, calls } = await withFake({ machines }, (path) => {
+      const c = VarlinkConnection.connect(path);
+      try {
+        return [...c.callMore("io.systemd.Machine.List")];
+      } finally {
+        c.close();
+      }
+    });
+    expect(calls).toEqual(['{"method":"io.systemd.Machine.List","parameters":{},"more":true}']);
+    expect(result.map((r) => [toPlain(r.parameters.get("name")!), r.continues])).toEqual([
+      ["one", true],
+      ["two", false],
+    ]);
+  });
+
+  test("several messages in one read, and a reply split across reads", async () => {
+    const { result } = await withFake(
+      { answers: [{ messages: ['{"parameters":{"a":1},"continues":true}\0{"param', 'eters":{"a":2}}\0'] }] },
+      (path) => {
+        const c = VarlinkConnection.connect(path);
+        try {
+          return [...c.callMore("x.y.Z")].map((r) => toPlain(r.parameters));
+        } finally {
+          c.close();
+        }
+      },
+    );
+    expect(result).toEqual([{ a: 1 }, { a: 2 }]);
+  });
+
+  const violation = (messages: string[]) => ({ answers: [{ messages: messages.map((m) => `${m}\0`) }] });
+  test.each([
+    ["an unknown key", '{"parameters":{},"bogus":1}', 104],
+    ["error not a string", '{"error":5}', 104],
+    ["parameters an array", '{"parameters":[1]}', 104],
+    ["continues without more", '{"parameters":{},"continues":true}', 104],
+    ["continues null", '{"parameters":{},"continues":null}', 104],
+    ["two error keys", '{"error":"a.b","error":"a.c"}', 104],
+    ["not an object", "[1]", 22],
+    ["not JSON", "{nope", 22],
+    ["an empty message", "", 61],
+  ])("%s: errno %d", async (_what, message, errno) => {
+    const { result } = await withFake(violation([message]), (path) => {
+      const c = VarlinkConnection.connect(path);
+      try {
+        return errnoOf(() => c.call("a.b.C"));
+      } finally {
+        c.close();
+      }
+    });
+    expect(result).toBe(errno);
+  });
+
+  test("the peer hanging up before replying: ECONNRESET", async () => {
+    const { result } = await withFake({ answers: [{ messages: ['{"parameters":'], close: true }] }, (path) => {
+      const c = VarlinkConnection.connect(path);
+      try {
+        return errnoOf(() => c.call("a.b.C"));
+      } finally {
+        c.close();
+      }
+    });
+    expect(result).toBe(104);
+  });
+
+  test("no reply within the timeout: ETIME", async () => {
+    const t0 = Date.now();
+    const { result } = await withFake({ answers: ["hang"] }, (path) => {
+      const c = VarlinkConnection.connect(path, { timeoutMs: 300 });
+      try {
+        return errnoOf(() => c.call("a.b.C"));
+      } finally {
+        c.close();
+      }
+    });
+    expect(result).toBe(62);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+  });
+
+  test("connecting to a missing socket: ENOENT", () => {
+    expect(errnoOf(() => VarlinkConnection.connect(join(dir, "missing.sock")))).toBe(2);
+  });
+});
+
+describe("varlinkErrorToErrno (sd_varlink_error_to_errno)", () => {
+  const p = (json: string) => parseJson(json) as JsonObject;
+  test.each([
+    ["org.varlink.service.InvalidParameter", "{}", 22],
+    ["org.varlink.service.MethodNotFound", "{}", 6],
+    ["org.varlink.service.ExpectedMore", "{}", 52],
+    ["org.varlink.service.ExpectedUpgrade", "{}", 91],
+    ["io.systemd.Disconnected", "{}", 104],
+    ["io.systemd.System", '{"errno":13}', 13],
+    ["io.systemd.System", '{"errno":13.0}', 13],
+    ["io.systemd.System", '{"errno":4095}', 4095],
+    ["io.systemd.System", '{"errno":4096}', 53],
+    ["io.systemd.System", '{"errno":0}', 53],
+    ["io.systemd.System", '{"errno":"13"}', 53],
+    ["io.systemd.System", '{"errno":13,"errnoName":"ENOENT"}', 2],
+    ["io.systemd.System", '{"errno":13,"errnoName":"nonsense"}', 53],
+    ["io.systemd.System", '{"errno":13,"errnoName":null}', 53],
+    ["io.systemd.System", '{"errnoName":"ewouldblock"}', 11],
+    ["io.systemd.System", '{"origin":"linux","errno":1}', 1],
+    ["io.systemd.System", '{"origin":"bsd","errno":1}', 53],
+    ["io.systemd.Machine.NoSuchMachine", "{}", 53],
+  ])("%s %s → %d", (error, params, errno) => {
+    expect(varlinkErrorToErrno(error, p(params))).toBe(errno);
+  });
+});
