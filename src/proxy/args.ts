@@ -9,6 +9,7 @@
 //
 // To add an option, add a field to ProxyOptions and DEFAULTS and an entry to OPTIONS.
 
+import { parseWaitSeconds } from "./boot-wait.ts";
 import { ProxyError } from "./errors.ts";
 
 /** How the connected socket reaches our caller. */
@@ -17,6 +18,8 @@ export type Transport = "auto" | "fdpass" | "relay";
 export interface ProxyOptions {
   /** --fdpass / --relay force one; the default decides from what stdout is (see transport.ts). */
   transport: Transport;
+  /** --wait=SECONDS, in ms: keep trying while the VM boots (boot-wait.ts). null: not given. */
+  waitMs: number | null;
 }
 
 export interface ProxyArgs extends ProxyOptions {
@@ -24,7 +27,7 @@ export interface ProxyArgs extends ProxyOptions {
   port: string;
 }
 
-const DEFAULTS: ProxyOptions = { transport: "auto" };
+const DEFAULTS: ProxyOptions = { transport: "auto", waitMs: null };
 
 /** A flag (`--name`), or an option with a value (`--name=VALUE`; apply throws ProxyError on a bad value). */
 type OptionSpec =
@@ -35,6 +38,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   // The last of --fdpass/--relay wins, as with repeated options elsewhere.
   "--fdpass": { takesValue: false, apply: (o) => void (o.transport = "fdpass") },
   "--relay": { takesValue: false, apply: (o) => void (o.transport = "relay") },
+  "--wait": { takesValue: true, apply: (o, v) => void (o.waitMs = parseWaitSeconds(v, "--wait=")) },
 };
 
 /** Parse argv (without the program name). Throws ProxyError with the message to print. */

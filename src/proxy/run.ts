@@ -8,6 +8,7 @@ import * as sock from "../../ffi/socket.ts";
 import { log } from "../shared/log.ts";
 import { parseVsockCid, parseVsockPort, VMADDR_CID_ANY } from "../shared/vsock-address.ts";
 import { parseProxyArgs, type Transport } from "./args.ts";
+import { DEFAULT_DELAYS, parseWaitSeconds, retryUntilUp } from "./boot-wait.ts";
 import { ProxyError } from "./errors.ts";
 import { absolutizeSocketPath, parseHostSpec } from "./host-spec.ts";
 import { peerCannotTakeFd, relayReason } from "./transport.ts";
@@ -94,33 +95,33 @@ function connectUnixOrFail(deps: ProxyDeps, path: string): number {
   }
 }
 
-export function proxyUnix(deps: ProxyDeps, rawPath: string, transport: Transport = "auto"): Promise<void> {
-  const path = absolutizeSocketPath(rawPath);
-  return handOff(deps, connectUnixOrFail(deps, path), { family: "AF_UNIX", transport, halfClose: true });
+// Each target in two steps: open (connect, and for vsock-mux the handshake) returns the connected socket;
+// handOff gives it to ssh. --wait repeats the open step while the VM is booting (boot-wait.ts).
+
+export function openUnix(deps: ProxyDeps, rawPath: string): number {
+  return connectUnixOrFail(deps, absolutizeSocketPath(rawPath));
 }
 
-export function proxyVsockCid(deps: ProxyDeps, cid: number, portArg: string, transport: Transport = "auto"): Promise<void> {
+export function openVsockCid(deps: ProxyDeps, cid: number, portArg: string): number {
   const port = parseVsockPort(portArg);
   if (port === null) throw new ProxyError(`Failed to parse vsock port: ${portArg}`, "EINVAL");
-  let fd: number;
   try {
-    fd = deps.connectVsock(cid, port);
+    return deps.connectVsock(cid, port);
   } catch (e) {
     if (e instanceof SysError && e.syscall === "socket") throw wrap(e, "Failed to allocate AF_VSOCK socket");
     throw wrap(e, `Failed to connect to vsock:${cid}:${port}`);
   }
-  return handOff(deps, fd, { family: "AF_VSOCK", transport, halfClose: true });
 }
 
-export function proxyVsock(deps: ProxyDeps, cidArg: string, portArg: string, transport: Transport = "auto"): Promise<void> {
+export function openVsock(deps: ProxyDeps, cidArg: string, portArg: string): number {
   const cid = parseVsockCid(cidArg);
   if (cid === null) throw new ProxyError(`Failed to parse vsock cid: ${cidArg}`, "EINVAL");
   // "any", "-1" and 4294967295 parse (they are valid for listening), but name no peer.
   if (cid === VMADDR_CID_ANY) throw new ProxyError("Cannot use VMADDR_CID_ANY to connect to a remote host.", "EINVAL");
-  return proxyVsockCid(deps, cid, portArg, transport);
+  return openVsockCid(deps, cid, portArg);
 }
 
-export function proxyVsockMux(deps: ProxyDeps, rawPath: string, port: string, transport: Transport = "auto"): Promise<void> {
+export function openVsockMux(deps: ProxyDeps, rawPath: string, port: string): number {
   const path = absolutizeSocketPath(rawPath);
   const fd = connectUnixOrFail(deps, path);
   try {
@@ -130,7 +131,28 @@ export function proxyVsockMux(deps: ProxyDeps, rawPath: string, port: string, tr
     deps.close(fd);
     throw e;
   }
-  return handOff(deps, fd, { family: "AF_UNIX", transport, halfClose: false });
+  return fd;
+}
+
+const UNIX_CTX = { family: "AF_UNIX", halfClose: true } as const;
+const VSOCK_CTX = { family: "AF_VSOCK", halfClose: true } as const;
+// No half-close on vsock-mux: a host-side SHUT_WR tears down both directions there (vm-lab-notes).
+const VSOCK_MUX_CTX = { family: "AF_UNIX", halfClose: false } as const;
+
+export function proxyUnix(deps: ProxyDeps, rawPath: string, transport: Transport = "auto"): Promise<void> {
+  return handOff(deps, openUnix(deps, rawPath), { ...UNIX_CTX, transport });
+}
+
+export function proxyVsockCid(deps: ProxyDeps, cid: number, portArg: string, transport: Transport = "auto"): Promise<void> {
+  return handOff(deps, openVsockCid(deps, cid, portArg), { ...VSOCK_CTX, transport });
+}
+
+export function proxyVsock(deps: ProxyDeps, cidArg: string, portArg: string, transport: Transport = "auto"): Promise<void> {
+  return handOff(deps, openVsock(deps, cidArg, portArg), { ...VSOCK_CTX, transport });
+}
+
+export function proxyVsockMux(deps: ProxyDeps, rawPath: string, port: string, transport: Transport = "auto"): Promise<void> {
+  return handOff(deps, openVsockMux(deps, rawPath, port), { ...VSOCK_MUX_CTX, transport });
 }
 
 /** Run the proxy for argv (without the program name). Returns the exit status; errors are logged. */
@@ -145,20 +167,42 @@ export async function runProxy(args: readonly string[], deps: ProxyDeps = realDe
   }
 }
 
+/** The environment variable that sets --wait for ssh_config use (the command line wins). */
+export const WAIT_ENV = "SYSTEMD_SSH_PROXY_WAIT";
+
 async function proxy(args: readonly string[], deps: ProxyDeps): Promise<void> {
-  const { host, port, transport } = parseProxyArgs(args);
+  const { host, port, transport, waitMs: argWait } = parseProxyArgs(args);
   const spec = parseHostSpec(host);
   if (spec === null) throw new ProxyError(`Don't know how to parse host name specification: ${host}`, "EINVAL");
+  const env = process.env[WAIT_ENV];
+  const waitMs = argWait ?? (env !== undefined && env !== "" ? parseWaitSeconds(env, `$${WAIT_ENV}`) : 0);
+
+  let open: () => number;
+  let ctx: Omit<HandOffContext, "transport">;
   switch (spec.kind) {
     case "vsock":
-      return proxyVsock(deps, spec.cid, port, transport);
+      open = () => openVsock(deps, spec.cid, port);
+      ctx = VSOCK_CTX;
+      break;
     case "unix":
-      return proxyUnix(deps, spec.path, transport);
+      open = () => openUnix(deps, spec.path);
+      ctx = UNIX_CTX;
+      break;
     case "vsock-mux":
-      return proxyVsockMux(deps, spec.path, port, transport);
+      open = () => openVsockMux(deps, spec.path, port);
+      ctx = VSOCK_MUX_CTX;
+      break;
     case "machine": {
+      // Resolved through machined once; --wait does not apply (the machine must be registered).
       const { proxyMachine } = await import("./machine.ts");
       return proxyMachine(deps, spec.name, port, transport);
     }
   }
+  const fd =
+    waitMs > 0
+      ? await retryUntilUp(open, { timeoutMs: waitMs, ...DEFAULT_DELAYS }, `${host} port ${port}`, {
+          onRetry: (e, n, delay) => log.debug(`Not up yet (attempt ${n}: ${e.message}), retrying in ${delay} ms.`),
+        })
+      : open();
+  return handOff(deps, fd, { ...ctx, transport });
 }

@@ -4,11 +4,13 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { close } from "../../ffi/socket.ts";
+import { parseProxyArgs } from "../../src/proxy/args.ts";
 import { isNotUpYet, parseWaitSeconds, retryUntilUp, type WaitClock } from "../../src/proxy/boot-wait.ts";
 import { ProxyError } from "../../src/proxy/errors.ts";
 import { readAll, runFdpass } from "../helpers/fdpass.ts";
 import { scriptedPeerSequence } from "../helpers/scripted-peer.ts";
-import { REPO, removeDir, tempDir } from "../helpers/tmp.ts";
+import { ensureBuilt } from "../helpers/build.ts";
+import { PROXY, REPO, removeDir, tempDir } from "../helpers/tmp.ts";
 
 const BUN = join(REPO, "node_modules/.bin/bun");
 const DRIVER = join(import.meta.dir, "boot-wait-driver.ts");
@@ -187,5 +189,78 @@ describe("waiting for a booting VM over vsock-mux (real handshake, separate proc
     } finally {
       peer.stop();
     }
+  });
+});
+
+describe("systemd-ssh-proxy --wait=SECONDS and $SYSTEMD_SSH_PROXY_WAIT", () => {
+  const dir = tempDir("boot-wait-bin");
+  afterAll(() => removeDir(dir));
+  let n = 0;
+  const env = (extra: Record<string, string> = {}) => {
+    const e: Record<string, string | undefined> = { ...process.env, ...extra };
+    if (!("SYSTEMD_SSH_PROXY_WAIT" in extra)) delete e.SYSTEMD_SSH_PROXY_WAIT;
+    return e;
+  };
+
+  test("parsing: --wait=S before HOST PORT; --wait without '=' is not ours (positional, like systemd)", () => {
+    expect(parseProxyArgs(["--wait=30", "vsock-mux/x", "22"])).toEqual({ transport: "auto", waitMs: 30_000, host: "vsock-mux/x", port: "22" });
+    expect(parseProxyArgs(["--relay", "--wait=0.5", "unix/x", "22"])).toEqual({ transport: "relay", waitMs: 500, host: "unix/x", port: "22" });
+    expect(() => parseProxyArgs(["--wait", "30", "unix/x", "22"])).toThrow("Expected two arguments: host and port.");
+    expect(() => parseProxyArgs(["--wait=soon", "unix/x", "22"])).toThrow('Invalid wait time in --wait=: "soon" (expected seconds, e.g. 30 or 2.5).');
+  });
+
+  test("the binary waits through a booting multiplexer and hands over the socket", async () => {
+    await ensureBuilt();
+    const path = join(dir, `mux-${n++}.sock`);
+    const peer = scriptedPeerSequence(path, ["close-at-once", "close-at-once", [{ write: "OK 22\nSSH-2.0-guest\r\n" }, "close"]]);
+    try {
+      const r = await runFdpass([PROXY, "--wait=20", `vsock-mux${path}`, "22"], { env: env() });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(new TextDecoder().decode(readAll(r.fd!))).toBe("SSH-2.0-guest\r\n");
+      close(r.fd!);
+      expect(peer.connections.length).toBe(3);
+    } finally {
+      peer.stop();
+    }
+  });
+
+  test("the environment variable does the same for ssh_config use; without either, no retry", async () => {
+    await ensureBuilt();
+    const path = join(dir, `mux-${n++}.sock`);
+    let peer = scriptedPeerSequence(path, ["close-at-once", [{ write: "OK 22\n" }, "close"]]);
+    try {
+      const r = await runFdpass([PROXY, `vsock-mux${path}`, "22"], { env: env({ SYSTEMD_SSH_PROXY_WAIT: "20" }) });
+      expect(r.code).toBe(0);
+      close(r.fd!);
+      expect(peer.connections.length).toBe(2);
+    } finally {
+      peer.stop();
+    }
+    peer = scriptedPeerSequence(path, ["close-at-once", [{ write: "OK 22\n" }, "close"]]);
+    try {
+      const r = await runFdpass([PROXY, `vsock-mux${path}`, "22"], { env: env() });
+      // What an accept-and-close peer looks like without waiting: EOF, or a reset if our CONNECT was unread.
+      expect(r.stderr).toMatch(/^(Port 22 on .* is not open|Failed to (receive OK from|send CONNECT to) .*: (Connection reset by peer|Broken pipe))\n$/);
+      expect(r.code).toBe(1);
+      expect(peer.connections.length).toBe(1);
+    } finally {
+      peer.stop();
+    }
+  });
+
+  test("the socket never appears: one clear line after the wait; a bad value is refused at once", async () => {
+    await ensureBuilt();
+    const path = join(dir, "never.sock");
+    const t0 = performance.now();
+    const r = await runFdpass([PROXY, "--wait=1", `unix${path}`, "22"], { env: env() });
+    expect(performance.now() - t0).toBeGreaterThan(900);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`^Gave up waiting for unix${path.replace(/[./]/g, "\\$&")} port 22 after 1s \\(\\d+ attempts\\): Failed to connect to AF_UNIX socket ${path.replace(/[./]/g, "\\$&")}: No such file or directory\n$`),
+    );
+    const bad = await runFdpass([PROXY, `unix${path}`, "22"], { env: env({ SYSTEMD_SSH_PROXY_WAIT: "-3" }) });
+    expect(bad.stderr).toBe('Invalid wait time in $SYSTEMD_SSH_PROXY_WAIT: "-3" (expected seconds, e.g. 30 or 2.5).\n');
+    expect(bad.code).toBe(1);
   });
 });

@@ -148,15 +148,15 @@ describe("--relay and --fdpass", () => {
 describe("argument parsing", () => {
   const usage = "Expected two arguments: host and port.";
   test.each([
-    [["unix/x", "22"], { transport: "auto", host: "unix/x", port: "22" }],
-    [["--relay", "unix/x", "22"], { transport: "relay", host: "unix/x", port: "22" }],
-    [["--fdpass", "unix/x", "22"], { transport: "fdpass", host: "unix/x", port: "22" }],
-    [["--fdpass", "--relay", "unix/x", "22"], { transport: "relay", host: "unix/x", port: "22" }],
+    [["unix/x", "22"], { transport: "auto", waitMs: null, host: "unix/x", port: "22" }],
+    [["--relay", "unix/x", "22"], { transport: "relay", waitMs: null, host: "unix/x", port: "22" }],
+    [["--fdpass", "unix/x", "22"], { transport: "fdpass", waitMs: null, host: "unix/x", port: "22" }],
+    [["--fdpass", "--relay", "unix/x", "22"], { transport: "relay", waitMs: null, host: "unix/x", port: "22" }],
     // Not options of ours: positional, as systemd sees them.
-    [["--foo", "22"], { transport: "auto", host: "--foo", port: "22" }],
-    [["--relay=1", "22"], { transport: "auto", host: "--relay=1", port: "22" }],
-    [["--relay", "--x", "22"], { transport: "relay", host: "--x", port: "22" }],
-    [["unix/x", "--relay"], { transport: "auto", host: "unix/x", port: "--relay" }],
+    [["--foo", "22"], { transport: "auto", waitMs: null, host: "--foo", port: "22" }],
+    [["--relay=1", "22"], { transport: "auto", waitMs: null, host: "--relay=1", port: "22" }],
+    [["--relay", "--x", "22"], { transport: "relay", waitMs: null, host: "--x", port: "22" }],
+    [["unix/x", "--relay"], { transport: "auto", waitMs: null, host: "unix/x", port: "--relay" }],
   ])("%j", (args, want) => {
     expect(parseProxyArgs(args)).toEqual(want as ReturnType<typeof parseProxyArgs>);
   });
