@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
-# `npm run vm:test`: build the stage-1 guest (cached) and run test/vm/*.test.ts.
+# `npm run vm:test`: build our binary (unless SYSTEMD_SSH_BUILT=1: scripts/test or CI just did),
+# fetch and build the guests (cached), and run test/vm/*.test.ts:
+#   stage1.test.ts  minimal busybox guest: our proxy on both sides of a real virtio-vsock device
+#   stage2.test.ts  Debian 12 and 13 guests, systemd as PID 1, our tools installed (root only: mmdebstrap)
+# Env: VM_STAGE2=0 skips stage 2; VM_STAGE2_SUITES="bookworm" limits it; VM_FIGURES=FILE writes figures;
+# VM_CACHE=DIR moves the cache (default ~/.cache/systemd-ssh-vm, see lib.sh).
 #
 # lab.ts kills QEMU and vhost-device-vsock by PID itself; this wrapper is the backstop
 # for when bun dies without cleaning up. lab.ts appends "PID" lines to $VM_PIDFILE; we
@@ -8,8 +13,17 @@
 # shellcheck source=scripts/vm/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Fetch up front so missing tools fail here, with a clear message; the test itself runs
-# build.sh with the extras it wants (cached).
+cd "$VM_REPO"
+if [[ ${SYSTEMD_SSH_BUILT:-} != 1 ]]; then scripts/build; fi
+[[ -x dist/systemd-ssh ]] || die "dist/systemd-ssh missing (scripts/build)"
+if [[ ${VM_STAGE2:-1} != 0 && $(id -u) -ne 0 ]]; then
+	if [[ ${CI:-} == true ]]; then die "stage 2 needs root (mmdebstrap); CI runs as root"; fi
+	log "not root: skipping stage 2 (mmdebstrap needs root); run as root for the Debian guests"
+	export VM_STAGE2=0
+fi
+
+# Fetch up front so missing tools fail here, with a clear message; the tests run build.sh and
+# build-stage2.sh with what they want (cached).
 "$VM_SCRIPTS/fetch.sh"
 
 pidfile=$(mktemp /tmp/vm-lab-pids.XXXXXX)
@@ -28,5 +42,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cd "$VM_REPO"
-node_modules/.bin/bun test --timeout 300000 test/vm "$@"
+t0=$SECONDS
+set +e
+node_modules/.bin/bun test --timeout 600000 test/vm "$@"
+status=$?
+set -e
+log "VM suite: exit $status after $((SECONDS - t0)) s"
+exit "$status"

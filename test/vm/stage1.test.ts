@@ -55,11 +55,12 @@ describe.skipIf(!run)("VM lab stage 1", () => {
     "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=60",
   ];
 
-  const ssh = (cmd: string, opts: { stdin?: Uint8Array; base?: string[] } = {}) => {
+  const ssh = (cmd: string, opts: { stdin?: Uint8Array; base?: string[]; env?: Record<string, string> } = {}) => {
     const r = Bun.spawnSync(["ssh", ...(opts.base ?? sshBase), host, cmd], {
       stdin: opts.stdin ?? "ignore",
       stdout: "pipe",
       stderr: "pipe",
+      env: { ...process.env, ...opts.env },
     });
     return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
   };
@@ -93,16 +94,27 @@ describe.skipIf(!run)("VM lab stage 1", () => {
       build,
       authorizedKey: readFileSync(`${key}.pub`, "utf8"),
       memMb: process.env.VM_MEM_MB ? Number(process.env.VM_MEM_MB) : 1024,
+      // No polling here: the first ssh starts right after QEMU and our proxy waits for the guest.
+      readyPort: null,
     });
-    figures.bootToVsockMs = vm.bootMs;
     host = `vsock-mux/${vm.hybridSock}`;
     sshBase = sshOpts(`${PROXY} %n %p`, true);
+    const r = ssh("echo up", { env: { SYSTEMD_SSH_PROXY_WAIT: "120" } });
+    figures.bootToFirstSshMs = Math.round(performance.now() - vm.startedAt);
+    expectOk(r, "first ssh, started right after QEMU, with SYSTEMD_SSH_PROXY_WAIT=120");
+    expect(r.out).toBe("up\n");
+  });
+
+  afterAll(async () => {
+    await vm?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+    console.log(`vm figures: ${JSON.stringify(figures)}`);
+    if (process.env.VM_FIGURES) writeFileSync(process.env.VM_FIGURES, `${JSON.stringify(figures, null, 2)}\n`);
   });
   test("ssh vsock-mux/PATH logs in through our proxy (fd passing) and runs a command", () => {
     const t0 = performance.now();
     const r = ssh("echo hello from $(hostname); id -u");
-    figures.firstLoginMs = Math.round(performance.now() - t0);
-    figures.bootToFirstSshMs = (figures.bootToVsockMs as number) + (figures.firstLoginMs as number);
+    figures.secondLoginMs = Math.round(performance.now() - t0);
     expectOk(r, "ssh vsock-mux/PATH through dist/systemd-ssh-proxy");
     expect(r.err).toBe("");
     expect(r.out).toBe("hello from vm-stage1\n0\n");
@@ -121,7 +133,7 @@ describe.skipIf(!run)("VM lab stage 1", () => {
     expect(r.stdout.toString()).toMatch(/^\/dev\/pts\/\d+\r?\n/);
   });
 
-  test("scp vsock-mux%PATH moves 8 MiB both ways intact (sha256)", () => {
+  test("scp (ssh_config Host -> vsock-mux/PATH) moves 8 MiB both ways intact (sha256)", () => {
     const size = 8 << 20;
     const blob = new Uint8Array(size);
     for (let off = 0; off < size; off += 65536) crypto.getRandomValues(blob.subarray(off, off + 65536));
@@ -129,18 +141,29 @@ describe.skipIf(!run)("VM lab stage 1", () => {
     const back = join(work, "blob.back");
     writeFileSync(src, blob);
     const want = createHash("sha256").update(blob).digest("hex");
+    const config = join(work, "scp_config");
+    writeFileSync(config, `Host vm-stage1\n  ProxyCommand ${PROXY} vsock-mux/${vm.hybridSock} %p\n  ProxyUseFdpass yes\n`);
     const scp = (...args: string[]) =>
-      Bun.spawnSync(["scp", "-q", ...sshBase, ...args], { stdout: "pipe", stderr: "pipe" });
+      Bun.spawnSync(
+        [
+          "scp", "-q", "-F", config, "-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "User=root",
+          "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR", ...args,
+        ],
+        { stdout: "pipe", stderr: "pipe" },
+      );
 
     // Timed with the login included (scp always logs in); the login cost is subtracted
     // for the throughput figure.
     const login = figures.loginLatencyMs as number;
-    // scp takes a host with a '/' for a local path: '%' stands in for it.
-    const scpHost = `vsock-mux%${vm.hybridSock}`;
+    // scp takes any argument with a '/' before its first ':' for a local path (even inside [...]): the
+    // '%' in vsock-mux%PATH stands in for the '/' after the scheme, but PATH has slashes of its own, so
+    // `scp f vsock-mux%/tmp/x/hybrid.sock:/f` is a local copy, with systemd's proxy as with ours. What
+    // works is an ssh_config Host whose ProxyCommand names the socket, as here.
+    const scpHost = "vm-stage1";
     let t0 = performance.now();
     const up = scp(src, `${scpHost}:/tmp/blob`);
     const upMs = performance.now() - t0;
-    expectOk({ code: up.exitCode, err: up.stderr.toString() }, "scp to vsock-mux%PATH");
+    expectOk({ code: up.exitCode, err: up.stderr.toString() }, "scp to the guest");
     expect(up.stderr.toString()).toBe("");
     expect(up.exitCode).toBe(0);
     expect(ssh("sha256sum /tmp/blob").out.split(" ")[0]).toBe(want);
@@ -297,7 +320,7 @@ describe.skipIf(!run)("VM lab stage 1", () => {
 
   // Relay mode: ssh gives the proxy pipes (ProxyUseFdpass no) and the proxy copies the bytes.
   // Needs branch `relay` in main; skipped (with this note) until src/proxy/relay.ts exists.
-  test.skipIf(!RELAY_MERGED)("ssh through our proxy in relay mode (ProxyUseFdpass no): login, scp, 8 MiB each way", async () => {
+  test.skipIf(!RELAY_MERGED)("ssh through our proxy in relay mode (ProxyUseFdpass no): login, 8 MiB each way", async () => {
     const base = sshOpts(`${PROXY} %n %p`, false);
     const r = ssh("echo relayed; hostname", { base });
     expectOk(r, "relay-mode login");
