@@ -1,12 +1,14 @@
-// Boot the stage-1 guest by hand and keep it up until Ctrl-C (or SIGTERM).
+// Boot a lab guest by hand and keep it up until Ctrl-C (or SIGTERM).
 //
 //   bun scripts/vm/boot.ts [--key ~/.ssh/id_ed25519.pub] [--mem 1024] [--cpu max] [--extra PATH]...
+//   bun scripts/vm/boot.ts --suite bookworm|trixie --key KEY.pub [--append WORD]...   (stage 2, as root)
 //
+// Stage 2 passes the key as the ssh.ephemeral-authorized_keys-all and ssh.authorized_keys.root credentials.
 // Prints the hybrid socket and a ready-made ssh command line. Teardown kills QEMU and
 // vhost-device-vsock by PID.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { bootVm, buildGuest, repoRoot } from "./lab.ts";
+import { bootVm, buildGuest, buildStage2, repoRoot } from "./lab.ts";
 
 const { values } = parseArgs({
   options: {
@@ -14,15 +16,26 @@ const { values } = parseArgs({
     mem: { type: "string" },
     cpu: { type: "string" },
     extra: { type: "string", multiple: true },
+    suite: { type: "string" },
+    append: { type: "string", multiple: true },
   },
 });
 
-const build = buildGuest({ extra: values.extra ?? [] });
+const key = values.key ? readFileSync(values.key, "utf8") : undefined;
+const stage2 = values.suite !== undefined;
+const build = stage2 ? buildStage2(values.suite!) : buildGuest({ extra: values.extra ?? [] });
+const cred = key ? Buffer.from(key).toString("base64") : undefined;
 const vm = await bootVm({
   build,
-  memMb: values.mem ? Number(values.mem) : undefined,
+  memMb: values.mem ? Number(values.mem) : stage2 ? 2048 : undefined,
   cpu: values.cpu,
-  authorizedKey: values.key ? readFileSync(values.key, "utf8") : undefined,
+  authorizedKey: stage2 ? undefined : key,
+  append: values.append,
+  qemuArgs:
+    stage2 && cred
+      ? ["ssh.ephemeral-authorized_keys-all", "ssh.authorized_keys.root"].flatMap((n) => ["-smbios", `type=11,value=io.systemd.credential.binary:${n}=${cred}`])
+      : [],
+  readyTimeoutMs: 240_000,
   keepDir: true,
 });
 console.log(`ready after ${vm.bootMs} ms`);
@@ -30,8 +43,8 @@ console.log(`hybrid socket: ${vm.hybridSock}`);
 console.log(`console log:   ${vm.consoleLog}`);
 console.log(`qemu pid ${vm.qemuPid}, vhost-device-vsock pid ${vm.daemonPid}`);
 console.log(
-  `ssh -o ProxyCommand='${repoRoot}/node_modules/.bin/bun ${repoRoot}/test/vm/standin-vsock-mux-proxy.ts ${vm.hybridSock} 22' ` +
-    `-o ProxyUseFdpass=no -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@vm`,
+  `ssh -o ProxyCommand='${repoRoot}/dist/systemd-ssh-proxy %n %p' -o ProxyUseFdpass=yes ` +
+    `-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@vsock-mux/${vm.hybridSock}`,
 );
 
 let stopping = false;
