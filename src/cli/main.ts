@@ -39,7 +39,8 @@ export async function runCli(args: readonly string[]): Promise<number> {
   const rawArgs = [...args];
   if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {
     const fd = rawArgs.length === 0 ? 2 : 1;
-    require("node:fs").writeSync(fd, `${forFd(fd, await usage(rawArgs))}\n`);
+    const { writeAll } = await import("../shared/write-all.ts");
+    writeAll(fd, `${forFd(fd, await usage(rawArgs))}\n`);
     return rawArgs.length === 0 ? 1 : 0;
   }
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
