@@ -46,6 +46,11 @@ export const Errno = {
 
 const names = new Map<number, string>(Object.entries(Errno).map(([k, v]) => [v, k]));
 
+/** "ENOENT" and friends for an errno value, or "E<number>" for values we do not name. */
+export function errnoCode(err: number): string {
+  return names.get(err) ?? `E${err}`;
+}
+
 /** libc's message for an errno value, e.g. 2 → "No such file or directory". */
 export function strerror(err: number): string {
   return String(libc().strerror(err));
@@ -66,7 +71,7 @@ export class SysError extends Error {
     const text = strerror(err);
     super(`${syscall}: ${text}`);
     this.errno = err;
-    this.code = names.get(err) ?? `E${err}`;
+    this.code = errnoCode(err);
     this.syscall = syscall;
     this.strerror = text;
   }

@@ -53,13 +53,15 @@ export function readInto(fd: number, buf: Uint8Array, len: number): number {
   }
 }
 
-/** write(2) `len` bytes of `buf` from `offset`. Returns bytes written or -errno. */
+/** write(2) up to `len` bytes of `buf` from `offset` (never past its end). Returns bytes written or -errno. */
 export function writeFrom(fd: number, buf: Uint8Array, offset: number, len: number): number {
   const lib = libc();
   // The subarray is the call argument: Bun passes a pointer to its first byte, inside buf's ArrayBuffer.
   const view = offset === 0 ? buf : buf.subarray(offset);
+  // libc trusts the length: a larger one would send whatever memory follows the buffer.
+  const n = Math.min(len, view.length);
   for (;;) {
-    const r = Number(lib.write(fd, view, len));
+    const r = Number(lib.write(fd, view, n));
     if (r >= 0) return r;
     const e = errno();
     if (e !== EINTR) return -e;

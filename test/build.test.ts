@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { close } from "../ffi/socket.ts";
+import { close, socketpair } from "../ffi/socket.ts";
 import { VERSION } from "../src/version.ts";
 import { runFdpass } from "./helpers/fdpass.ts";
 import { runCommand } from "./helpers/sshd.ts";
@@ -58,6 +58,17 @@ describe("dist/", () => {
     } finally {
       process.chdir(old);
       server.stop(true);
+    }
+  });
+
+  test("a reader that went away ends the umbrella command quietly (status 141, as SIGPIPE would)", async () => {
+    for (const args of [["--help"], ["explain"], ["explain", "--help"], ["install", "--help"]]) {
+      const [ours, theirs] = socketpair();
+      close(ours); // the reader is gone before anything is written
+      const p = Bun.spawn([BINARY, ...args], { stdout: theirs, stderr: "pipe" });
+      close(theirs);
+      const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
+      expect({ args, code, stderr }).toEqual({ args, code: 141, stderr: "" });
     }
   });
 });

@@ -31,6 +31,15 @@ function forFd(fd: number, text: string): string {
   return require("node:tty").isatty(fd) ? text : text.replace(ANSI, "");
 }
 
+/**
+ * The reader of our output went away (`systemd-ssh explain | head -1`). systemd's tools die of SIGPIPE
+ * there, silently; we end as quietly, with the status a shell shows for that (128 + SIGPIPE).
+ */
+export const EXIT_BROKEN_PIPE = 141;
+export function isBrokenPipe(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { code?: unknown }).code === "EPIPE";
+}
+
 function isUsageError(e: unknown): e is Error {
   return e instanceof Error && e.name === "CLIError";
 }
@@ -39,7 +48,13 @@ export async function runCli(args: readonly string[]): Promise<number> {
   const rawArgs = [...args];
   if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {
     const fd = rawArgs.length === 0 ? 2 : 1;
-    require("node:fs").writeSync(fd, `${forFd(fd, await usage(rawArgs))}\n`);
+    const { writeAll } = await import("../shared/write-all.ts");
+    try {
+      writeAll(fd, `${forFd(fd, await usage(rawArgs))}\n`);
+    } catch (e) {
+      if (isBrokenPipe(e)) return EXIT_BROKEN_PIPE;
+      throw e;
+    }
     return rawArgs.length === 0 ? 1 : 0;
   }
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
@@ -50,6 +65,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
     await runCommand(rootCommand, { rawArgs });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
+    if (isBrokenPipe(e)) return EXIT_BROKEN_PIPE;
     if (isUsageError(e)) {
       process.stderr.write(forFd(2, `systemd-ssh: ${e.message}\nTry 'systemd-ssh --help'.\n`));
       return 1;

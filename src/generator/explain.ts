@@ -3,11 +3,11 @@
 // prints the facts, where every listen address came from and whether it was taken, the exact units, the
 // generator's own log (debug level), and how to reach this machine over SSH.
 
-import { writeSync } from "node:fs";
 import { cmdlineItems, cmdlineKeyEq } from "../shared/proc-cmdline.ts";
+import { writeAll } from "../shared/write-all.ts";
 import { generate, isErrno, type Tree } from "./core.ts";
 import { GenLog } from "./glog.ts";
-import { rawEnviron, realFacts } from "./system.ts";
+import { rawArgs, rawEnviron, realFacts } from "./system.ts";
 import { detectSystemdVersion } from "./systemd-version.ts";
 
 const LEVELS = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
@@ -85,7 +85,7 @@ export function explain(dest: string, env: Map<string, string>): Explained {
     p(`  ${from}  ${JSON.stringify(show(l.input))}  ${l.address !== null ? `accepted as ${show(l.address)}` : `rejected (${l.error})`}`);
   }
   p();
-  p(`Units the generator would write into ${dest}${out.written.length === 0 && links.size === 0 ? ": none" : ""}`);
+  p(`Units the generator would write into ${show(dest)}${out.written.length === 0 && links.size === 0 ? ": none" : ""}`);
   for (const [name, content] of files) {
     p(`  --- ${name}`);
     for (const l of content.replace(/\n$/, "").split("\n")) p(`  ${show(l)}`);
@@ -111,11 +111,11 @@ export function explain(dest: string, env: Map<string, string>): Explained {
 
 export async function explainMain(args: readonly string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
-    writeSync(1, "systemd-ssh generator --explain [DIR]\n\nShow what systemd-ssh-generator would write into DIR (default /run/systemd/generator) and why,\nwithout writing anything.\n");
+    writeAll(1, "systemd-ssh generator --explain [DIR]\n\nShow what systemd-ssh-generator would write into DIR (default /run/systemd/generator) and why,\nwithout writing anything.\n");
     return 0;
   }
-  const dest = args.find((a) => !a.startsWith("-")) ?? "/run/systemd/generator";
+  const dest = rawArgs(args).find((a) => !a.startsWith("-")) ?? "/run/systemd/generator";
   const { text } = explain(dest, rawEnviron());
-  writeSync(1, Buffer.from(text, "utf8"));
+  writeAll(1, text);
   return 0;
 }

@@ -4,7 +4,7 @@
 import { cmdlineItems, splitCmdline } from "../shared/proc-cmdline.ts";
 import { generate } from "./core.ts";
 import { GenLog } from "./glog.ts";
-import { inInitrd, rawEnviron, realFacts, realTree } from "./system.ts";
+import { inInitrd, rawArgs, rawEnviron, realFacts, realTree } from "./system.ts";
 
 /** The generator proper, with the environment and the logger given (tests run it in-process). */
 export function runGenerator(args: readonly string[], env: Map<string, string>, log: GenLog): number {
@@ -27,5 +27,6 @@ export function runGenerator(args: readonly string[], env: Map<string, string>, 
 
 export async function main(args: readonly string[]): Promise<number> {
   if (args[0] === "--explain") return (await import("./explain.ts")).explainMain(args.slice(1));
-  return runGenerator(args, rawEnviron(), new GenLog());
+  // Directory names are bytes, as for systemd: printed and used exactly as given, whatever their encoding.
+  return runGenerator(rawArgs(args), rawEnviron(), new GenLog());
 }

@@ -1,6 +1,7 @@
 // The generator's effects: reading the real machine (Facts) and writing the output directory (Tree).
 
 import * as fs from "node:fs";
+import { writeAll } from "../shared/write-all.ts";
 import { cmdlineItems, filterPid1Args, parseBoolean, splitCmdline } from "../shared/proc-cmdline.ts";
 import type { SocketEnv } from "../shared/socket-address.ts";
 import { realProbe, VirtDetector, type Errno } from "../shared/virt.ts";
@@ -26,6 +27,29 @@ export function rawEnviron(): Map<string, string> {
   }
   return m;
 }
+
+/**
+ * Our arguments as raw bytes in latin1 strings, like rawEnviron(): process.argv decodes them as UTF-8 and
+ * replaces invalid bytes, so an output directory named in any other encoding would become another path.
+ * They are the last `args.length` words of /proc/self/cmdline when those decode to exactly `args`; else
+ * (args not from our command line, e.g. in tests) `args` themselves, encoded as UTF-8.
+ */
+export function rawArgs(args: readonly string[]): string[] {
+  const fallback = () => args.map((a) => Buffer.from(a, "utf8").toString("latin1"));
+  let words: string[];
+  try {
+    words = fs.readFileSync("/proc/self/cmdline", "latin1").split("\0");
+  } catch {
+    return fallback();
+  }
+  words.pop(); // the empty string after the last NUL
+  if (words.length < args.length) return fallback();
+  const tail = words.slice(words.length - args.length);
+  return tail.every((w, i) => Buffer.from(w, "latin1").toString("utf8") === args[i]) ? tail : fallback();
+}
+
+/** A byte string (latin1) as a path for node:fs, which would otherwise encode it as UTF-8. */
+const bytes = (p: string): Buffer => Buffer.from(p, "latin1");
 
 function isNormalizedAbsolute(p: string): boolean {
   if (!p.startsWith("/")) return false;
@@ -277,8 +301,8 @@ export function realTree(dest: string): Tree {
   return {
     dest,
     createFile(name, content) {
-      const final = pathJoin(dest, name);
-      const tmp = pathJoin(dest, `.#${name}.${process.pid}.${seq++}`);
+      const final = bytes(pathJoin(dest, name));
+      const tmp = bytes(pathJoin(dest, `.#${name}.${process.pid}.${seq++}`));
       let fd: number;
       try {
         fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | 0o2000000, 0o666);
@@ -286,8 +310,11 @@ export function realTree(dest: string): Tree {
         return code(e);
       }
       try {
-        fs.writeSync(fd, Buffer.from(content, "latin1"));
-        fs.closeSync(fd);
+        try {
+          writeAll(fd, bytes(content));
+        } finally {
+          fs.closeSync(fd);
+        }
         fs.linkSync(tmp, final);
         return null;
       } catch (e) {
@@ -300,12 +327,12 @@ export function realTree(dest: string): Tree {
     },
     mkdirs(name) {
       try {
-        fs.mkdirSync(pathJoin(dest, name), { recursive: true, mode: 0o755 });
+        fs.mkdirSync(bytes(pathJoin(dest, name)), { recursive: true, mode: 0o755 });
       } catch {}
     },
     symlink(target, name) {
       try {
-        fs.symlinkSync(target, pathJoin(dest, name));
+        fs.symlinkSync(bytes(target), bytes(pathJoin(dest, name)));
         return null;
       } catch (e) {
         return code(e);

@@ -1,8 +1,9 @@
 // The real effects behind systemd-ssh-issue: what the machine is, the issue file on disk, stdout.
 // Each failure carries the errno, so main.ts can print systemd's "<what>: %m" messages.
 
-import { closeSync, constants, fchmodSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { writeAll } from "../shared/write-all.ts";
 
 /** A failed system call: errno (positive) and libc's text for it. */
 export class EffectError extends Error {
@@ -110,8 +111,7 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
   }
   let step: WriteStep = "create";
   try {
-    const data = Buffer.from(content);
-    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
+    writeAll(fd, content);
     step = "chmod";
     fchmodSync(fd, mode);
     closeSync(fd);
@@ -179,8 +179,7 @@ export const realEffects: IssueEffects = {
   },
   stdout(text) {
     try {
-      const data = Buffer.from(text);
-      for (let off = 0; off < data.length; ) off += writeSync(1, data, off);
+      writeAll(1, text);
     } catch {
       // A closed stdout is not our failure to report (systemd's stdio ignores it too).
     }

@@ -19,7 +19,7 @@
 //   systemd-socket-proxyd treats these the same way. Bytes still coming the other way are delivered.
 // Any other failure ends the relay with ProxyError (one line, exit status 1).
 
-import { Errno, strerror, SysError } from "../../ffi/errors.ts";
+import { Errno, errnoCode, strerror, SysError } from "../../ffi/errors.ts";
 import * as io from "../../ffi/io.ts";
 import { close, SHUT_WR, shutdown } from "../../ffi/socket.ts";
 import { log } from "../shared/log.ts";
@@ -293,7 +293,7 @@ function relayLoop(opts: RelayOptions): void {
             progress = true;
             break;
           } else {
-            throw new ProxyError(`Failed to relay ${d.name}: ${strerror(-n)}`, codeOf(-n));
+            throw new ProxyError(`Failed to relay ${d.name}: ${strerror(-n)}`, errnoCode(-n));
           }
         }
       }
@@ -308,7 +308,7 @@ function relayLoop(opts: RelayOptions): void {
       }
       if (poll.count === 0) throw new ProxyError("Relay stalled: nothing to wait for (internal error).", "EIO");
       const r = poll.wait(-1);
-      if (r < 0) throw new ProxyError(`Failed to wait for the connection: ${strerror(-r)}`, codeOf(-r));
+      if (r < 0) throw new ProxyError(`Failed to wait for the connection: ${strerror(-r)}`, errnoCode(-r));
       for (let i = 0; i < poll.count; i++) {
         const rev = poll.revents(i);
         if (rev === 0) continue;
@@ -363,9 +363,4 @@ function trySetFlags(fd: number, flags: number): void {
   } catch {
     // closed already, or gone: nothing to restore
   }
-}
-
-function codeOf(errno: number): string {
-  const name = Object.entries(Errno).find(([, v]) => v === errno)?.[0];
-  return name ?? `E${errno}`;
 }

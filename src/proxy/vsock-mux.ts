@@ -3,9 +3,11 @@
 // guest's bytes follow.
 //
 // Like systemd we peek before consuming, so a multiplexer that sends no OK line gets its bytes passed on
-// untouched, and we give up waiting after 5 seconds and pass the socket on as it is. Unlike systemd (whose
-// buffer fits "OK 65535\n" at most), we consume any OK line up to "OK 4294967295\n": Firecracker answers
-// with a host-side port such as "OK 1073741824\n", which systemd leaks into the SSH stream.
+// untouched, and when nothing arrives for 5 seconds we pass the socket on as it is. The limit is per read,
+// as systemd's SO_RCVTIMEO is: a multiplexer trickling a byte every few seconds takes at most 14 reads.
+// Unlike systemd (whose buffer fits "OK 65535\n" at most), we consume any OK line up to "OK 4294967295\n":
+// Firecracker answers with a host-side port such as "OK 1073741824\n", which systemd leaks into the SSH
+// stream.
 
 import { SysError } from "../../ffi/errors.ts";
 import { getRecvTimeout, MSG_PEEK, recv, sendAll, setRecvTimeout } from "../../ffi/socket.ts";
@@ -32,7 +34,7 @@ export function sendConnect(fd: number, path: string, port: string): void {
 export type OkOutcome = { kind: "ok"; line: string } | { kind: "passthrough"; why: string };
 
 /**
- * Wait (at most 5 s) for the OK line and consume exactly it. The socket's receive timeout is restored
+ * Wait (at most 5 s per read) for the OK line and consume exactly it. The socket's receive timeout is restored
  * before returning, as systemd does, since ssh inherits the socket.
  */
 export function skipOkLine(fd: number, path: string, port: string): OkOutcome {

@@ -97,24 +97,32 @@ export function snapshot(dir: string): string[] {
   return out;
 }
 
-/** Octal-escape a byte string for printf(1), so raw bytes reach the environment untouched. */
-function printfArg(s: string): string {
+/** Octal-escape a byte string for printf(1), so raw bytes reach the environment (or argv) untouched. */
+export function printfArg(s: string): string {
   let o = "";
   for (let i = 0; i < s.length; i++) o += `\\${s.charCodeAt(i).toString(8).padStart(3, "0")}`;
   return o;
 }
 
-function shQuote(s: string): string {
+export function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Run the reference generator through its own loader (the wrapper script needs $PATH, which cases control). */
-export function runReference(ref: Reference, c: Case, root: string): Snapshot {
-  const { env, dest, dirs } = prepare(root, c);
+/**
+ * The shell words that run the reference generator through its own loader, arguments to follow (the
+ * wrapper script needs $PATH, which cases control).
+ */
+export function referenceCommand(ref: Reference): string {
   const exe = join(ref.dir, "usr/lib/systemd/system-generators/systemd-ssh-generator");
   const ld = join(ref.dir, "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
   const libs = `${join(ref.dir, "usr/lib/x86_64-linux-gnu/systemd")}:${join(ref.dir, "usr/lib/x86_64-linux-gnu")}`;
-  const script = `SYSTEMD_PROC_CMDLINE="$(printf '${printfArg(c.cmdline)}x')"; SYSTEMD_PROC_CMDLINE="\${SYSTEMD_PROC_CMDLINE%x}"; export SYSTEMD_PROC_CMDLINE; exec ${shQuote(ld)} --library-path ${shQuote(libs)} --argv0 /usr/lib/systemd/system-generators/systemd-ssh-generator ${shQuote(exe)} ${dirs.map(shQuote).join(" ")}`;
+  return `${shQuote(ld)} --library-path ${shQuote(libs)} --argv0 /usr/lib/systemd/system-generators/systemd-ssh-generator ${shQuote(exe)}`;
+}
+
+/** Run the reference generator on a prepared root. */
+export function runReference(ref: Reference, c: Case, root: string): Snapshot {
+  const { env, dest, dirs } = prepare(root, c);
+  const script = `SYSTEMD_PROC_CMDLINE="$(printf '${printfArg(c.cmdline)}x')"; SYSTEMD_PROC_CMDLINE="\${SYSTEMD_PROC_CMDLINE%x}"; export SYSTEMD_PROC_CMDLINE; exec ${referenceCommand(ref)} ${dirs.map(shQuote).join(" ")}`;
   const r = Bun.spawnSync(["/bin/sh", "-c", script], { env, stdout: "pipe", stderr: "pipe" });
   return { tree: snapshot(dest), status: r.exitCode ?? -1, stderr: Buffer.from(r.stderr).toString("latin1") };
 }
