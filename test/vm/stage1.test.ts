@@ -7,6 +7,7 @@
 //   VM_EXTRA="PATH ..."   more host programs to put into the guest (/usr/local/bin/<name>)
 //   VM_MEM_MB=1024        guest RAM
 //   VM_FIGURES=FILE       also write the measured figures as JSON there
+//   VM_TRANSFER_MB=8      size of the fd-pass/relay throughput transfers
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -286,9 +287,12 @@ describe.skipIf(!run)("VM lab stage 1", () => {
     }
   });
 
-  /** 8 MiB up and down through `ssh HOST cmd`, each checked with sha256; MB/s with one login subtracted. */
+  /**
+   * 8 MiB (VM_TRANSFER_MB) up and down through `ssh HOST cmd`, each checked with sha256; MB/s with one
+   * login subtracted.
+   */
   async function transfer(base: string[], label: string) {
-    const size = 8 << 20;
+    const size = Number(process.env.VM_TRANSFER_MB ?? 8) << 20;
     const blob = new Uint8Array(size);
     for (let off = 0; off < size; off += 65536) crypto.getRandomValues(blob.subarray(off, off + 65536));
     const want = createHash("sha256").update(blob).digest("hex");
@@ -312,7 +316,7 @@ describe.skipIf(!run)("VM lab stage 1", () => {
     return { upMBps: mbps(upMs), downMBps: mbps(downMs), loginMs: Math.round(login) };
   }
 
-  test("ssh through our proxy in fd-pass mode: 8 MiB each way, sha256-checked", async () => {
+  test("ssh through our proxy in fd-pass mode: 8 MiB (VM_TRANSFER_MB) each way, sha256-checked", async () => {
     const t = await transfer(sshBase, "fd-pass");
     figures.fdpassUpMBps = t.upMBps;
     figures.fdpassDownMBps = t.downMBps;
