@@ -35,9 +35,20 @@ const O_PATH = 0o10000000;
 
 const encoder = new TextEncoder();
 
-/** A NUL-terminated copy of a string, for passing as a `const char *` argument. */
-function cString(s: string): Uint8Array {
-  return encoder.encode(`${s}\0`);
+/**
+ * A path for the kernel: a string is encoded as UTF-8; a Uint8Array is the exact bytes, for names that are
+ * not UTF-8 (e.g. taken from argv or the environment as bytes; see src/shared/raw-bytes.ts).
+ */
+export type PathArg = string | Uint8Array;
+
+const pathBytes = (p: PathArg): Uint8Array => (typeof p === "string" ? encoder.encode(p) : p);
+
+/** A NUL-terminated copy of a path, for passing (directly, as the call argument) as a `const char *`. */
+function cString(p: PathArg): Uint8Array {
+  const bytes = pathBytes(p);
+  const c = new Uint8Array(new ArrayBuffer(bytes.length + 1));
+  c.set(bytes);
+  return c;
 }
 
 export function socket(family: number, type = SOCK_STREAM, protocol = 0): number {
@@ -81,13 +92,13 @@ export function accept(fd: number): number {
 }
 
 /** open(path, O_PATH|O_CLOEXEC): a handle on an inode that need not be readable, e.g. a socket. */
-export function openPath(path: string): number {
+export function openPath(path: PathArg): number {
   const fd = libc().open(cString(path), O_PATH | O_CLOEXEC, 0);
   if (fd < 0) fail("open");
   return fd;
 }
 
-export function openReadOnly(path: string): number {
+export function openReadOnly(path: PathArg): number {
   const fd = libc().open(cString(path), O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) fail("open");
   return fd;
@@ -99,12 +110,12 @@ export function openReadOnly(path: string): number {
  * inode and the short magic link /proc/self/fd/N. An empty path is EINVAL, as with systemd (the kernel
  * would otherwise read it as an abstract name).
  */
-export function connectUnixPath(fd: number, path: string): void {
-  const bytes = encoder.encode(path);
+export function connectUnixPath(fd: number, path: PathArg): void {
+  const bytes = pathBytes(path);
   if (bytes.length === 0) throw new SysError("connect", 22 /* EINVAL */);
   if (bytes.length < SUN_PATH_SIZE) return connect(fd, sockaddrUn(bytes));
 
-  const inode = openPath(path);
+  const inode = openPath(bytes);
   try {
     connect(fd, sockaddrUn(`/proc/self/fd/${inode}`));
   } finally {
@@ -113,7 +124,7 @@ export function connectUnixPath(fd: number, path: string): void {
 }
 
 /** A new AF_UNIX stream socket connected to `path` (any length). */
-export function connectUnix(path: string): number {
+export function connectUnix(path: PathArg): number {
   return closingOnError(socket(AF_UNIX), (fd) => {
     connectUnixPath(fd, path);
     return fd;
@@ -322,7 +333,7 @@ export function setRecvTimeout(fd: number, t: Timeval): void {
 }
 
 /** Create-and-bind an AF_UNIX listening socket (used by tests and fake peers). */
-export function listenUnix(path: string, type = SOCK_STREAM): number {
+export function listenUnix(path: PathArg, type = SOCK_STREAM): number {
   return closingOnError(socket(AF_UNIX, type), (fd) => {
     bind(fd, sockaddrUn(path));
     listen(fd);

@@ -7,11 +7,12 @@
 // for real (creating an AF_VSOCK socket and reading our CID; nothing connects).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBuilt } from "./helpers/build.ts";
 import { requireReference } from "./helpers/reference.ts";
 import { DIST, removeDir, tempDir } from "./helpers/tmp.ts";
+import { canFakeVm as canFakeVmHere, cleanEnv, inVmChroot } from "./helpers/vm-chroot.ts";
 
 const ref = requireReference("262");
 const OURS = join(DIST, "systemd-ssh-issue");
@@ -20,12 +21,6 @@ interface Result {
   code: number;
   stdout: string;
   stderr: string;
-}
-
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("SYSTEMD_") && k !== "NO_COLOR") env[k] = v;
-  return { ...env, ...extra };
 }
 
 function run(cmd: string[], cwd: string, env: Record<string, string> = cleanEnv()): Result {
@@ -207,35 +202,7 @@ describe.skipIf(!ref)("systemd-ssh-issue like systemd 262", () => {
 });
 
 // A private mount namespace and a chroot that hides /.dockerenv: both programs see a KVM guest.
-const canFakeVm = ref !== null && process.getuid?.() === 0 && Bun.which("unshare") !== null && Bun.which("chroot") !== null;
-
-function inVmChroot(cmds: string[][], scratch: string): Result[] {
-  // One namespace for all commands; each command's output framed by markers in a result file.
-  const root = join(scratch, "root");
-  mkdirSync(root);
-  const results = join(scratch, "results");
-  mkdirSync(results);
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const script = [
-    "set -e",
-    `mount -t tmpfs -o mode=755 tmpfs ${q(root)}`,
-    `for x in usr bin sbin lib lib32 lib64 libx32 etc proc sys dev work tmp run root; do`,
-    `  [ -e /$x ] || continue`,
-    `  if [ -L /$x ]; then ln -s "$(readlink /$x)" ${q(root)}/$x; else mkdir ${q(root)}/$x; mount --rbind /$x ${q(root)}/$x; fi`,
-    "done",
-    "set +e",
-    ...cmds.map((c, i) => `chroot ${q(root)} ${c.map(q).join(" ")} >${q(results)}/${i}.out 2>${q(results)}/${i}.err; echo $? >${q(results)}/${i}.rc`),
-  ].join("\n");
-  const p = Bun.spawnSync(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], { env: cleanEnv(), timeout: 20000 });
-  if (p.exitCode !== 0) throw new Error(`namespace setup failed: ${p.stderr.toString()}`);
-  const out = cmds.map((_, i) => ({
-    code: Number(readFileSync(join(results, `${i}.rc`), "utf8")),
-    stdout: readFileSync(join(results, `${i}.out`), "utf8"),
-    stderr: readFileSync(join(results, `${i}.err`), "utf8"),
-  }));
-  rmdirSync(root);
-  return out;
-}
+const canFakeVm = ref !== null && canFakeVmHere;
 
 describe.skipIf(!canFakeVm)("systemd-ssh-issue make-vsock in a VM, like systemd 262", () => {
   let scratch: string;

@@ -7,7 +7,8 @@ import { cmdlineItems, cmdlineKeyEq } from "../shared/proc-cmdline.ts";
 import { writeAll } from "../shared/write-all.ts";
 import { generate, isErrno, type Tree } from "./core.ts";
 import { GenLog } from "./glog.ts";
-import { rawArgs, rawEnviron, realFacts } from "./system.ts";
+import { rawArgs, rawEnviron } from "../shared/raw-bytes.ts";
+import { realFacts } from "./system.ts";
 import { detectSystemdVersion } from "./systemd-version.ts";
 
 const LEVELS = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];

@@ -4,7 +4,8 @@
 import { cmdlineItems, splitCmdline } from "../shared/proc-cmdline.ts";
 import { generate } from "./core.ts";
 import { GenLog } from "./glog.ts";
-import { inInitrd, rawArgs, rawEnviron, realFacts, realTree } from "./system.ts";
+import { rawArgs, rawEnviron } from "../shared/raw-bytes.ts";
+import { inInitrd, realFacts, realTree } from "./system.ts";
 
 /** The generator proper, with the environment and the logger given (tests run it in-process). */
 export function runGenerator(args: readonly string[], env: Map<string, string>, log: GenLog): number {

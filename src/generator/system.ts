@@ -1,6 +1,7 @@
 // The generator's effects: reading the real machine (Facts) and writing the output directory (Tree).
 
 import * as fs from "node:fs";
+import { bytes, fromBytes, rawCwd } from "../shared/raw-bytes.ts";
 import { writeAll } from "../shared/write-all.ts";
 import { cmdlineItems, filterPid1Args, parseBoolean, splitCmdline } from "../shared/proc-cmdline.ts";
 import type { SocketEnv } from "../shared/socket-address.ts";
@@ -11,45 +12,12 @@ import { detectSystemdVersion } from "./systemd-version.ts";
 
 const code = (e: unknown): Errno => (e as { code?: string }).code ?? "EIO";
 
-/** The raw bytes of our environment (process.env would decode them as UTF-8), as latin1 strings. */
-export function rawEnviron(): Map<string, string> {
-  const m = new Map<string, string>();
-  let data: string;
-  try {
-    data = fs.readFileSync("/proc/self/environ", "latin1");
-  } catch {
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) m.set(k, Buffer.from(v, "utf8").toString("latin1"));
-    return m;
-  }
-  for (const entry of data.split("\0")) {
-    const eq = entry.indexOf("=");
-    if (eq > 0 && !m.has(entry.slice(0, eq))) m.set(entry.slice(0, eq), entry.slice(eq + 1));
-  }
-  return m;
-}
+// Paths here are byte strings (see src/shared/raw-bytes.ts): from the raw environment and argv, so that a
+// directory named in any encoding is the one the kernel sees and the one the log names. Every node:fs call
+// takes bytes(path); every path node:fs returns is read as a Buffer and turned back with fromBytes().
 
-/**
- * Our arguments as raw bytes in latin1 strings, like rawEnviron(): process.argv decodes them as UTF-8 and
- * replaces invalid bytes, so an output directory named in any other encoding would become another path.
- * They are the last `args.length` words of /proc/self/cmdline when those decode to exactly `args`; else
- * (args not from our command line, e.g. in tests) `args` themselves, encoded as UTF-8.
- */
-export function rawArgs(args: readonly string[]): string[] {
-  const fallback = () => args.map((a) => Buffer.from(a, "utf8").toString("latin1"));
-  let words: string[];
-  try {
-    words = fs.readFileSync("/proc/self/cmdline", "latin1").split("\0");
-  } catch {
-    return fallback();
-  }
-  words.pop(); // the empty string after the last NUL
-  if (words.length < args.length) return fallback();
-  const tail = words.slice(words.length - args.length);
-  return tail.every((w, i) => Buffer.from(w, "latin1").toString("utf8") === args[i]) ? tail : fallback();
-}
-
-/** A byte string (latin1) as a path for node:fs, which would otherwise encode it as UTF-8. */
-const bytes = (p: string): Buffer => Buffer.from(p, "latin1");
+/** realpath() of a byte string, as a byte string. */
+const realpath = (p: string): string => fromBytes(fs.realpathSync(bytes(p), { encoding: "buffer" }));
 
 function isNormalizedAbsolute(p: string): boolean {
   if (!p.startsWith("/")) return false;
@@ -82,14 +50,14 @@ export function unitSearchPath(env: Map<string, string>): string[] {
     let s = e;
     append = s.endsWith(":");
     if (append) s = s.slice(0, -1);
-    paths = s.split(":").filter((x) => x !== "").map((x) => (x.startsWith("/") ? x : pathJoin(process.cwd(), x)));
+    paths = s.split(":").filter((x) => x !== "").map((x) => (x.startsWith("/") ? x : pathJoin(rawCwd(), x)));
   }
   if (append) paths.push(...defaults);
   const out: string[] = [];
   for (const p of paths) {
     let r = pathSimplify(p);
     try {
-      r = fs.realpathSync(p);
+      r = realpath(p);
     } catch {}
     if (!out.includes(r)) out.push(r);
   }
@@ -105,7 +73,7 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
     const p = pathJoin(dir, name);
     let st: fs.Stats;
     try {
-      st = fs.lstatSync(p);
+      st = fs.lstatSync(bytes(p));
     } catch (e) {
       const c = code(e);
       if (c === "ENOENT" || c === "ENOTDIR" || c === "EACCES") continue;
@@ -127,7 +95,7 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
       // A linked unit file: loaded from where the link points.
       log(`Linked unit file: ${p} \xe2\x86\x92 ${target}`);
       try {
-        const st2 = fs.statSync(target);
+        const st2 = fs.statSync(bytes(target));
         if (st2.isFile()) return st2.size === 0 ? p : target;
         return { errno: st2.isDirectory() ? "EISDIR" : "ENOTTY" };
       } catch {
@@ -136,7 +104,7 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
     }
     if (base === name) {
       try {
-        const st2 = fs.statSync(target);
+        const st2 = fs.statSync(bytes(target));
         return st2.isFile() ? target : { errno: st2.isDirectory() ? "EISDIR" : "ENOTTY" };
       } catch {
         return null;
@@ -153,13 +121,13 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
 /** A symlink's final target, resolving every link on the way; a missing last component is kept as it is. */
 function resolveLink(p: string): string {
   try {
-    return fs.realpathSync(p);
+    return realpath(p);
   } catch {}
   let cur = p;
   for (let i = 0; i < 64; i++) {
     let t: string;
     try {
-      t = fs.readlinkSync(cur);
+      t = fromBytes(fs.readlinkSync(bytes(cur), { encoding: "buffer" }));
     } catch {
       break;
     }
@@ -169,7 +137,7 @@ function resolveLink(p: string): string {
   const slash = cur.lastIndexOf("/");
   const dir = slash <= 0 ? "/" : cur.slice(0, slash);
   try {
-    return pathJoin(fs.realpathSync(dir), cur.slice(slash + 1));
+    return pathJoin(realpath(dir), cur.slice(slash + 1));
   } catch {
     return pathSimplify(cur);
   }
@@ -183,10 +151,10 @@ export function findExecutable(name: string, pathEnv: string | undefined): Resul
     if (!element.startsWith("/")) continue;
     const full = pathJoin(element, name);
     try {
-      const st = fs.statSync(full);
+      const st = fs.statSync(bytes(full));
       if (st.isDirectory()) throw Object.assign(new Error(), { code: "EISDIR" });
       if (!st.isFile()) throw Object.assign(new Error(), { code: "EBADFD" });
-      fs.accessSync(full, fs.constants.X_OK);
+      fs.accessSync(bytes(full), fs.constants.X_OK);
       return pathSimplify(full);
     } catch (e) {
       const c = code(e);
@@ -201,23 +169,23 @@ export function readCredential(env: Map<string, string>, name = "ssh.listen"): C
   const dir = env.get("CREDENTIALS_DIRECTORY") ?? "/run/credentials/@system";
   if (!isNormalizedAbsolute(dir)) return { kind: "error", errno: "EINVAL" };
   try {
-    return { kind: "plain", data: fs.readFileSync(pathJoin(dir, name), "latin1") };
+    return { kind: "plain", data: fs.readFileSync(bytes(pathJoin(dir, name)), "latin1") };
   } catch (e) {
     const c = code(e);
     if (c !== "ENOENT" && c !== "ENXIO") return { kind: "error", errno: c };
   }
   const enc = env.get("ENCRYPTED_CREDENTIALS_DIRECTORY") ?? "/run/credentials/@encrypted";
   const encPath = pathJoin(enc, name);
-  if (isNormalizedAbsolute(enc) && fs.existsSync(encPath)) return { kind: "encrypted", path: encPath };
+  if (isNormalizedAbsolute(enc) && fs.existsSync(bytes(encPath))) return { kind: "encrypted", path: encPath };
   return { kind: "absent" };
 }
 
 function interfaces(): Map<string, number> {
   const m = new Map<string, number>();
   try {
-    for (const n of fs.readdirSync("/sys/class/net")) {
+    for (const n of fs.readdirSync("/sys/class/net", { encoding: "buffer" }).map(fromBytes)) {
       try {
-        m.set(n, Number(fs.readFileSync(`/sys/class/net/${n}/ifindex`, "latin1").trim()));
+        m.set(n, Number(fs.readFileSync(bytes(`/sys/class/net/${n}/ifindex`), "latin1").trim()));
       } catch {}
     }
   } catch {}

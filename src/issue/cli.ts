@@ -1,9 +1,11 @@
 // systemd-ssh-issue's command line, as systemd 262 parses it: verbs make-vsock and rm-vsock, the older
 // options --make-vsock/--rm-vsock (with a warning), --issue-path=PATH ("-" or "" meaning standard output).
-// Pure: arguments in, a command (or systemd's error message) out.
+// Pure: arguments in, a command (or systemd's error message) out. Arguments, the path and the messages are
+// byte strings (src/shared/raw-bytes.ts), as systemd sees them.
 
 import { OptionError, OptionParser, optionSynopsis, type OptionSpec } from "../shared/options.ts";
 import { absolutePathArgument } from "../shared/path.ts";
+import { rawCwd } from "../shared/raw-bytes.ts";
 import { findVerb, type VerbSpec } from "../shared/verbs.ts";
 import { DEFAULT_ISSUE_PATH } from "./core.ts";
 
@@ -36,7 +38,7 @@ export type IssueCommand =
 
 export interface ParseContext {
   program?: string;
-  /** The working directory, for relative --issue-path; throws (with an errno code) if it is gone. */
+  /** The working directory as a byte string, for relative --issue-path; throws (with an errno code) if it is gone. */
   cwd?: () => string;
 }
 
@@ -66,7 +68,7 @@ export function parseIssueArgs(args: readonly string[], ctx: ParseContext = {}):
             break;
           }
           try {
-            path = absolutePathArgument(arg, ctx.cwd ?? (() => process.cwd()));
+            path = absolutePathArgument(arg, ctx.cwd ?? (() => rawCwd()), true);
           } catch (e) {
             return { kind: "error", message: `Failed to parse path "${arg}" and make it absolute: ${errnoText(e)}` };
           }

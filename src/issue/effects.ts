@@ -1,8 +1,10 @@
 // The real effects behind systemd-ssh-issue: what the machine is, the issue file on disk, stdout.
-// Each failure carries the errno, so main.ts can print systemd's "<what>: %m" messages.
+// Each failure carries the errno, so main.ts can print systemd's "<what>: %m" messages. Paths are byte
+// strings (src/shared/raw-bytes.ts), given to node:fs as the exact bytes.
 
 import { closeSync, constants, fchmodSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { bytes } from "../shared/raw-bytes.ts";
 import { writeAll } from "../shared/write-all.ts";
 
 /** A failed system call: errno (positive) and libc's text for it. */
@@ -29,9 +31,9 @@ export interface IssueEffects {
   probeVsock(): number;
   /** Our CID, or the errno reading it failed with. */
   localCid(): { cid: number } | { errno: number; strerror: string };
-  /** Write `content` to `path` atomically with mode 0644, parents 0755. Throws IssueWriteError. */
+  /** Write `content` to `path` (a byte string) atomically with mode 0644, parents 0755. Throws IssueWriteError. */
   writeIssueFile(path: string, content: string): void;
-  /** unlink(): true if removed, false if it did not exist; throws EffectError otherwise. */
+  /** unlink() `path` (a byte string): true if removed, false if it did not exist; throws EffectError otherwise. */
   removeFile(path: string): boolean;
   stdout(text: string): void;
   stdoutIsTerminal(): boolean;
@@ -70,12 +72,12 @@ function mkdirParents(path: string): void {
     cur += `/${part}`;
     let st;
     try {
-      st = statSync(cur);
+      st = statSync(bytes(cur));
     } catch (e) {
       const err = toEffectError(e);
       if (err.errno !== 2 /* ENOENT */) throw err;
       try {
-        mkdirSync(cur, 0o755);
+        mkdirSync(bytes(cur), 0o755);
       } catch (e2) {
         const err2 = toEffectError(e2);
         if (err2.errno !== 17 /* EEXIST */) throw err2;
@@ -94,7 +96,7 @@ function randomSuffix(): string {
  * Write a file the way systemd's fopen_tmpfile_linkable() + flink_tmpfile(REPLACE) do: a hidden temporary
  * file in the target's directory, mode fixed with fchmod (not subject to the umask), then rename() over
  * the target, which replaces a symlink there rather than following it. Nothing half-written is ever
- * visible under the target's name; on failure the temporary file is removed.
+ * visible under the target's name; on failure the temporary file is removed. `path` is a byte string.
  */
 export function writeFileAtomic(path: string, content: string, mode = 0o644): void {
   try {
@@ -105,7 +107,7 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
   const tmp = join(dirname(path), `.#${basename(path)}${randomSuffix()}`);
   let fd: number;
   try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | 0o2000000 /* O_CLOEXEC */, 0o600);
+    fd = openSync(bytes(tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | 0o2000000 /* O_CLOEXEC */, 0o600);
   } catch (e) {
     throw new IssueWriteError("create", toEffectError(e));
   }
@@ -118,7 +120,7 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
     fd = -1;
     step = "rename";
     try {
-      renameSync(tmp, path);
+      renameSync(bytes(tmp), bytes(path));
     } catch (e) {
       // systemd refuses to replace a directory with EEXIST before it gets to rename() (linkat_replace()).
       const err = toEffectError(e);
@@ -127,7 +129,7 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
   } catch (e) {
     if (fd >= 0) closeSync(fd);
     try {
-      unlinkSync(tmp);
+      unlinkSync(bytes(tmp));
     } catch {}
     throw new IssueWriteError(step, toEffectError(e));
   }
@@ -169,7 +171,7 @@ export const realEffects: IssueEffects = {
   writeIssueFile: (path, content) => writeFileAtomic(path, content),
   removeFile(path) {
     try {
-      unlinkSync(path);
+      unlinkSync(bytes(path));
       return true;
     } catch (e) {
       const err = toEffectError(e);

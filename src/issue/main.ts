@@ -2,8 +2,13 @@
 // remove the /run/issue.d/ drop-in that tells the console how to reach this VM over AF_VSOCK. The
 // generator's AF_VSOCK socket unit runs it on start and stop. Behaviour, messages and exit status are
 // systemd 262's; cli.ts parses, core.ts decides, effects.ts touches the system.
+//
+// Arguments, the working directory, paths and the messages naming them are byte strings (see
+// src/shared/raw-bytes.ts), as for systemd: a path named in bytes that are not UTF-8 is the one the kernel
+// sees, and the one the log names.
 
-import { log, LOG_DEBUG } from "../shared/log.ts";
+import { log, LOG_DEBUG, LOG_ERR, LOG_NOTICE, LOG_WARNING } from "../shared/log.ts";
+import { rawArgs, rawCwd } from "../shared/raw-bytes.ts";
 import { SYSTEMD_PARITY, VERSION } from "../version.ts";
 import { helpText, introspectJson, parseIssueArgs, PROGRAM } from "./cli.ts";
 import { cidFailure, planMakeVsock, vsockUnsupported, type IssueFacts } from "./core.ts";
@@ -15,14 +20,18 @@ export interface IssueOptions {
   effects?: IssueEffects;
   /** program_invocation_short_name: what --help and option errors call us. */
   program?: string;
+  /** The working directory (as process.cwd() gives it); our real one, as bytes, by default. */
   cwd?: () => string;
 }
+
+/** Our messages are byte strings: they name arguments and paths exactly as given. */
+const say = (level: number, message: string): void => log.logBytes(level, message);
 
 export async function main(args: readonly string[], opts: IssueOptions = {}): Promise<number> {
   log.parseEnvironment();
   const fx = opts.effects ?? realEffects;
   const program = opts.program ?? PROGRAM;
-  const cmd = parseIssueArgs(args, { program, cwd: opts.cwd });
+  const cmd = parseIssueArgs(rawArgs(args), { program, cwd: () => rawCwd(opts.cwd) });
   switch (cmd.kind) {
     case "help":
       fx.stdout(helpText(program, { colour: fx.stdoutIsTerminal() && coloursWanted() }));
@@ -34,19 +43,19 @@ export async function main(args: readonly string[], opts: IssueOptions = {}): Pr
       fx.stdout(`${introspectJson(program, VERSION)}\n`);
       return 0;
     case "error":
-      log.error(cmd.message);
+      say(LOG_ERR, cmd.message);
       return 1;
     case "run":
       break;
   }
-  for (const w of cmd.warnings) log.warning(w);
+  for (const w of cmd.warnings) say(LOG_WARNING, w);
   try {
     if (cmd.verb === "make-vsock") makeVsock(fx, cmd.path);
     else rmVsock(fx, cmd.path);
     return 0;
   } catch (e) {
     if (e instanceof Failure) {
-      log.error(e.message);
+      say(LOG_ERR, e.message);
       return 1;
     }
     throw e;
@@ -103,7 +112,7 @@ function strerrorOf(errno: number): string {
 function makeVsock(fx: IssueEffects, path: string | null): void {
   const plan = planMakeVsock(gatherFacts(fx));
   if (plan.kind === "skip") {
-    for (const l of plan.log) log.log(l.level, l.text);
+    for (const l of plan.log) say(l.level, l.text);
     return;
   }
   if (path === null) {
@@ -126,7 +135,7 @@ function makeVsock(fx: IssueEffects, path: string | null): void {
 
 function rmVsock(fx: IssueEffects, path: string | null): void {
   if (path === null) {
-    log.notice("STDOUT selected for issue file, not removing.");
+    say(LOG_NOTICE, "STDOUT selected for issue file, not removing.");
     return;
   }
   let removed: boolean;
@@ -136,6 +145,6 @@ function rmVsock(fx: IssueEffects, path: string | null): void {
     if (e instanceof EffectError) throw new Failure(`Failed to remove '${path}': ${e.strerror}`);
     throw e;
   }
-  if (removed) log.debug(`Successfully removed '${path}'.`);
-  else log.log(LOG_DEBUG, `File '${path}' does not exist, no operation executed.`);
+  if (removed) say(LOG_DEBUG, `Successfully removed '${path}'.`);
+  else say(LOG_DEBUG, `File '${path}' does not exist, no operation executed.`);
 }

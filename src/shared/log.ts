@@ -31,8 +31,14 @@ export type LogTarget = "console" | "kmsg";
 
 /** Where lines go. The kmsg sink is given the syslog priority prefix; the console sink is not. */
 export interface LogSink {
-  write(level: number, line: string): void;
+  /**
+   * `bytes`: `line` is a byte string (see src/shared/raw-bytes.ts: one character per byte, e.g. a path
+   * named in bytes that are not UTF-8), to be written byte for byte rather than encoded as UTF-8.
+   */
+  write(level: number, line: string, bytes?: boolean): void;
 }
+
+const encode = (text: string, bytes: boolean): Buffer => Buffer.from(text, bytes ? "latin1" : "utf8");
 
 const ANSI_NORMAL = "\x1b[0m";
 /** The colours systemd's log_dispatch() uses on a terminal, by level. */
@@ -47,10 +53,10 @@ function colourFor(level: number): string | null {
 let stderrIsTty: boolean | undefined;
 
 export const consoleSink: LogSink = {
-  write(level, line) {
+  write(level, line, bytes = false) {
     stderrIsTty ??= !("NO_COLOR" in process.env) && process.env.SYSTEMD_LOG_COLOR !== "0" && isatty(2);
     const colour = stderrIsTty ? colourFor(level) : null;
-    writeSync(2, colour ? `${colour}${line}${ANSI_NORMAL}\n` : `${line}\n`);
+    writeSync(2, encode(colour ? `${colour}${line}${ANSI_NORMAL}\n` : `${line}\n`, bytes));
   },
 };
 
@@ -69,7 +75,7 @@ const LOG_DAEMON = 3 << 3;
 export function kmsgSink(ident: string, path = "/dev/kmsg"): LogSink {
   let fd: number | null | undefined;
   return {
-    write(level, line) {
+    write(level, line, bytes = false) {
       if (fd === undefined) {
         try {
           fd = require("node:fs").openSync(path, "w") as number;
@@ -78,11 +84,11 @@ export function kmsgSink(ident: string, path = "/dev/kmsg"): LogSink {
         }
       }
       const record = `<${LOG_DAEMON | level}>${ident}[${process.pid}]: ${line}\n`;
-      if (fd === null) return consoleSink.write(level, line);
+      if (fd === null) return consoleSink.write(level, line, bytes);
       try {
-        writeSync(fd, record);
+        writeSync(fd, encode(record, bytes));
       } catch {
-        consoleSink.write(level, line);
+        consoleSink.write(level, line, bytes);
       }
     },
   };
@@ -96,6 +102,9 @@ function consolaLevel(level: number): number {
   if (level <= LOG_INFO) return 3;
   return 4;
 }
+
+/** Marks a byte-string message in the tag that carries its level through consola. */
+const BYTES_TAG = " bytes";
 
 export class Logger {
   /** Maximum level printed; systemd's default is info. */
@@ -127,6 +136,12 @@ export class Logger {
     this.instance().log({ level: consolaLevel(level), tag: String(level), args: [message] } as Partial<LogObject>);
   }
 
+  /** log(), for a message that is a byte string (it names paths or arguments exactly as given). */
+  logBytes(level: number, message: string): void {
+    if (!this.enabled(level)) return;
+    this.instance().log({ level: consolaLevel(level), tag: `${level}${BYTES_TAG}`, args: [message] } as Partial<LogObject>);
+  }
+
   error(message: string): void {
     this.log(LOG_ERR, message);
   }
@@ -151,7 +166,14 @@ export class Logger {
     this.consola = createConsola({
       level: 5,
       // consola's default reporters write info to stdout; ours writes every level to our sink only.
-      reporters: [{ log: (o: LogObject) => sink().write(Number(o.tag), o.args.map(String).join(" ")) }],
+      reporters: [
+        {
+          log: (o: LogObject) => {
+            const bytes = o.tag.endsWith(BYTES_TAG);
+            sink().write(Number(bytes ? o.tag.slice(0, -BYTES_TAG.length) : o.tag), o.args.map(String).join(" "), bytes);
+          },
+        },
+      ],
       // systemd prints every message; consola would fold repeats of the same line.
       throttle: 0,
     });

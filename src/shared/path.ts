@@ -16,8 +16,10 @@ function skipSlashOrDot(p: string, i: number): number {
 /**
  * path_simplify(): collapse repeated slashes, drop "." components and the trailing slash, drop ".."
  * directly under "/" of an absolute path; other ".." stay. "" stays "", an emptied relative path is ".".
+ * `byteString`: `path` is a byte string (src/shared/raw-bytes.ts), one character per byte; else a JS
+ * string whose bytes are its UTF-8 encoding. (It matters for the length limit of a component.)
  */
-export function pathSimplify(path: string): string {
+export function pathSimplify(path: string, byteString = false): string {
   if (path === "") return path;
   const absolute = path[0] === "/";
   const out: string[] = [];
@@ -29,7 +31,7 @@ export function pathSimplify(path: string): string {
     let end = path.indexOf("/", first);
     if (end < 0) end = path.length;
     const component = path.slice(first, end);
-    if (Buffer.byteLength(component) > NAME_MAX) {
+    if ((byteString ? component.length : Buffer.byteLength(component)) > NAME_MAX) {
       // An invalid component: systemd leaves the rest as it is.
       out.push(path.slice(first));
       break;
@@ -46,9 +48,9 @@ export function pathSimplify(path: string): string {
 }
 
 /** path_make_absolute_cwd() followed by path_simplify(), as parse_path_argument() does. */
-export function absolutePathArgument(path: string, cwd: () => string): string {
+export function absolutePathArgument(path: string, cwd: () => string, byteString = false): string {
   const abs = path.startsWith("/") ? path : joinPath(cwd(), path);
-  return pathSimplify(abs);
+  return pathSimplify(abs, byteString);
 }
 
 /** path_join() of two parts: exactly one slash between them. */

@@ -1,7 +1,7 @@
 // ffi/socket.ts against the real kernel: descriptor passing, long AF_UNIX paths, peeking, timeouts, errors.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { fstatSync, mkdirSync, readSync, writeSync } from "node:fs";
+import { fstatSync, mkdirSync, readdirSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { SysError } from "../../ffi/errors.ts";
 import {
@@ -119,10 +119,56 @@ describe("connectUnix", () => {
 
   test("an empty path is EINVAL", () => {
     expect(() => connectUnix("")).toThrow("Invalid argument");
+    expect(() => connectUnix(new Uint8Array(0))).toThrow("Invalid argument");
+  });
+
+  // A path given as bytes is used exactly: \xff is not UTF-8, é is, \xe2\x82 is a cut-off sequence.
+  // A string holding the same characters is encoded as UTF-8, i.e. names another file.
+  const NAME = Buffer.from("s-\xff-\xc3\xa9-\xe2\x82", "latin1");
+  const names = (d: string) => readdirSync(d, { encoding: "buffer" }).map((n) => n.toString("hex"));
+
+  test("a path in bytes (Uint8Array), short: listened on and connected to as exactly those bytes", () => {
+    const sub = join(dir, "bytes-short");
+    mkdirSync(sub);
+    const path = Buffer.concat([Buffer.from(`${sub}/`), NAME]);
+    const l = listenUnix(new Uint8Array(path));
+    try {
+      expect(names(sub)).toEqual([NAME.toString("hex")]);
+      const c = connectUnix(new Uint8Array(path));
+      const s = accept(l);
+      sendAll(c, new TextEncoder().encode("bytes"));
+      expect(new TextDecoder().decode(recv(s, 16))).toBe("bytes");
+      close(c);
+      close(s);
+      expect(() => connectUnix(path.toString("latin1"))).toThrow("No such file or directory");
+    } finally {
+      close(l);
+    }
+  });
+
+  test("a path in bytes (Uint8Array) longer than sun_path: through /proc/self/fd, as exactly those bytes", () => {
+    let deep = join(dir, "bytes-long");
+    while (deep.length < 200) deep = join(deep, "a-rather-long-directory-name");
+    mkdirSync(deep, { recursive: true });
+    const path = Buffer.concat([Buffer.from(`${deep}/`), NAME]);
+    expect(path.length).toBeGreaterThan(108);
+    const l = bindRelative(deep, new Uint8Array(NAME));
+    try {
+      expect(names(deep)).toEqual([NAME.toString("hex")]);
+      const c = connectUnix(new Uint8Array(path));
+      const s = accept(l);
+      sendAll(s, new TextEncoder().encode("long bytes"));
+      expect(new TextDecoder().decode(recv(c, 16))).toBe("long bytes");
+      close(c);
+      close(s);
+      expect(() => connectUnix(path.toString("latin1"))).toThrow("No such file or directory");
+    } finally {
+      close(l);
+    }
   });
 });
 
-function bindRelative(cwd: string, name: string): number {
+function bindRelative(cwd: string, name: string | Uint8Array): number {
   const old = process.cwd();
   process.chdir(cwd);
   try {

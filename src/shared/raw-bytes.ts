@@ -1,0 +1,72 @@
+// Arguments, environment, working directory and paths as bytes, the way systemd's C tools see them.
+//
+// Bun decodes argv and the environment as UTF-8 (an invalid byte becomes U+FFFD), and node:fs encodes a
+// string path as UTF-8. A name that is not UTF-8 would then reach the kernel, and our messages, as other
+// bytes than the caller gave. Instead we carry such values as "byte strings": latin1 strings whose
+// characters are the bytes, one each (so "é" in UTF-8 is the two characters "\xc3\xa9"). bytes() turns one
+// back into a Buffer for node:fs or for writing out; fromBytes() reads a Buffer result (readlink, realpath,
+// readdir with {encoding: "buffer"}) into one.
+
+import { readFileSync, readlinkSync } from "node:fs";
+
+/** A byte string as the exact bytes (for node:fs paths, or output), never re-encoded as UTF-8. */
+export const bytes = (s: string): Buffer => Buffer.from(s, "latin1");
+
+/** Bytes (e.g. an fs result read with {encoding: "buffer"}) as a byte string. */
+export const fromBytes = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+
+/** A JS (UTF-16) string as the byte string of its UTF-8 encoding. */
+export const utf8Bytes = (s: string): string => Buffer.from(s, "utf8").toString("latin1");
+
+/** Whether a byte string decodes as UTF-8 to exactly `s`, i.e. it is what Bun made `s` from. */
+const decodesTo = (raw: string, s: string): boolean => Buffer.from(raw, "latin1").toString("utf8") === s;
+
+/** Our environment's raw bytes (process.env would decode them as UTF-8), as byte strings. */
+export function rawEnviron(): Map<string, string> {
+  const m = new Map<string, string>();
+  let data: string;
+  try {
+    data = readFileSync("/proc/self/environ", "latin1");
+  } catch {
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) m.set(k, utf8Bytes(v));
+    return m;
+  }
+  for (const entry of data.split("\0")) {
+    const eq = entry.indexOf("=");
+    if (eq > 0 && !m.has(entry.slice(0, eq))) m.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return m;
+}
+
+/**
+ * Our arguments as byte strings, like rawEnviron(). They are the last `args.length` words of
+ * /proc/self/cmdline when those decode to exactly `args`; else (args not from our command line, e.g. a
+ * test calling a tool's main() in-process) `args` themselves, encoded as UTF-8.
+ */
+export function rawArgs(args: readonly string[]): string[] {
+  const fallback = () => args.map(utf8Bytes);
+  let words: string[];
+  try {
+    words = readFileSync("/proc/self/cmdline", "latin1").split("\0");
+  } catch {
+    return fallback();
+  }
+  words.pop(); // the empty string after the last NUL
+  if (words.length < args.length) return fallback();
+  const tail = words.slice(words.length - args.length);
+  return tail.every((w, i) => decodesTo(w, args[i]!)) ? tail : fallback();
+}
+
+/**
+ * getcwd() as a byte string; throws what process.cwd() throws (e.g. ENOENT when the directory is gone).
+ * The raw name is /proc/self/cwd's target when it decodes to exactly process.cwd(); else process.cwd()
+ * encoded as UTF-8.
+ */
+export function rawCwd(cwd: () => string = () => process.cwd()): string {
+  const decoded = cwd();
+  try {
+    const raw = fromBytes(readlinkSync("/proc/self/cwd", { encoding: "buffer" }));
+    if (decodesTo(raw, decoded)) return raw;
+  } catch {}
+  return utf8Bytes(decoded);
+}

@@ -1,0 +1,58 @@
+// A private mount namespace and a chroot made of bind mounts of everything but /.dockerenv: programs run in
+// it see a plain KVM guest instead of the docker container this machine looks like, so systemd-ssh-issue's
+// make-vsock runs for real (creating an AF_VSOCK socket and reading our CID; nothing connects). Root only.
+
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface ChrootResult {
+  code: number;
+  /** Output as byte strings (latin1: one character per byte). */
+  stdout: string;
+  stderr: string;
+}
+
+/** Whether inVmChroot() can run here. */
+export const canFakeVm = process.getuid?.() === 0 && Bun.which("unshare") !== null && Bun.which("chroot") !== null;
+
+/** The environment of the test process without systemd's variables (they would change the tools' output). */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("SYSTEMD_") && k !== "NO_COLOR") env[k] = v;
+  return { ...env, ...extra };
+}
+
+/**
+ * Run `cmds` one after the other in one namespace (so one can prepare what the next sees). Command words
+ * are byte strings (latin1: one character per byte), so paths not in UTF-8 pass through exactly; each
+ * command's output is framed in a result file under `scratch`.
+ */
+export function inVmChroot(cmds: string[][], scratch: string, env: Record<string, string> = cleanEnv()): ChrootResult[] {
+  const root = join(scratch, "root");
+  mkdirSync(root);
+  const results = join(scratch, "results");
+  mkdirSync(results);
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const script = [
+    "set -e",
+    `mount -t tmpfs -o mode=755 tmpfs ${q(root)}`,
+    `for x in usr bin sbin lib lib32 lib64 libx32 etc proc sys dev work tmp run root; do`,
+    `  [ -e /$x ] || continue`,
+    `  if [ -L /$x ]; then ln -s "$(readlink /$x)" ${q(root)}/$x; else mkdir ${q(root)}/$x; mount --rbind /$x ${q(root)}/$x; fi`,
+    "done",
+    "set +e",
+    ...cmds.map((c, i) => `chroot ${q(root)} ${c.map(q).join(" ")} >${q(results)}/${i}.out 2>${q(results)}/${i}.err; echo $? >${q(results)}/${i}.rc`),
+  ].join("\n");
+  // A script file, written byte for byte: an argument string would reach sh encoded as UTF-8.
+  const file = join(scratch, "script.sh");
+  writeFileSync(file, Buffer.from(script, "latin1"));
+  const p = Bun.spawnSync(["unshare", "--mount", "--propagation", "private", "sh", file], { env, timeout: 20000 });
+  if (p.exitCode !== 0) throw new Error(`namespace setup failed: ${p.stderr.toString()}`);
+  const out = cmds.map((_, i) => ({
+    code: Number(readFileSync(join(results, `${i}.rc`), "latin1")),
+    stdout: readFileSync(join(results, `${i}.out`), "latin1"),
+    stderr: readFileSync(join(results, `${i}.err`), "latin1"),
+  }));
+  rmdirSync(root);
+  return out;
+}

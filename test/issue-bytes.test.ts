@@ -1,0 +1,222 @@
+// systemd-ssh-issue takes --issue-path (and every other argument, and the working directory a relative
+// path is made absolute against) as bytes, as systemd 262 does: a path that is not UTF-8 is the one removed
+// or written, and is named byte for byte in messages. Bun decodes argv as UTF-8 (replacing invalid bytes)
+// and node:fs encodes strings as UTF-8, which once made us act on, and name, another path.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { printfArg, shQuote } from "./generator/harness.ts";
+import { ensureBuilt } from "./helpers/build.ts";
+import { requireReference } from "./helpers/reference.ts";
+import { DIST, removeDir, tempDir } from "./helpers/tmp.ts";
+import { canFakeVm, cleanEnv, inVmChroot } from "./helpers/vm-chroot.ts";
+
+const ref = requireReference("262");
+const OURS = join(DIST, "systemd-ssh-issue");
+
+// Invalid UTF-8 (\xff), valid UTF-8 (é), and a truncated sequence (\xe2\x82), in one name.
+const NAME = "-\xff-\xc3\xa9-\xe2\x82";
+const b = (s: string) => Buffer.from(s, "latin1");
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** The scratch directory afterwards: names, modes, contents, link targets as byte strings. */
+  files: Record<string, string>;
+}
+
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string) => {
+    for (const name of readdirSync(b(d), { encoding: "buffer" }).map((x) => x.toString("latin1")).sort()) {
+      const p = `${d}/${name}`;
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(b(p));
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isSymbolicLink()) out[r] = `link -> ${readlinkSync(b(p), { encoding: "buffer" }).toString("latin1")}`;
+      else if (st.isDirectory()) {
+        out[r] = `dir ${mode}`;
+        walk(p, r);
+      } else out[r] = `file ${mode} ${JSON.stringify(readFileSync(b(p), "latin1"))}`;
+    }
+  };
+  walk(dir, "");
+  return out;
+}
+
+/** Run `bin` with byte-string arguments in a byte-string working directory, through printf(1). */
+function run(bin: string, args: string[], cwd: string): Omit<Result, "files"> {
+  const words = args.map((a) => `"$(printf '${printfArg(a)}')"`).join(" ");
+  const script = `cd "$(printf '${printfArg(cwd)}')" || exit 99\nexec ${shQuote(bin)} ${words}`;
+  const p = Bun.spawnSync(["/bin/sh", "-c", script], { env: cleanEnv({ SYSTEMD_LOG_LEVEL: "debug" }), stdout: "pipe", stderr: "pipe", timeout: 10000 });
+  const latin1 = (x: Uint8Array) => Buffer.from(x).toString("latin1");
+  return { code: p.exitCode ?? -1, stdout: latin1(p.stdout), stderr: latin1(p.stderr) };
+}
+
+interface Case {
+  name: string;
+  args: (d: string) => string[];
+  setup?: (d: string) => void;
+  /** Working directory, relative to the scratch directory (default: the scratch directory). */
+  cwd?: string;
+  /** What must hold for the reference's result, so the case tests what it says. */
+  check: (r: Result, d: string) => void;
+}
+
+const LONG_OK = "\xc3\xa9".repeat(100); // 200 bytes: a valid component (100 characters in UTF-8)
+const TOO_LONG = "\xff".repeat(256); // 256 bytes: longer than NAME_MAX
+
+const CASES: Case[] = [
+  {
+    name: "rm-vsock removes a file named in bytes",
+    args: (d) => ["rm-vsock", `--issue-path=${d}/f${NAME}`],
+    setup: (d) => writeFileSync(b(`${d}/f${NAME}`), "x"),
+    check: (r, d) => {
+      expect(r.files).toEqual({});
+      expect(r.stderr).toBe(`Successfully removed '${d}/f${NAME}'.\n`);
+    },
+  },
+  {
+    name: "rm-vsock: a missing file named in bytes",
+    args: (d) => ["rm-vsock", "--issue-path", `${d}/f${NAME}`],
+    setup: (d) => writeFileSync(b(`${d}/f`), "keep"),
+    check: (r, d) => expect(r.stderr).toBe(`File '${d}/f${NAME}' does not exist, no operation executed.\n`),
+  },
+  {
+    name: "rm-vsock: a directory named in bytes is an error",
+    args: (d) => ["rm-vsock", `--issue-path=${d}/dir${NAME}`],
+    setup: (d) => mkdirSync(b(`${d}/dir${NAME}`)),
+    check: (r, d) => {
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`Failed to remove '${d}/dir${NAME}': Is a directory\n`);
+    },
+  },
+  {
+    name: "rm-vsock: a file named in bytes as parent is an error",
+    args: (d) => ["rm-vsock", `--issue-path=${d}/p${NAME}/f`],
+    setup: (d) => writeFileSync(b(`${d}/p${NAME}`), ""),
+    check: (r) => expect(r.code).toBe(1),
+  },
+  {
+    name: "rm-vsock: a link named in bytes is removed, not its target",
+    args: (d) => ["rm-vsock", `--issue-path=${d}/l${NAME}`],
+    setup: (d) => {
+      writeFileSync(b(`${d}/t${NAME}`), "keep");
+      symlinkSync(b(`t${NAME}`), b(`${d}/l${NAME}`));
+    },
+    check: (r) => expect(Object.keys(r.files)).toEqual([`t${NAME}`]),
+  },
+  {
+    name: "relative path, working directory named in bytes",
+    args: () => ["rm-vsock", `--issue-path=./f${NAME}//`],
+    setup: (d) => {
+      mkdirSync(b(`${d}/cwd${NAME}`));
+      writeFileSync(b(`${d}/cwd${NAME}/f${NAME}`), "");
+    },
+    cwd: `cwd${NAME}`,
+    check: (r, d) => expect(r.stderr).toBe(`Successfully removed '${d}/cwd${NAME}/f${NAME}'.\n`),
+  },
+  {
+    name: "relative path in an error message, working directory named in bytes",
+    args: () => ["rm-vsock", `--issue-path=dir${NAME}/`],
+    setup: (d) => mkdirSync(b(`${d}/cwd${NAME}/dir${NAME}`), { recursive: true }),
+    cwd: `cwd${NAME}`,
+    check: (r, d) => expect(r.stderr).toBe(`Failed to remove '${d}/cwd${NAME}/dir${NAME}': Is a directory\n`),
+  },
+  {
+    name: "a 200-byte component (100 characters) is simplified like any other",
+    args: (d) => ["rm-vsock", `--issue-path=${d}/${LONG_OK}/./f`],
+    setup: (d) => {
+      mkdirSync(b(`${d}/${LONG_OK}`));
+      writeFileSync(b(`${d}/${LONG_OK}/f`), "");
+    },
+    check: (r, d) => expect(r.stderr).toBe(`Successfully removed '${d}/${LONG_OK}/f'.\n`),
+  },
+  {
+    name: "a component longer than NAME_MAX bytes stops simplification",
+    args: (d) => ["rm-vsock", `--issue-path=${d}//${TOO_LONG}/./f/`],
+    check: (r, d) => expect(r.stderr).toBe(`Failed to remove '${d}/${TOO_LONG}/./f/': File name too long\n`),
+  },
+  {
+    name: "an unknown verb in bytes",
+    args: () => ["rm-vsoc\xff"],
+    check: (r) => expect(r.stderr).toBe("Unknown command verb 'rm-vsoc\xff', did you mean 'rm-vsock'?\n"),
+  },
+  {
+    name: "an unknown option in bytes",
+    args: () => [`--bogus${NAME}=1`, "rm-vsock"],
+    check: (r) => expect(r.stderr).toBe(`systemd-ssh-issue: unrecognized option '--bogus${NAME}'\n`),
+  },
+];
+
+describe.skipIf(!ref)("systemd-ssh-issue with paths and arguments in bytes, like systemd 262", () => {
+  beforeAll(async () => {
+    await ensureBuilt();
+  });
+
+  for (const c of CASES) {
+    test(c.name, () => {
+      const dir = tempDir("issue-bytes");
+      try {
+        const [theirs, ours] = [ref!.tool("systemd-ssh-issue"), OURS].map((bin): Result => {
+          for (const n of readdirSync(b(dir), { encoding: "buffer" })) rmSync(Buffer.concat([b(`${dir}/`), n]), { recursive: true, force: true });
+          c.setup?.(dir);
+          const r = run(bin, c.args(dir), c.cwd ? `${dir}/${c.cwd}` : dir);
+          return { ...r, files: snapshot(dir) };
+        });
+        c.check(theirs!, dir);
+        expect(ours).toEqual(theirs!);
+      } finally {
+        removeDir(dir);
+      }
+    });
+  }
+});
+
+describe.skipIf(!ref || !canFakeVm)("systemd-ssh-issue make-vsock in a VM, paths in bytes, like systemd 262", () => {
+  let scratch: string;
+  beforeAll(async () => {
+    await ensureBuilt();
+    scratch = tempDir("issue-vm-bytes");
+  });
+  afterAll(() => removeDir(scratch));
+
+  const cases: { name: string; args: (d: string) => string[]; setup?: (d: string) => void }[] = [
+    { name: "file and missing parents named in bytes", args: (d) => ["make-vsock", `--issue-path=${d}/run${NAME}/issue.d/f${NAME}`] },
+    {
+      name: "replaces a file named in bytes",
+      args: (d) => ["make-vsock", `--issue-path=${d}/f${NAME}`],
+      setup: (d) => writeFileSync(b(`${d}/f${NAME}`), "old\n", { mode: 0o600 }),
+    },
+    { name: "a directory named in bytes in the way", args: (d) => ["make-vsock", `--issue-path=${d}/f${NAME}`], setup: (d) => mkdirSync(b(`${d}/f${NAME}`)) },
+    { name: "a file named in bytes as parent", args: (d) => ["make-vsock", `--issue-path=${d}/p${NAME}/f`], setup: (d) => writeFileSync(b(`${d}/p${NAME}`), "") },
+  ];
+
+  test("make-vsock: same output, status and files as systemd 262", () => {
+    // As in issue-reference.test.ts: both programs see the same path (it is in the messages), each in turn.
+    const dirs = cases.flatMap((_, i) => [0, 1].map((k) => join(scratch, `case${i}-${k}`)));
+    const cmds: string[][] = [];
+    cases.forEach((c, i) => {
+      const shared = join(scratch, `case${i}`);
+      for (const [k, bin] of [ref!.tool("systemd-ssh-issue"), OURS].entries()) {
+        const d = dirs[i * 2 + k]!;
+        mkdirSync(d);
+        c.setup?.(d);
+        cmds.push(["sh", "-c", `rm -rf '${shared}' && mv '${d}' '${shared}' && exec "$@"`, "sh", bin, ...c.args(shared)]);
+        cmds.push(["sh", "-c", `mv '${shared}' '${d}'`]);
+      }
+    });
+    const results = inVmChroot(cmds, scratch);
+    cases.forEach((c, i) => {
+      const [refRun, ourRun] = [results[i * 4]!, results[i * 4 + 2]!];
+      const [refFiles, ourFiles] = [snapshot(dirs[i * 2]!), snapshot(dirs[i * 2 + 1]!)];
+      expect({ name: c.name, ...ourRun, files: ourFiles }).toEqual({ name: c.name, ...refRun, files: refFiles });
+    });
+    // It did write the hint, under the name given; and the errors name their paths (compared above).
+    expect(snapshot(dirs[0]!)[`run${NAME}/issue.d/f${NAME}`]).toMatch(/^file 644 "Try contacting this VM's SSH server via 'ssh vsock%\d+' from host\.\\n\\n"$/);
+    expect(results[8]!.stderr).toContain(`/case2/f${NAME}'`);
+    expect(results[12]!.stderr).toContain(`/case3/p${NAME}/f'`);
+  });
+});
