@@ -135,6 +135,8 @@ export interface Vm {
   startedAt: number;
   /** Poll until the guest answers OK on `port`; resolves with ms since QEMU start. Throws with the console tail. */
   waitForPort(port: number, timeoutMs?: number): Promise<number>;
+  /** Resolves when QEMU exits (a crashed guest, or stop()). */
+  exited: Promise<unknown>;
   /** The last `chars` characters of the guest's serial console. */
   consoleTail(chars?: number): string;
   stop(): Promise<void>;
@@ -315,7 +317,7 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
     const bootMs = readyPort === null ? 0 : await waitForPort(readyPort);
     return {
       dir, vhostSock, hybridSock, consoleLog, qemuPid: qemu.pid, daemonPid: daemon.pid, bootMs, startedAt: t0,
-      waitForPort, consoleTail, stop,
+      waitForPort, consoleTail, stop, exited: proc.exited,
     };
   } catch (e) {
     opts.keepDir = true;

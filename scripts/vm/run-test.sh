@@ -28,6 +28,7 @@ fi
 
 pidfile=$(mktemp /tmp/vm-lab-pids.XXXXXX)
 export VM_PIDFILE=$pidfile VM_TEST=1
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	local pid
 	while read -r pid; do
