@@ -27,9 +27,6 @@ const PROXY = join(repoRoot, "dist/systemd-ssh-proxy");
 const BINARY = join(repoRoot, "dist/systemd-ssh");
 // systemd 262's proxy, for the latency comparison on the same guest (vsock-mux: AF_UNIX on the host, safe).
 const REF_PROXY = join(repoRoot, ".reference/262/bin/systemd-ssh-proxy");
-// Relay mode (ProxyUseFdpass no) needs branch `relay` (src/proxy/relay.ts). Until it is in main this
-// test is skipped, and says so; it turns itself on once the file exists.
-const RELAY_MERGED = existsSync(join(repoRoot, "src/proxy/relay.ts"));
 
 // A small glibc-linked host program that busybox does not provide, to prove that extras and their ldd
 // libraries work in the guest; then our binary and its tool links (symlinks stay symlinks in the guest).
@@ -323,8 +320,7 @@ describe.skipIf(!run)("VM lab stage 1", () => {
   });
 
   // Relay mode: ssh gives the proxy pipes (ProxyUseFdpass no) and the proxy copies the bytes.
-  // Needs branch `relay` in main; skipped (with this note) until src/proxy/relay.ts exists.
-  test.skipIf(!RELAY_MERGED)("ssh through our proxy in relay mode (ProxyUseFdpass no): login, 8 MiB each way", async () => {
+  test("ssh through our proxy in relay mode (ProxyUseFdpass no): login, 8 MiB each way", async () => {
     const base = sshOpts(`${PROXY} %n %p`, false);
     const r = ssh("echo relayed; hostname", { base });
     expectOk(r, "relay-mode login");
