@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { printfArg, shQuote } from "./generator/harness.ts";
+import { printfArg, shQuote } from "./helpers/shell.ts";
 import { ensureBuilt } from "./helpers/build.ts";
 import { requireReference } from "./helpers/reference.ts";
 import { DIST, removeDir, tempDir } from "./helpers/tmp.ts";

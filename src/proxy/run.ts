@@ -5,7 +5,8 @@
 
 import { SysError } from "../../ffi/errors.ts";
 import * as sock from "../../ffi/socket.ts";
-import { log } from "../shared/log.ts";
+import { log, LOG_ERR } from "../shared/log.ts";
+import { bytes, rawArgs, utf8Bytes } from "../shared/raw-bytes.ts";
 import { parseVsockCid, parseVsockPort, VMADDR_CID_ANY } from "../shared/vsock-address.ts";
 import { parseProxyArgs, type Transport } from "./args.ts";
 import { DEFAULT_DELAYS, parseWaitSeconds, retryUntilUp } from "./boot-wait.ts";
@@ -43,7 +44,8 @@ const STDIN = 0;
 const STDOUT = 1;
 
 export const realDeps: ProxyDeps = {
-  connectUnix: sock.connectUnix,
+  // Paths are byte strings (see runProxy): the kernel gets exactly the bytes ssh gave us.
+  connectUnix: (path) => sock.connectUnix(bytes(path)),
   connectVsock: sock.connectVsock,
   async handOff(fd, ctx) {
     if (ctx.transport !== "relay") {
@@ -159,10 +161,13 @@ export function proxyVsockMux(deps: ProxyDeps, rawPath: string, port: string, tr
 export async function runProxy(args: readonly string[], deps: ProxyDeps = realDeps): Promise<number> {
   log.parseEnvironment();
   try {
-    await proxy(args, deps);
+    // Arguments as byte strings, as systemd's C sees them: a socket path need not be UTF-8. Every message
+    // built from them is a byte string too, and is printed byte for byte.
+    await proxy(rawArgs(args), deps);
     return 0;
   } catch (e) {
-    log.error(e instanceof ProxyError ? e.message : e instanceof SysError ? e.message : `Unexpected error: ${String(e)}`);
+    const message = e instanceof ProxyError || e instanceof SysError ? e.message : utf8Bytes(`Unexpected error: ${String(e)}`);
+    log.logBytes(LOG_ERR, message);
     return 1;
   }
 }
@@ -194,8 +199,13 @@ async function proxy(args: readonly string[], deps: ProxyDeps): Promise<void> {
       break;
     case "machine": {
       // Resolved through machined once; --wait does not apply (the machine must be registered).
+      // machined speaks JSON, i.e. text: the name goes there decoded, and its messages come back as text.
       const { proxyMachine } = await import("./machine.ts");
-      return proxyMachine(deps, spec.name, port, transport);
+      try {
+        return await proxyMachine(deps, Buffer.from(spec.name, "latin1").toString("utf8"), port, transport);
+      } catch (e) {
+        throw e instanceof ProxyError ? new ProxyError(utf8Bytes(e.message), e.code) : e;
+      }
     }
   }
   const fd =

@@ -23,7 +23,8 @@ export const HEADER_READ_TIMEOUT_SEC = 5;
 /** Send the CONNECT line in one write: real multiplexers drop a line split across writes. */
 export function sendConnect(fd: number, path: string, port: string): void {
   try {
-    sendAll(fd, new TextEncoder().encode(`CONNECT ${port}\n`));
+    // `port` is a byte string (runProxy): send its bytes as they came.
+    sendAll(fd, Buffer.from(`CONNECT ${port}\n`, "latin1"));
   } catch (e) {
     if (e instanceof SysError) throw new ProxyError(`Failed to send CONNECT to ${path}:${port}: ${e.strerror}`, e.code);
     throw e;

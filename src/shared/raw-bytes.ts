@@ -44,6 +44,8 @@ export function rawEnviron(): Map<string, string> {
  * test calling a tool's main() in-process) `args` themselves, encoded as UTF-8.
  */
 export function rawArgs(args: readonly string[]): string[] {
+  // ASCII is the same in every reading, and the usual case: no need to read /proc.
+  if (args.every((a) => /^[\x00-\x7f]*$/.test(a))) return [...args];
   const fallback = () => args.map(utf8Bytes);
   let words: string[];
   try {

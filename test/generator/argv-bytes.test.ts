@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { ensureBuilt } from "../helpers/build.ts";
 import { requireReference } from "../helpers/reference.ts";
 import { DIST, REPO, tempDir } from "../helpers/tmp.ts";
-import { printfArg, referenceCommand, shQuote } from "./harness.ts";
+import { printfArg, shQuote } from "../helpers/shell.ts";
+import { referenceCommand } from "./harness.ts";
 
 const ref = requireReference("262");
 const base = tempDir("gen-argv");

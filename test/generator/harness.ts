@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { GenLog } from "../../src/generator/glog.ts";
 import { runGenerator } from "../../src/generator/main.ts";
 import type { Reference } from "../helpers/reference.ts";
+import { printfArg, shQuote } from "../helpers/shell.ts";
 
 export interface Case {
   /** Kernel command line as bytes (latin1 string); undefined: $SYSTEMD_PROC_CMDLINE unset is NOT used (always set). */
@@ -98,15 +99,6 @@ export function snapshot(dir: string): string[] {
 }
 
 /** Octal-escape a byte string for printf(1), so raw bytes reach the environment (or argv) untouched. */
-export function printfArg(s: string): string {
-  let o = "";
-  for (let i = 0; i < s.length; i++) o += `\\${s.charCodeAt(i).toString(8).padStart(3, "0")}`;
-  return o;
-}
-
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * The shell words that run the reference generator through its own loader, arguments to follow (the

@@ -7,6 +7,8 @@ import { close, recvFd, socketpair } from "../../ffi/socket.ts";
 export interface FdpassResult {
   code: number;
   stderr: string;
+  /** stderr exactly, for messages that carry non-UTF-8 bytes. */
+  stderrBytes: Uint8Array;
   /** The descriptor the proxy sent (ours now, close it), or null. */
   fd: number | null;
   /** Every byte the proxy wrote to stdout besides the descriptor: must be exactly one NUL. */
@@ -18,7 +20,9 @@ export async function runFdpass(cmd: string[], opts: { env?: Record<string, stri
   const p = Bun.spawn(cmd, { stdin: theirs, stdout: theirs, stderr: "pipe", env: (opts.env ?? process.env) as Record<string, string> });
   close(theirs);
   const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 20000);
-  const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
+  const [stderrBuf, code] = await Promise.all([new Response(p.stderr).arrayBuffer(), p.exited]);
+  const stderrBytes = new Uint8Array(stderrBuf);
+  const stderr = new TextDecoder().decode(stderrBytes);
   clearTimeout(timer);
   // The proxy has exited, so everything it sent is queued: first message with the descriptor, then EOF.
   let fd: number | null = null;
@@ -33,7 +37,7 @@ export async function runFdpass(cmd: string[], opts: { env?: Record<string, stri
     chunks.push(...r.data);
   }
   close(ours);
-  return { code, stderr, fd, stdout: Uint8Array.from(chunks) };
+  return { code, stderr, stderrBytes, fd, stdout: Uint8Array.from(chunks) };
 }
 
 /** Read from a descriptor until EOF or `max` bytes. Blocking: use on sockets whose peer will close. */
