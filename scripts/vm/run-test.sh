@@ -45,7 +45,7 @@ trap 'exit 130' INT TERM
 
 t0=$SECONDS
 set +e
-node_modules/.bin/bun test --timeout 600000 test/vm "$@"
+scripts/bun-test --timeout 600000 test/vm "$@"
 status=$?
 set -e
 log "VM suite: exit $status after $((SECONDS - t0)) s"
