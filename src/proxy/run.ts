@@ -6,7 +6,7 @@
 import { SysError } from "../../ffi/errors.ts";
 import * as sock from "../../ffi/socket.ts";
 import { log, LOG_ERR } from "../shared/log.ts";
-import { bytes, rawArgs, utf8Bytes } from "../shared/raw-bytes.ts";
+import { byteArray, rawArgs, utf8Bytes } from "../shared/raw-bytes.ts";
 import { parseVsockCid, parseVsockPort, VMADDR_CID_ANY } from "../shared/vsock-address.ts";
 import { parseProxyArgs, type Transport } from "./args.ts";
 import { DEFAULT_DELAYS, parseWaitSeconds, retryUntilUp } from "./boot-wait.ts";
@@ -45,7 +45,7 @@ const STDOUT = 1;
 
 export const realDeps: ProxyDeps = {
   // Paths are byte strings (see runProxy): the kernel gets exactly the bytes ssh gave us.
-  connectUnix: (path) => sock.connectUnix(bytes(path)),
+  connectUnix: (path) => sock.connectUnix(byteArray(path)),
   connectVsock: sock.connectVsock,
   async handOff(fd, ctx) {
     if (ctx.transport !== "relay") {

@@ -12,6 +12,7 @@
 import { SysError } from "../../ffi/errors.ts";
 import { getRecvTimeout, MSG_PEEK, recv, sendAll, setRecvTimeout } from "../../ffi/socket.ts";
 import { log } from "../shared/log.ts";
+import { byteArray } from "../shared/raw-bytes.ts";
 import { ProxyError } from "./errors.ts";
 
 /** The longest OK line we consume. */
@@ -24,7 +25,7 @@ export const HEADER_READ_TIMEOUT_SEC = 5;
 export function sendConnect(fd: number, path: string, port: string): void {
   try {
     // `port` is a byte string (runProxy): send its bytes as they came.
-    sendAll(fd, Buffer.from(`CONNECT ${port}\n`, "latin1"));
+    sendAll(fd, byteArray(`CONNECT ${port}\n`));
   } catch (e) {
     if (e instanceof SysError) throw new ProxyError(`Failed to send CONNECT to ${path}:${port}: ${e.strerror}`, e.code);
     throw e;
