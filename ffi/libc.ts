@@ -40,6 +40,7 @@ const symbols = {
   splice: { args: [i32, ptr, i32, ptr, u64, u32], returns: i64 },
   pipe2: { args: [ptr, i32], returns: i32 },
   fstat: { args: [i32, ptr], returns: i32 },
+  _exit: { args: [i32], returns: FFIType.void },
   __errno_location: { args: [], returns: ptr },
   strerror: { args: [i32], returns: cstring },
 } as const;

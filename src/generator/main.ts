@@ -29,5 +29,9 @@ export function runGenerator(args: readonly string[], env: Map<string, string>, 
 export async function main(args: readonly string[]): Promise<number> {
   if (args[0] === "--explain") return (await import("./explain.ts")).explainMain(args.slice(1));
   // Directory names are bytes, as for systemd: printed and used exactly as given, whatever their encoding.
-  return runGenerator(rawArgs(args), rawEnviron(), new GenLog());
+  const status = runGenerator(rawArgs(args), rawEnviron(), new GenLog());
+  // systemd runs every generator at boot and waits for each; all our writes (files, log) are synchronous,
+  // so skip the runtime's teardown.
+  const { exitNow } = await import("../../ffi/process.ts");
+  return exitNow(status);
 }

@@ -48,14 +48,20 @@ export function rawEnviron(): Map<string, string> {
   return m;
 }
 
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /**
  * Our arguments as byte strings, like rawEnviron(). They are the last `args.length` words of
  * /proc/self/cmdline when those decode to exactly `args`; else (args not from our command line, e.g. a
  * test calling a tool's main() in-process) `args` themselves, encoded as UTF-8.
  */
 export function rawArgs(args: readonly string[]): string[] {
-  // ASCII is the same in every reading, and the usual case: no need to read /proc.
-  if (args.every((a) => /^[\x00-\x7f]*$/.test(a))) return [...args];
+  // ASCII is the same in every reading, and the usual case: no need to read /proc. (A loop, not a regular
+  // expression: compiling one costs the proxy about 0.3 ms.)
+  if (args.every(isAscii)) return [...args];
   const fallback = () => args.map(utf8Bytes);
   let words: string[];
   try {
