@@ -4,13 +4,13 @@
 // and node:fs encodes strings as UTF-8, which once made us act on, and name, another path.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { printfArg, shQuote } from "./helpers/shell.ts";
 import { ensureBuilt } from "./helpers/build.ts";
 import { requireReference } from "./helpers/reference.ts";
 import { DIST, removeDir, tempDir } from "./helpers/tmp.ts";
-import { canFakeVm, cleanEnv, inVmChroot } from "./helpers/vm-chroot.ts";
+import { canFakeVm, cleanEnv, inVmChroot, runBothInVm, snapshotModes as snapshot, type VmCase } from "./helpers/vm-chroot.ts";
 
 const ref = requireReference("262");
 const OURS = join(DIST, "systemd-ssh-issue");
@@ -27,24 +27,6 @@ interface Result {
   files: Record<string, string>;
 }
 
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string) => {
-    for (const name of readdirSync(b(d), { encoding: "buffer" }).map((x) => x.toString("latin1")).sort()) {
-      const p = `${d}/${name}`;
-      const r = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(b(p));
-      const mode = (st.mode & 0o7777).toString(8);
-      if (st.isSymbolicLink()) out[r] = `link -> ${readlinkSync(b(p), { encoding: "buffer" }).toString("latin1")}`;
-      else if (st.isDirectory()) {
-        out[r] = `dir ${mode}`;
-        walk(p, r);
-      } else out[r] = `file ${mode} ${JSON.stringify(readFileSync(b(p), "latin1"))}`;
-    }
-  };
-  walk(dir, "");
-  return out;
-}
 
 /** Run `bin` with byte-string arguments in a byte-string working directory, through printf(1). */
 function run(bin: string, args: string[], cwd: string): Omit<Result, "files"> {
@@ -183,7 +165,7 @@ describe.skipIf(!ref || !canFakeVm)("systemd-ssh-issue make-vsock in a VM, paths
   });
   afterAll(() => removeDir(scratch));
 
-  const cases: { name: string; args: (d: string) => string[]; setup?: (d: string) => void }[] = [
+  const cases: VmCase[] = [
     { name: "file and missing parents named in bytes", args: (d) => ["make-vsock", `--issue-path=${d}/run${NAME}/issue.d/f${NAME}`] },
     {
       name: "replaces a file named in bytes",
@@ -195,28 +177,14 @@ describe.skipIf(!ref || !canFakeVm)("systemd-ssh-issue make-vsock in a VM, paths
   ];
 
   test("make-vsock: same output, status and files as systemd 262", () => {
-    // As in issue-reference.test.ts: both programs see the same path (it is in the messages), each in turn.
-    const dirs = cases.flatMap((_, i) => [0, 1].map((k) => join(scratch, `case${i}-${k}`)));
-    const cmds: string[][] = [];
+    const runs = runBothInVm(cases, [ref!.tool("systemd-ssh-issue"), OURS], scratch);
     cases.forEach((c, i) => {
-      const shared = join(scratch, `case${i}`);
-      for (const [k, bin] of [ref!.tool("systemd-ssh-issue"), OURS].entries()) {
-        const d = dirs[i * 2 + k]!;
-        mkdirSync(d);
-        c.setup?.(d);
-        cmds.push(["sh", "-c", `rm -rf '${shared}' && mv '${d}' '${shared}' && exec "$@"`, "sh", bin, ...c.args(shared)]);
-        cmds.push(["sh", "-c", `mv '${shared}' '${d}'`]);
-      }
-    });
-    const results = inVmChroot(cmds, scratch);
-    cases.forEach((c, i) => {
-      const [refRun, ourRun] = [results[i * 4]!, results[i * 4 + 2]!];
-      const [refFiles, ourFiles] = [snapshot(dirs[i * 2]!), snapshot(dirs[i * 2 + 1]!)];
-      expect({ name: c.name, ...ourRun, files: ourFiles }).toEqual({ name: c.name, ...refRun, files: refFiles });
+      const [theirs, ours] = runs[i]!;
+      expect({ name: c.name, ...ours }).toEqual({ name: c.name, ...theirs });
     });
     // It did write the hint, under the name given; and the errors name their paths (compared above).
-    expect(snapshot(dirs[0]!)[`run${NAME}/issue.d/f${NAME}`]).toMatch(/^file 644 "Try contacting this VM's SSH server via 'ssh vsock%\d+' from host\.\\n\\n"$/);
-    expect(results[8]!.stderr).toContain(`/case2/f${NAME}'`);
-    expect(results[12]!.stderr).toContain(`/case3/p${NAME}/f'`);
+    expect(runs[0]![1].files[`run${NAME}/issue.d/f${NAME}`]).toMatch(/^file 644 "Try contacting this VM's SSH server via 'ssh vsock%\d+' from host\.\\n\\n"$/);
+    expect(runs[2]![1].stderr).toContain(`/case2/f${NAME}'`);
+    expect(runs[3]![1].stderr).toContain(`/case3/p${NAME}/f'`);
   });
 });

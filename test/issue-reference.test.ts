@@ -7,12 +7,12 @@
 // for real (creating an AF_VSOCK socket and reading our CID; nothing connects).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBuilt } from "./helpers/build.ts";
 import { requireReference } from "./helpers/reference.ts";
 import { DIST, removeDir, tempDir } from "./helpers/tmp.ts";
-import { canFakeVm as canFakeVmHere, cleanEnv, inVmChroot } from "./helpers/vm-chroot.ts";
+import { canFakeVm as canFakeVmHere, cleanEnv, inVmChroot, runBothInVm, snapshotModes as snapshot, type VmCase } from "./helpers/vm-chroot.ts";
 
 const ref = requireReference("262");
 const OURS = join(DIST, "systemd-ssh-issue");
@@ -28,25 +28,6 @@ function run(cmd: string[], cwd: string, env: Record<string, string> = cleanEnv(
   return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
 }
 
-/** Everything under `dir`: type, mode, content or link target. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      const r = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(p);
-      const mode = (st.mode & 0o7777).toString(8);
-      if (st.isSymbolicLink()) out[r] = `link -> ${readlinkSync(p)}`;
-      else if (st.isDirectory()) {
-        out[r] = `dir ${mode}`;
-        walk(p, r);
-      } else out[r] = `file ${mode} ${JSON.stringify(readFileSync(p, "utf8"))}`;
-    }
-  };
-  walk(dir, "");
-  return out;
-}
 
 type Setup = (dir: string) => void;
 
@@ -224,7 +205,7 @@ describe.skipIf(!canFakeVm)("systemd-ssh-issue make-vsock in a VM, like systemd 
     expect(r!.stdout.trim()).not.toBe("none");
   });
 
-  const cases: { name: string; args: (d: string) => string[]; setup?: Setup }[] = [
+  const cases: VmCase[] = [
     { name: "to stdout", args: () => ["make-vsock", "--issue-path=-"] },
     { name: "to stdout, compat option", args: () => ["--make-vsock", "--issue-path="] },
     { name: "file with missing parents", args: (d) => ["make-vsock", `--issue-path=${d}/run/issue.d/50-ssh-vsock.issue`] },
@@ -246,29 +227,13 @@ describe.skipIf(!canFakeVm)("systemd-ssh-issue make-vsock in a VM, like systemd 
   ];
 
   test("make-vsock: same output, status and files as systemd 262", () => {
-    // Two rounds of identical state, one per program, all in one namespace.
-    const dirs = cases.flatMap((c, i) => [0, 1].map((k) => join(scratch, `case${i}-${k}`)));
-    const cmds: string[][] = [];
+    const runs = runBothInVm(cases, [ref!.tool("systemd-ssh-issue"), OURS], scratch);
     cases.forEach((c, i) => {
-      // Both programs must see the same path (it is in the messages): each gets the same name, in turn,
-      // by renaming its prepared directory into place between runs via a tiny shell step.
-      const shared = join(scratch, `case${i}`);
-      for (const [k, bin] of [ref!.tool("systemd-ssh-issue"), OURS].entries()) {
-        const d = dirs[i * 2 + k]!;
-        mkdirSync(d);
-        c.setup?.(d);
-        cmds.push(["sh", "-c", `rm -rf '${shared}' && mv '${d}' '${shared}' && exec "$@"`, "sh", bin, ...c.args(shared)]);
-        cmds.push(["sh", "-c", `mv '${shared}' '${d}'`]);
-      }
-    });
-    const results = inVmChroot(cmds, scratch);
-    cases.forEach((c, i) => {
-      const [refRun, ourRun] = [results[i * 4]!, results[i * 4 + 2]!];
-      const [refFiles, ourFiles] = [snapshot(dirs[i * 2]!), snapshot(dirs[i * 2 + 1]!)];
-      expect({ name: c.name, ...ourRun, files: ourFiles }).toEqual({ name: c.name, ...refRun, files: refFiles });
+      const [theirs, ours] = runs[i]!;
+      expect({ name: c.name, ...ours }).toEqual({ name: c.name, ...theirs });
     });
     // And it did write the hint somewhere: the case with missing parents.
-    const made = snapshot(dirs[4]!);
+    const made = runs[2]![1].files;
     expect(made["run/issue.d/50-ssh-vsock.issue"]).toMatch(/^file 644 "Try contacting this VM's SSH server via 'ssh vsock%\d+' from host\.\\n\\n"$/);
     expect(made["run"]).toBe("dir 755");
   });

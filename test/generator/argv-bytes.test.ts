@@ -3,13 +3,14 @@
 // which once made us write into, and name, another directory than the one we were given.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBuilt } from "../helpers/build.ts";
 import { requireReference } from "../helpers/reference.ts";
 import { DIST, REPO, tempDir } from "../helpers/tmp.ts";
 import { printfArg, shQuote } from "../helpers/shell.ts";
 import { referenceCommand } from "./harness.ts";
+import { byteTree } from "../helpers/byte-tree.ts";
 
 const ref = requireReference("262");
 const base = tempDir("gen-argv");
@@ -34,19 +35,6 @@ interface Result {
   tree: string[];
 }
 
-/** Every entry under `dir` (a byte string), with symlink targets. */
-function tree(dir: string, rel = ""): string[] {
-  const out: string[] = [];
-  for (const n of readdirSync(bytes(dir), { encoding: "buffer" }).map((b) => b.toString("latin1")).sort()) {
-    const r = rel ? `${rel}/${n}` : n;
-    const p = bytes(`${dir}/${n}`);
-    const st = lstatSync(p);
-    if (st.isSymbolicLink()) out.push(`L ${r} -> ${readlinkSync(p, { encoding: "buffer" }).toString("latin1")}`);
-    else if (st.isDirectory()) out.push(`D ${r}`, ...tree(`${dir}/${n}`, r));
-    else out.push(`F ${r} ${readFileSync(p, "latin1").length}`);
-  }
-  return out;
-}
 
 /** Run a generator with `root/NAME` as its one argument, passed byte for byte through printf(1). */
 function run(cmd: string, root: string, create: boolean): Result {
@@ -66,7 +54,7 @@ function run(cmd: string, root: string, create: boolean): Result {
     stdout: "pipe", stderr: "pipe",
   });
   const stderr = Buffer.from(r.stderr).toString("latin1").replace(/^Generating units in the form of systemd .*\n/m, "");
-  return { status: r.exitCode ?? -1, stderr, tree: tree(root).filter((e) => !/^[DF] (bin|units)\b/.test(e)) };
+  return { status: r.exitCode ?? -1, stderr, tree: byteTree(root).filter((e) => !/^[DF] (bin|units)\b/.test(e)) };
 }
 
 describe("an output directory named in bytes that are not all UTF-8", () => {
@@ -76,7 +64,7 @@ describe("an output directory named in bytes that are not all UTF-8", () => {
       const r = run(cmd, root, true);
       expect(r.status).toBe(0);
       expect(r.tree).toContain(`D ${NAME}`);
-      expect(r.tree).toContain(`F ${NAME}/sshd-unix-local.socket 279`);
+      expect(r.tree.some((e) => e.startsWith(`F ${NAME}/sshd-unix-local.socket\n`))).toBe(true);
       // The link's target is the generated template, in the directory as given.
       expect(r.tree).toContain(`L ${NAME}/sshd-unix-local@.service -> ${root}/${NAME}/sshd-generated@.service`);
       expect(r.tree.filter((e) => e.startsWith("D "))).toEqual([`D ${NAME}`, `D ${NAME}/sockets.target.wants`]);

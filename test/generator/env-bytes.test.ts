@@ -5,13 +5,14 @@
 // named "é" or "\xff" was never found, or a different one was.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBuilt } from "../helpers/build.ts";
 import { requireReference } from "../helpers/reference.ts";
 import { DIST, REPO, tempDir } from "../helpers/tmp.ts";
 import { printfArg, shQuote } from "../helpers/shell.ts";
 import { referenceCommand } from "./harness.ts";
+import { byteTree } from "../helpers/byte-tree.ts";
 
 const ref = requireReference("262");
 const base = tempDir("gen-env-bytes");
@@ -169,18 +170,6 @@ interface Result {
   tree: string[];
 }
 
-function tree(dir: string, rel = ""): string[] {
-  const out: string[] = [];
-  for (const n of readdirSync(b(dir), { encoding: "buffer" }).map((x) => x.toString("latin1")).sort()) {
-    const r = rel ? `${rel}/${n}` : n;
-    const p = b(`${dir}/${n}`);
-    const st = lstatSync(p);
-    if (st.isSymbolicLink()) out.push(`L ${r} -> ${readlinkSync(p, { encoding: "buffer" }).toString("latin1")}`);
-    else if (st.isDirectory()) out.push(`D ${r}`, ...tree(`${dir}/${n}`, r));
-    else out.push(`F ${r}\n${readFileSync(p, "latin1")}`);
-  }
-  return out;
-}
 
 /** Run a generator on a fresh `root` set up by `c`; environment and working directory passed byte for byte. */
 function run(cmd: string, root: string, c: Case): Result {
@@ -191,7 +180,7 @@ function run(cmd: string, root: string, c: Case): Result {
   const script = [...exports, ...(cwd !== undefined ? [`cd "$(printf '${printfArg(cwd)}')" || exit 99`] : []), `exec ${cmd} ${shQuote(`${root}/out`)}`].join("\n");
   const r = Bun.spawnSync(["/bin/sh", "-c", script], { env: {}, stdout: "pipe", stderr: "pipe" });
   const stderr = Buffer.from(r.stderr).toString("latin1").replace(/^Generating units in the form of systemd .*\n/m, "");
-  return { status: r.exitCode ?? -1, stderr, tree: tree(`${root}/out`) };
+  return { status: r.exitCode ?? -1, stderr, tree: byteTree(`${root}/out`) };
 }
 
 describe.skipIf(!ref)("paths from the environment named in bytes, like systemd 262", () => {

@@ -2,7 +2,7 @@
 // it see a plain KVM guest instead of the docker container this machine looks like, so systemd-ssh-issue's
 // make-vsock runs for real (creating an AF_VSOCK socket and reading our CID; nothing connects). Root only.
 
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface ChrootResult {
@@ -55,4 +55,58 @@ export function inVmChroot(cmds: string[][], scratch: string, env: Record<string
   }));
   rmdirSync(root);
   return out;
+}
+
+/** A directory's contents: path → "dir MODE", "file MODE <content as JSON>" or "link -> TARGET" (bytes). */
+export function snapshotModes(dir: string): Record<string, string> {
+  const b = (s: string) => Buffer.from(s, "latin1");
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string) => {
+    for (const name of readdirSync(b(d), { encoding: "buffer" }).map((x) => x.toString("latin1")).sort()) {
+      const p = `${d}/${name}`;
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(b(p));
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isSymbolicLink()) out[r] = `link -> ${readlinkSync(b(p), { encoding: "buffer" }).toString("latin1")}`;
+      else if (st.isDirectory()) {
+        out[r] = `dir ${mode}`;
+        walk(p, r);
+      } else out[r] = `file ${mode} ${JSON.stringify(readFileSync(b(p), "latin1"))}`;
+    }
+  };
+  walk(dir, "");
+  return out;
+}
+
+export interface VmCase {
+  name: string;
+  /** The arguments, given the case's directory (the same path for both programs: it is in messages). */
+  args: (dir: string) => string[];
+  setup?: (dir: string) => void;
+}
+
+export interface VmRun extends ChrootResult {
+  files: Record<string, string>;
+}
+
+/**
+ * Run each case with both programs in the faked VM, each on identical fresh state under the same path:
+ * every program's prepared directory is renamed into place for its run and back afterwards.
+ * Returns, per case, [the first program's run, the second's] with the directory's resulting contents.
+ */
+export function runBothInVm(cases: readonly VmCase[], bins: readonly [string, string], scratch: string): [VmRun, VmRun][] {
+  const dirs = cases.flatMap((_, i) => [0, 1].map((k) => join(scratch, `case${i}-${k}`)));
+  const cmds: string[][] = [];
+  cases.forEach((c, i) => {
+    const shared = join(scratch, `case${i}`);
+    for (const [k, bin] of bins.entries()) {
+      const d = dirs[i * 2 + k]!;
+      mkdirSync(Buffer.from(d, "latin1"));
+      c.setup?.(d);
+      cmds.push(["sh", "-c", `rm -rf '${shared}' && mv '${d}' '${shared}' && exec "$@"`, "sh", bin, ...c.args(shared)]);
+      cmds.push(["sh", "-c", `mv '${shared}' '${d}'`]);
+    }
+  });
+  const results = inVmChroot(cmds, scratch);
+  return cases.map((_, i) => [0, 1].map((k) => ({ ...results[i * 4 + k * 2]!, files: snapshotModes(dirs[i * 2 + k]!) })) as [VmRun, VmRun]);
 }
