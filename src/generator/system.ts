@@ -3,9 +3,10 @@
 import * as fs from "node:fs";
 import { bytes, fromBytes, rawCwd } from "../shared/raw-bytes.ts";
 import { writeAll } from "../shared/write-all.ts";
+import { LOG_DEBUG, LOG_NOTICE } from "../shared/log.ts";
 import { cmdlineItems, filterPid1Args, parseBoolean, splitCmdline } from "../shared/proc-cmdline.ts";
 import type { SocketEnv } from "../shared/socket-address.ts";
-import { realProbe, VirtDetector, type Errno } from "../shared/virt.ts";
+import { realProbe, strerror, VirtDetector, type Errno } from "../shared/virt.ts";
 import { pathJoin, pathSimplify, type Credential, type Facts, type Result, type Tree } from "./core.ts";
 import { formFor } from "./versions.ts";
 import { detectSystemdVersion } from "./systemd-version.ts";
@@ -53,21 +54,57 @@ export function unitSearchPath(env: Map<string, string>): string[] {
     paths = s.split(":").filter((x) => x !== "").map((x) => (x.startsWith("/") ? x : pathJoin(rawCwd(), x)));
   }
   if (append) paths.push(...defaults);
+  // Entries stay as given (made absolute and simplified, never resolved): a unit found through a symlinked
+  // directory is named through it. Duplicates go by string, like systemd's strv_uniq().
   const out: string[] = [];
   for (const p of paths) {
-    let r = pathSimplify(p);
-    try {
-      r = realpath(p);
-    } catch {}
+    const r = pathSimplify(p);
     if (!out.includes(r)) out.push(r);
   }
   return out;
 }
 
+const UNIT_TYPES = ["service", "mount", "swap", "socket", "target", "device", "automount", "timer", "path", "slice", "scope"];
+const UNIT_NAME_CHARS = /^[0-9A-Za-z:\-_.\\@]*$/;
+
+/** unit_name_to_instance()'s verdict on a unit name: its kind, or null when it is not a valid unit name
+ * (unit_name_is_valid(): under 256 bytes, a known type suffix after the last ".", a non-empty prefix of
+ * ASCII letters, digits and ":-_.\\@" that does not start with "@"). */
+export function unitNameKind(n: string): "plain" | "template" | "instance" | null {
+  if (n.length === 0 || n.length >= 256) return null;
+  const dot = n.lastIndexOf(".");
+  if (dot <= 0 || !UNIT_TYPES.includes(n.slice(dot + 1))) return null;
+  const prefix = n.slice(0, dot);
+  if (!UNIT_NAME_CHARS.test(prefix)) return null;
+  const at = prefix.indexOf("@");
+  if (at === 0) return null;
+  if (at < 0) return "plain";
+  return at === prefix.length - 1 ? "template" : "instance";
+}
+
+/** unit_validate_alias_symlink_or_warn() for an alias `src` -> `dst` (basenames, different; `src` is one of the
+ * valid, aliasable names the generator looks up): null when the alias is acceptable, else the logged refusal. */
+function aliasRefusal(src: string, dst: string): string | null {
+  const srcKind = unitNameKind(src);
+  const dstKind = unitNameKind(dst);
+  if (dstKind === null) return `${src} points to "${dst}" which is not a valid unit name: ${strerror("EXDEV")}`;
+  if (!(dstKind === srcKind || (srcKind === "instance" && dstKind === "template"))) {
+    return `${src}: symlink target name type "${dst}" does not match source, rejecting.`;
+  }
+  if (dstKind === "instance") {
+    const inst = (n: string) => n.slice(n.indexOf("@") + 1, n.lastIndexOf("."));
+    if (inst(src) !== inst(dst)) return `${src}: unit symlink target "${dst}" instance name doesn't match, rejecting.`;
+  }
+  if (src.slice(src.lastIndexOf(".")) !== dst.slice(dst.lastIndexOf("."))) {
+    return `${src}: symlink target "${dst}" has incompatible suffix, rejecting.`;
+  }
+  return null;
+}
+
 const CONFIG_DIRS = ["/etc/systemd/system", "/run/systemd/system"];
 
 /** unit_file_exists_full(): where a unit's file is, following symlinks the way systemd's install logic does. */
-export function findUnitFile(search: readonly string[], name: string, log: (m: string) => void, depth = 0): Result<string | null> {
+export function findUnitFile(search: readonly string[], name: string, log: (m: string, level?: number) => void, depth = 0): Result<string | null> {
   if (depth > 64) return { errno: "ELOOP" };
   for (const dir of search) {
     const p = pathJoin(dir, name);
@@ -109,6 +146,11 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
       } catch {
         return null;
       }
+    }
+    const refusal = aliasRefusal(name, base);
+    if (refusal !== null) {
+      log(refusal, LOG_NOTICE);
+      return { errno: "EXDEV" };
     }
     const alias = findUnitFile(search, base, log, depth + 1);
     if (alias === null) return { errno: "ENOLINK" };
@@ -233,7 +275,7 @@ export function realFacts(env: Map<string, string>, log: (level: number, m: stri
     sshd: () => findExecutable("sshd", env.get("PATH")),
     findUnit(name) {
       search ??= unitSearchPath(env);
-      return findUnitFile(search, name, (m) => log(7, m));
+      return findUnitFile(search, name, (m, level = LOG_DEBUG) => log(level, m));
     },
     detectContainer: () => detector.detectContainer(),
     detectVm: () => detector.detectVm(),
