@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import { bytes, fromBytes, rawCwd } from "../shared/raw-bytes.ts";
 import { writeAll } from "../shared/write-all.ts";
-import { LOG_DEBUG, LOG_NOTICE } from "../shared/log.ts";
+import { LOG_DEBUG, LOG_NOTICE, LOG_WARNING } from "../shared/log.ts";
 import { cmdlineItems, filterPid1Args, parseBoolean, splitCmdline } from "../shared/proc-cmdline.ts";
 import type { SocketEnv } from "../shared/socket-address.ts";
 import { realProbe, strerror, VirtDetector, type Errno } from "../shared/virt.ts";
@@ -122,15 +122,12 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
     if (CONFIG_DIRS.includes(dir)) return { errno: "ELOOP" };
     const target = resolveLink(p);
     const slash = target.lastIndexOf("/");
-    const targetDir = slash <= 0 ? "/" : target.slice(0, slash);
-    if (target === "/dev/null") {
-      if (!search.includes(targetDir)) log(`Linked unit file: ${p} \xe2\x86\x92 ${target}`);
-      return p;
-    }
     const base = target.slice(slash + 1);
-    if (!search.includes(targetDir)) {
-      // A linked unit file: loaded from where the link points.
+    const tail = searchTail(search, target);
+    if (tail === null) {
+      // A linked unit file: loaded from where the link points; or masked.
       log(`Linked unit file: ${p} \xe2\x86\x92 ${target}`);
+      if (target === "/dev/null") return p;
       try {
         const st2 = fs.statSync(bytes(target));
         if (st2.isFile()) return st2.size === 0 ? p : target;
@@ -139,24 +136,33 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
         return null;
       }
     }
+    // Inside the search path, at any depth: an alias (path_startswith_strv()), checked first; one to its own
+    // name is ignored, which leaves the unit unfound (ELOOP), wherever the link points.
     if (base === name) {
-      try {
-        const st2 = fs.statSync(bytes(target));
-        return st2.isFile() ? target : { errno: st2.isDirectory() ? "EISDIR" : "ENOTTY" };
-      } catch {
-        return null;
-      }
+      log(`${name}: unit self-alias: ${name} \xe2\x86\x92 ${name}, ignoring.`);
+      return { errno: "ELOOP" };
     }
     const refusal = aliasRefusal(name, base);
     if (refusal !== null) {
       log(refusal, LOG_NOTICE);
       return { errno: "EXDEV" };
     }
+    // Deeper than a unit directory's top level is suspicious, but still an alias.
+    if (tail.includes("/")) log(`Suspicious symlink ${p} \xe2\x86\x92 ${target}, treating as alias.`, LOG_WARNING);
     const alias = findUnitFile(search, base, log, depth + 1);
     if (alias === null) return { errno: "ENOLINK" };
     return alias;
   }
   log(`Cannot find unit ${name}.`);
+  return null;
+}
+
+/** What follows the first search path entry that `p` lies under (path_startswith_strv()), or null. */
+function searchTail(search: readonly string[], p: string): string | null {
+  for (const dir of search) {
+    if (dir === "/") return p.slice(1);
+    if (p.startsWith(`${dir}/`)) return p.slice(dir.length + 1);
+  }
   return null;
 }
 

@@ -49,6 +49,8 @@ const FIXED: Array<[string, Case]> = [
   ["unit directory through a symlink", { cmdline: "systemd.ssh_listen=22", credential: null, sshd: "stub", template: "dirlink" }],
   ["alias to an invalid unit name", { cmdline: "systemd.ssh_listen=22", credential: null, sshd: "stub", template: "alias-invalid" }],
   ["alias to another unit type", { cmdline: "systemd.ssh_listen=22", credential: null, sshd: "stub", template: "alias-socket" }],
+  ["alias into a subdirectory", { cmdline: "systemd.ssh_listen=22", credential: null, sshd: "stub", template: "alias-subdir" }],
+  ["self-alias", { cmdline: "systemd.ssh_listen=22", credential: null, sshd: "stub", template: "alias-self" }],
   ["sshd symlink", { cmdline: "", credential: null, sshd: "link", template: "none" }],
   ["one directory", { cmdline: "systemd.ssh_listen=22", credential: null, sshd: "stub", template: "none", args: 1 }],
   ["two arguments", { cmdline: "", credential: null, sshd: "stub", template: "none", args: 2 }],

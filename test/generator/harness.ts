@@ -17,8 +17,11 @@ export interface Case {
   credential: string | null;
   sshd: "stub" | "link" | "none" | "dir" | "noexec";
   /** dirlink: a file, found through a $SYSTEMD_UNIT_PATH entry that is a symlink to the unit directory;
-   * alias-invalid / alias-socket: an alias to a name that is not a valid unit name / to a socket template. */
-  template: "none" | "file" | "empty" | "symlink" | "alias" | "dangling" | "devnull" | "dirlink" | "alias-invalid" | "alias-socket";
+   * alias-invalid / alias-socket: an alias to a name that is not a valid unit name / to a socket template;
+   * alias-subdir: an alias into a subdirectory of the unit directory (its name is looked up again);
+   * alias-self: a link into that subdirectory, to the same name (a self-alias, refused). */
+  template: "none" | "file" | "empty" | "symlink" | "alias" | "dangling" | "devnull" | "dirlink" | "alias-invalid" | "alias-socket"
+    | "alias-subdir" | "alias-self";
   args?: number;
   logLevel?: string;
 }
@@ -66,6 +69,17 @@ export function prepare(root: string, c: Case): { env: Record<string, string>; d
     case "alias-invalid":
       writeFileSync(join(units, "ssh\u00e9@.service"), tpl);
       symlinkSync("ssh\u00e9@.service", join(units, "sshd@.service"));
+      break;
+    case "alias-subdir":
+      mkdirSync(join(units, "sub"));
+      writeFileSync(join(units, "sub", "ssh@.service"), tpl);
+      writeFileSync(join(units, "ssh@.service"), tpl);
+      symlinkSync("sub/ssh@.service", join(units, "sshd@.service"));
+      break;
+    case "alias-self":
+      mkdirSync(join(units, "sub"));
+      writeFileSync(join(units, "sub", "sshd@.service"), tpl);
+      symlinkSync("sub/sshd@.service", join(units, "sshd@.service"));
       break;
     case "alias-socket":
       writeFileSync(join(units, "ssh@.socket"), tpl);
