@@ -3,9 +3,10 @@
 import * as fs from "node:fs";
 import { bytes, fromBytes, rawCwd } from "../shared/raw-bytes.ts";
 import { writeAll } from "../shared/write-all.ts";
+import { LOG_DEBUG, LOG_NOTICE, LOG_WARNING } from "../shared/log.ts";
 import { cmdlineItems, filterPid1Args, parseBoolean, splitCmdline } from "../shared/proc-cmdline.ts";
 import type { SocketEnv } from "../shared/socket-address.ts";
-import { realProbe, VirtDetector, type Errno } from "../shared/virt.ts";
+import { realProbe, strerror, VirtDetector, type Errno } from "../shared/virt.ts";
 import { pathJoin, pathSimplify, type Credential, type Facts, type Result, type Tree } from "./core.ts";
 import { formFor } from "./versions.ts";
 import { detectSystemdVersion } from "./systemd-version.ts";
@@ -53,21 +54,57 @@ export function unitSearchPath(env: Map<string, string>): string[] {
     paths = s.split(":").filter((x) => x !== "").map((x) => (x.startsWith("/") ? x : pathJoin(rawCwd(), x)));
   }
   if (append) paths.push(...defaults);
+  // Entries stay as given (made absolute and simplified, never resolved): a unit found through a symlinked
+  // directory is named through it. Duplicates go by string, like systemd's strv_uniq().
   const out: string[] = [];
   for (const p of paths) {
-    let r = pathSimplify(p);
-    try {
-      r = realpath(p);
-    } catch {}
+    const r = pathSimplify(p);
     if (!out.includes(r)) out.push(r);
   }
   return out;
 }
 
+const UNIT_TYPES = ["service", "mount", "swap", "socket", "target", "device", "automount", "timer", "path", "slice", "scope"];
+const UNIT_NAME_CHARS = /^[0-9A-Za-z:\-_.\\@]*$/;
+
+/** unit_name_to_instance()'s verdict on a unit name: its kind, or null when it is not a valid unit name
+ * (unit_name_is_valid(): under 256 bytes, a known type suffix after the last ".", a non-empty prefix of
+ * ASCII letters, digits and ":-_.\\@" that does not start with "@"). */
+export function unitNameKind(n: string): "plain" | "template" | "instance" | null {
+  if (n.length === 0 || n.length >= 256) return null;
+  const dot = n.lastIndexOf(".");
+  if (dot <= 0 || !UNIT_TYPES.includes(n.slice(dot + 1))) return null;
+  const prefix = n.slice(0, dot);
+  if (!UNIT_NAME_CHARS.test(prefix)) return null;
+  const at = prefix.indexOf("@");
+  if (at === 0) return null;
+  if (at < 0) return "plain";
+  return at === prefix.length - 1 ? "template" : "instance";
+}
+
+/** unit_validate_alias_symlink_or_warn() for an alias `src` -> `dst` (basenames, different; `src` is one of the
+ * valid, aliasable names the generator looks up): null when the alias is acceptable, else the logged refusal. */
+function aliasRefusal(src: string, dst: string): string | null {
+  const srcKind = unitNameKind(src);
+  const dstKind = unitNameKind(dst);
+  if (dstKind === null) return `${src} points to "${dst}" which is not a valid unit name: ${strerror("EXDEV")}`;
+  if (!(dstKind === srcKind || (srcKind === "instance" && dstKind === "template"))) {
+    return `${src}: symlink target name type "${dst}" does not match source, rejecting.`;
+  }
+  if (dstKind === "instance") {
+    const inst = (n: string) => n.slice(n.indexOf("@") + 1, n.lastIndexOf("."));
+    if (inst(src) !== inst(dst)) return `${src}: unit symlink target "${dst}" instance name doesn't match, rejecting.`;
+  }
+  if (src.slice(src.lastIndexOf(".")) !== dst.slice(dst.lastIndexOf("."))) {
+    return `${src}: symlink target "${dst}" has incompatible suffix, rejecting.`;
+  }
+  return null;
+}
+
 const CONFIG_DIRS = ["/etc/systemd/system", "/run/systemd/system"];
 
 /** unit_file_exists_full(): where a unit's file is, following symlinks the way systemd's install logic does. */
-export function findUnitFile(search: readonly string[], name: string, log: (m: string) => void, depth = 0): Result<string | null> {
+export function findUnitFile(search: readonly string[], name: string, log: (m: string, level?: number) => void, depth = 0): Result<string | null> {
   if (depth > 64) return { errno: "ELOOP" };
   for (const dir of search) {
     const p = pathJoin(dir, name);
@@ -85,15 +122,12 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
     if (CONFIG_DIRS.includes(dir)) return { errno: "ELOOP" };
     const target = resolveLink(p);
     const slash = target.lastIndexOf("/");
-    const targetDir = slash <= 0 ? "/" : target.slice(0, slash);
-    if (target === "/dev/null") {
-      if (!search.includes(targetDir)) log(`Linked unit file: ${p} \xe2\x86\x92 ${target}`);
-      return p;
-    }
     const base = target.slice(slash + 1);
-    if (!search.includes(targetDir)) {
-      // A linked unit file: loaded from where the link points.
+    const tail = searchTail(search, target);
+    if (tail === null) {
+      // A linked unit file: loaded from where the link points; or masked.
       log(`Linked unit file: ${p} \xe2\x86\x92 ${target}`);
+      if (target === "/dev/null") return p;
       try {
         const st2 = fs.statSync(bytes(target));
         if (st2.isFile()) return st2.size === 0 ? p : target;
@@ -102,19 +136,33 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
         return null;
       }
     }
+    // Inside the search path, at any depth: an alias (path_startswith_strv()), checked first; one to its own
+    // name is ignored, which leaves the unit unfound (ELOOP), wherever the link points.
     if (base === name) {
-      try {
-        const st2 = fs.statSync(bytes(target));
-        return st2.isFile() ? target : { errno: st2.isDirectory() ? "EISDIR" : "ENOTTY" };
-      } catch {
-        return null;
-      }
+      log(`${name}: unit self-alias: ${name} \xe2\x86\x92 ${name}, ignoring.`);
+      return { errno: "ELOOP" };
     }
+    const refusal = aliasRefusal(name, base);
+    if (refusal !== null) {
+      log(refusal, LOG_NOTICE);
+      return { errno: "EXDEV" };
+    }
+    // Deeper than a unit directory's top level is suspicious, but still an alias.
+    if (tail.includes("/")) log(`Suspicious symlink ${p} \xe2\x86\x92 ${target}, treating as alias.`, LOG_WARNING);
     const alias = findUnitFile(search, base, log, depth + 1);
     if (alias === null) return { errno: "ENOLINK" };
     return alias;
   }
   log(`Cannot find unit ${name}.`);
+  return null;
+}
+
+/** What follows the first search path entry that `p` lies under (path_startswith_strv()), or null. */
+function searchTail(search: readonly string[], p: string): string | null {
+  for (const dir of search) {
+    if (dir === "/") return p.slice(1);
+    if (p.startsWith(`${dir}/`)) return p.slice(dir.length + 1);
+  }
   return null;
 }
 
@@ -233,7 +281,7 @@ export function realFacts(env: Map<string, string>, log: (level: number, m: stri
     sshd: () => findExecutable("sshd", env.get("PATH")),
     findUnit(name) {
       search ??= unitSearchPath(env);
-      return findUnitFile(search, name, (m) => log(7, m));
+      return findUnitFile(search, name, (m, level = LOG_DEBUG) => log(level, m));
     },
     detectContainer: () => detector.detectContainer(),
     detectVm: () => detector.detectVm(),

@@ -16,7 +16,12 @@ export interface Case {
   /** ssh.listen credential bytes (latin1), or null for none. */
   credential: string | null;
   sshd: "stub" | "link" | "none" | "dir" | "noexec";
-  template: "none" | "file" | "empty" | "symlink" | "alias" | "dangling" | "devnull";
+  /** dirlink: a file, found through a $SYSTEMD_UNIT_PATH entry that is a symlink to the unit directory;
+   * alias-invalid / alias-socket: an alias to a name that is not a valid unit name / to a socket template;
+   * alias-subdir: an alias into a subdirectory of the unit directory (its name is looked up again);
+   * alias-self: a link into that subdirectory, to the same name (a self-alias, refused). */
+  template: "none" | "file" | "empty" | "symlink" | "alias" | "dangling" | "devnull" | "dirlink" | "alias-invalid" | "alias-socket"
+    | "alias-subdir" | "alias-self";
   args?: number;
   logLevel?: string;
 }
@@ -57,6 +62,29 @@ export function prepare(root: string, c: Case): { env: Record<string, string>; d
       break;
     case "dangling": symlinkSync(join(other, "missing@.service"), join(units, "sshd@.service")); break;
     case "devnull": symlinkSync("/dev/null", join(units, "sshd@.service")); break;
+    case "dirlink":
+      writeFileSync(join(units, "sshd@.service"), tpl);
+      symlinkSync("units", join(root, "ulink"));
+      break;
+    case "alias-invalid":
+      writeFileSync(join(units, "ssh\u00e9@.service"), tpl);
+      symlinkSync("ssh\u00e9@.service", join(units, "sshd@.service"));
+      break;
+    case "alias-subdir":
+      mkdirSync(join(units, "sub"));
+      writeFileSync(join(units, "sub", "ssh@.service"), tpl);
+      writeFileSync(join(units, "ssh@.service"), tpl);
+      symlinkSync("sub/ssh@.service", join(units, "sshd@.service"));
+      break;
+    case "alias-self":
+      mkdirSync(join(units, "sub"));
+      writeFileSync(join(units, "sub", "sshd@.service"), tpl);
+      symlinkSync("sub/sshd@.service", join(units, "sshd@.service"));
+      break;
+    case "alias-socket":
+      writeFileSync(join(units, "ssh@.socket"), tpl);
+      symlinkSync("ssh@.socket", join(units, "sshd@.service"));
+      break;
     case "none": break;
   }
   const creds = join(root, "creds");
@@ -72,7 +100,7 @@ export function prepare(root: string, c: Case): { env: Record<string, string>; d
       PATH: bin,
       SYSTEMD_LOG_LEVEL: c.logLevel ?? "debug",
       SYSTEMD_LOG_TARGET: "console",
-      SYSTEMD_UNIT_PATH: units,
+      SYSTEMD_UNIT_PATH: c.template === "dirlink" ? join(root, "ulink") : units,
       CREDENTIALS_DIRECTORY: creds,
       ENCRYPTED_CREDENTIALS_DIRECTORY: join(root, "encrypted"),
       SYSTEMD_SSH_TARGET_VERSION: "262",

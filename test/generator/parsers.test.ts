@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { detectSystemdVersion } from "../../src/generator/systemd-version.ts";
+import { unitNameKind } from "../../src/generator/system.ts";
 import { cmdlineItems, cmdlineKeyEq, filterPid1Args, parseBoolean, splitCmdline } from "../../src/shared/proc-cmdline.ts";
 import { inetNtop6, inetPton6, parseSocketAddress, printSocketAddress } from "../../src/shared/socket-address.ts";
 
@@ -72,5 +73,21 @@ describe("target systemd version", () => {
     writeFileSync(join(r2, "usr/lib/systemd/systemd"), "\0junk systemd 249.11-0ubuntu3 running in system mode (+PAM)\0");
     expect(detectSystemdVersion(env(), r2).version).toBe(249);
     expect(detectSystemdVersion(env(), join(dir, "empty")).version).toBeNull();
+  });
+});
+
+describe("unit names (unit_name_is_valid, unit_name_to_instance)", () => {
+  test("kinds", () => {
+    expect(unitNameKind("sshd@.service")).toBe("template");
+    expect(unitNameKind("sshd.service")).toBe("plain");
+    expect(unitNameKind("a@b.socket")).toBe("instance");
+    expect(unitNameKind("a@b@.service")).toBe("instance");
+    expect(unitNameKind("a:b-c_d.e\\f.target")).toBe("plain");
+  });
+  test("invalid", () => {
+    for (const n of ["", ".service", "@.service", "a@", "a.bogus", "a b.service", "ssh\xc3\xa9@.service", "a/b.service", `${"a".repeat(248)}.service`]) {
+      expect(unitNameKind(n)).toBeNull();
+    }
+    expect(unitNameKind(`${"a".repeat(247)}.service`)).toBe("plain");
   });
 });

@@ -132,7 +132,7 @@ export class Gen {
       cmdline: this.cmdline(),
       credential: this.credential(),
       sshd: this.pick(["stub", "stub", "stub", "link", "none", "dir", "noexec"] as const),
-      template: this.pick(["none", "none", "none", "file", "empty", "symlink", "alias", "dangling", "devnull"] as const),
+      template: this.pick(["none", "none", "none", "file", "empty", "symlink", "alias", "dangling", "devnull", "dirlink", "alias-invalid", "alias-socket", "alias-subdir", "alias-self"] as const),
     };
   }
 }
