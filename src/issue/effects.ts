@@ -59,7 +59,8 @@ export function toEffectError(e: unknown): EffectError {
   return new EffectError(errno, libcStrerror(errno));
 }
 
-function libcStrerror(errno: number): string {
+/** libc's text for errno (loads ffi/ only when a message needs it). */
+export function libcStrerror(errno: number): string {
   return (require("../../ffi/errors.ts") as typeof import("../../ffi/errors.ts")).strerror(errno);
 }
 

@@ -12,7 +12,7 @@ import { rawArgs, rawCwd } from "../shared/raw-bytes.ts";
 import { SYSTEMD_PARITY, VERSION } from "../version.ts";
 import { helpText, introspectJson, parseIssueArgs, PROGRAM } from "./cli.ts";
 import { cidFailure, planMakeVsock, vsockUnsupported, type IssueFacts } from "./core.ts";
-import { EffectError, IssueWriteError, realEffects, type IssueEffects } from "./effects.ts";
+import { EffectError, IssueWriteError, libcStrerror, realEffects, type IssueEffects } from "./effects.ts";
 
 class Failure extends Error {}
 
@@ -82,7 +82,7 @@ export function gatherFacts(fx: IssueEffects): IssueFacts {
   if (!facts.inVm) return facts;
   const errno = fx.probeVsock();
   if (errno !== 0) {
-    const text = strerrorOf(errno);
+    const text = libcStrerror(errno);
     if (!vsockUnsupported(errno)) throw new Failure(`Unable to test if AF_VSOCK is available: ${text}`);
     log.debug(`AF_VSOCK is not available, ignoring: ${text}`);
     return facts;
@@ -103,10 +103,6 @@ export function gatherFacts(fx: IssueEffects): IssueFacts {
     case "error":
       throw new Failure(`Failed to query host's AF_VSOCK CID: ${r.strerror}`);
   }
-}
-
-function strerrorOf(errno: number): string {
-  return (require("../../ffi/errors.ts") as typeof import("../../ffi/errors.ts")).strerror(errno);
 }
 
 function makeVsock(fx: IssueEffects, path: string | null): void {

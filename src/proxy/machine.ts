@@ -22,7 +22,7 @@ import { VarlinkConnection } from "../varlink/client.ts";
 import { varlinkErrorToErrno } from "../varlink/errors.ts";
 import { JsonNumber, type JsonObject } from "../varlink/json.ts";
 import type { Transport } from "./args.ts";
-import { ProxyError } from "./errors.ts";
+import { ProxyError, withCause } from "./errors.ts";
 import { proxyUnix, proxyVsockCid, type ProxyDeps } from "./run.ts";
 
 export type RuntimeScope = "user" | "system";
@@ -78,8 +78,7 @@ export function connectMachined(scope: RuntimeScope, env: Env = process.env, tim
   try {
     return VarlinkConnection.connect(address, timeoutMs === undefined ? {} : { timeoutMs });
   } catch (e) {
-    if (e instanceof SysError) throw new ProxyError(`Failed to connect to machined on ${address}: ${e.strerror}`, e.code);
-    throw e;
+    throw withCause(e, `Failed to connect to machined on ${address}`);
   }
 }
 

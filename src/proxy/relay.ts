@@ -23,7 +23,7 @@ import { Errno, errnoCode, strerror, SysError } from "../../ffi/errors.ts";
 import * as io from "../../ffi/io.ts";
 import { close, SHUT_WR, shutdown } from "../../ffi/socket.ts";
 import { log } from "../shared/log.ts";
-import { ProxyError } from "./errors.ts";
+import { ProxyError, withCause } from "./errors.ts";
 
 export interface RelayOptions {
   /** The connected socket (ours: it is made non-blocking). */
@@ -164,9 +164,8 @@ export function relay(opts: RelayOptions): void {
   try {
     relayLoop(opts);
   } catch (e) {
-    // Set-up calls (fcntl, pipe2) throw SysError; the loop itself throws ProxyError.
-    if (e instanceof SysError) throw new ProxyError(`Failed to relay the connection: ${e.strerror}`, e.code);
-    throw e;
+    // Set-up calls (fcntl, pipe2) throw SysError; the loop itself throws ProxyError, which passes through.
+    throw withCause(e, "Failed to relay the connection");
   }
 }
 

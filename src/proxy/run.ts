@@ -10,7 +10,7 @@ import { byteArray, rawArgs, utf8Bytes } from "../shared/raw-bytes.ts";
 import { parseVsockCid, parseVsockPort, VMADDR_CID_ANY } from "../shared/vsock-address.ts";
 import { parseProxyArgs, type Transport } from "./args.ts";
 import { DEFAULT_DELAYS, parseWaitSeconds, retryUntilUp } from "./boot-wait.ts";
-import { ProxyError } from "./errors.ts";
+import { ProxyError, withCause } from "./errors.ts";
 import { absolutizeSocketPath, parseHostSpec } from "./host-spec.ts";
 import { peerCannotTakeFd, relayReason } from "./transport.ts";
 import { sendConnect, skipOkLine } from "./vsock-mux.ts";
@@ -71,17 +71,12 @@ export const realDeps: ProxyDeps = {
   close: sock.close,
 };
 
-/** What systemd prints for a failed syscall: "<what>: <strerror>". Non-syscall errors pass through. */
-function wrap(e: unknown, what: string): unknown {
-  return e instanceof SysError ? new ProxyError(`${what}: ${e.strerror}`, e.code) : e;
-}
-
 async function handOff(deps: ProxyDeps, fd: number, ctx: HandOffContext): Promise<void> {
   let result: HandOffResult | void;
   try {
     result = await deps.handOff(fd, ctx);
   } catch (e) {
-    throw wrap(e, "Failed to send socket via STDOUT");
+    throw withCause(e, "Failed to send socket via STDOUT");
   } finally {
     deps.close(fd);
   }
@@ -92,8 +87,8 @@ function connectUnixOrFail(deps: ProxyDeps, path: string): number {
   try {
     return deps.connectUnix(path);
   } catch (e) {
-    if (e instanceof SysError && e.syscall === "socket") throw wrap(e, "Failed to allocate AF_UNIX socket");
-    throw wrap(e, `Failed to connect to AF_UNIX socket ${path}`);
+    if (e instanceof SysError && e.syscall === "socket") throw withCause(e, "Failed to allocate AF_UNIX socket");
+    throw withCause(e, `Failed to connect to AF_UNIX socket ${path}`);
   }
 }
 
@@ -110,8 +105,8 @@ export function openVsockCid(deps: ProxyDeps, cid: number, portArg: string): num
   try {
     return deps.connectVsock(cid, port);
   } catch (e) {
-    if (e instanceof SysError && e.syscall === "socket") throw wrap(e, "Failed to allocate AF_VSOCK socket");
-    throw wrap(e, `Failed to connect to vsock:${cid}:${port}`);
+    if (e instanceof SysError && e.syscall === "socket") throw withCause(e, "Failed to allocate AF_VSOCK socket");
+    throw withCause(e, `Failed to connect to vsock:${cid}:${port}`);
   }
 }
 

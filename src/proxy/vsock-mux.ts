@@ -13,7 +13,7 @@ import { SysError } from "../../ffi/errors.ts";
 import { getRecvTimeout, MSG_PEEK, recv, sendAll, setRecvTimeout } from "../../ffi/socket.ts";
 import { log } from "../shared/log.ts";
 import { byteArray } from "../shared/raw-bytes.ts";
-import { ProxyError } from "./errors.ts";
+import { ProxyError, withCause } from "./errors.ts";
 
 /** The longest OK line we consume. */
 export const MAX_OK_LINE = "OK 4294967295\n".length;
@@ -27,8 +27,7 @@ export function sendConnect(fd: number, path: string, port: string): void {
     // `port` is a byte string (runProxy): send its bytes as they came.
     sendAll(fd, byteArray(`CONNECT ${port}\n`));
   } catch (e) {
-    if (e instanceof SysError) throw new ProxyError(`Failed to send CONNECT to ${path}:${port}: ${e.strerror}`, e.code);
-    throw e;
+    throw withCause(e, `Failed to send CONNECT to ${path}:${port}`);
   }
 }
 
@@ -44,24 +43,20 @@ export function skipOkLine(fd: number, path: string, port: string): OkOutcome {
   try {
     saved = getRecvTimeout(fd);
   } catch (e) {
-    throw sysToProxy(e, `Failed to get socket receive timeout for ${path}`);
+    throw withCause(e, `Failed to get socket receive timeout for ${path}`);
   }
   try {
     setRecvTimeout(fd, { sec: HEADER_READ_TIMEOUT_SEC, usec: 0 });
   } catch (e) {
-    throw sysToProxy(e, `Failed to set socket receive timeout for ${path}`);
+    throw withCause(e, `Failed to set socket receive timeout for ${path}`);
   }
   const outcome = readOkLine(fd, path, port);
   try {
     setRecvTimeout(fd, saved);
   } catch (e) {
-    throw sysToProxy(e, `Failed to restore socket receive timeout for ${path}`);
+    throw withCause(e, `Failed to restore socket receive timeout for ${path}`);
   }
   return outcome;
-}
-
-function sysToProxy(e: unknown, what: string): unknown {
-  return e instanceof SysError ? new ProxyError(`${what}: ${e.strerror}`, e.code) : e;
 }
 
 function eio(message: string): ProxyError {
@@ -105,7 +100,7 @@ function readOkLine(fd: number, path: string, port: string): OkOutcome {
         if (e instanceof SysError && e.code === "EAGAIN") {
           return refuse("Timeout while waiting for OK PORT response", `Timed out to receive OK PORT from ${path}`);
         }
-        throw sysToProxy(e, `Failed to receive OK from ${path}`);
+        throw withCause(e, `Failed to receive OK from ${path}`);
       }
       if (chunk.length === 0) {
         log.debug(`Connection closed while waiting for OK PORT response from ${path}`);
@@ -136,7 +131,7 @@ function consume(fd: number, path: string, n: number): void {
   try {
     got = recv(fd, n);
   } catch (e) {
-    throw sysToProxy(e, `Failed to discard OK PORT response from ${path}`);
+    throw withCause(e, `Failed to discard OK PORT response from ${path}`);
   }
   if (got.length !== n) throw eio(`Short read while discarding OK PORT response from ${path}`);
 }
