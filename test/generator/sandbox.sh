@@ -9,14 +9,19 @@
 #         nspawn-none  the same without /run/host/unix-export/
 set -eu
 R=$1; MODE=$2; shift 2
-mkdir -p "$R/usr" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/run" "$R/tmp" "$R/work"
-for l in bin lib lib64 sbin; do [ -L "$R/$l" ] || ln -s "usr/$l" "$R/$l"; done
-for d in usr etc work; do
-  mount --rbind "/$d" "$R/$d"
-  mount -o remount,ro,bind "$R/$d" 2>/dev/null || true
+# Every top-level directory of this machine, wherever the checkout, the reference and $TMPDIR live (CI clones
+# outside /work), but /run (replaced below) and Docker's /.dockerenv (a file: only directories and links are
+# taken). /usr and /etc are read-only: nothing run here may write the system.
+mkdir -p "$R/run"
+for e in /* /.[!.]*; do
+  n=${e#/}
+  case "$n" in run|'*'|'.[!.]*') continue ;; esac
+  if [ -L "$e" ]; then [ -L "$R/$n" ] || ln -s "$(readlink "$e")" "$R/$n"; continue; fi
+  [ -d "$e" ] || continue
+  mkdir -p "$R/$n"
+  mount --rbind "$e" "$R/$n"
+  case "$n" in usr|etc) mount -o remount,ro,bind "$R/$n" 2>/dev/null || true ;; esac
 done
-for d in proc sys dev; do mount --rbind "/$d" "$R/$d"; done
-mount --bind /tmp "$R/tmp"
 mount -t tmpfs -o mode=0755 sandbox-run "$R/run"
 case "$MODE" in
   vm) ;;

@@ -10,18 +10,13 @@ import { join } from "node:path";
 import { snapshot, OUR_EXTRA_DEBUG } from "./harness.ts";
 import { REPO } from "../helpers/tmp.ts";
 import { requireReference } from "../helpers/reference.ts";
+import { canUnshare, inSandbox, requireUnshareOnCi } from "./sandbox.ts";
 
-const SANDBOX = join(import.meta.dir, "sandbox.sh");
 const BUN = join(REPO, "node_modules/.bin/bun");
 const base = mkdtempSync(join(tmpdir(), "gen-sandbox-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-const canUnshare = Bun.spawnSync(["unshare", "-m", "true"]).exitCode === 0;
-// With CI=true a machine that cannot make a mount namespace fails here instead of skipping silently
-// (set SYSTEMD_SSH_NO_UNSHARE=1 to accept the skip knowingly).
-if (!canUnshare && process.env.CI === "true" && process.env.SYSTEMD_SSH_NO_UNSHARE !== "1") {
-  test("unshare -m works (needed for the sandbox tests)", () => expect(canUnshare as boolean).toBe(true));
-}
+requireUnshareOnCi();
 
 function run(mode: string, cmd: string[], cmdline: string | null): { tree: string[]; status: number; stderr: string } {
   const out = join(base, "out");
@@ -35,8 +30,8 @@ function run(mode: string, cmd: string[], cmdline: string | null): { tree: strin
   // null: no $SYSTEMD_PROC_CMDLINE, so the real /proc/cmdline (or PID 1's argv, in a container) is read.
   if (cmdline !== null) env.SYSTEMD_PROC_CMDLINE = cmdline;
   mkdirSync(join(base, "units"), { recursive: true });
-  const r = Bun.spawnSync(["unshare", "-m", SANDBOX, root, mode, "/usr/bin/env", "-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...cmd, out, join(base, "e"), join(base, "l")], { stderr: "pipe", stdout: "pipe" });
-  return { tree: snapshot(out), status: r.exitCode ?? -1, stderr: Buffer.from(r.stderr).toString("latin1").replace(OUR_EXTRA_DEBUG, "") };
+  const r = inSandbox(root, mode, env, [...cmd, out, join(base, "e"), join(base, "l")]);
+  return { tree: snapshot(out), status: r.status, stderr: r.stderr.toString("latin1").replace(OUR_EXTRA_DEBUG, "") };
 }
 
 for (const version of ["262", "257"] as const) {
@@ -61,9 +56,8 @@ for (const version of ["262", "257"] as const) {
 
 describe.skipIf(!canUnshare)("explain in the sandbox", () => {
   const explain = (mode: string) => {
-    const r = Bun.spawnSync(["unshare", "-m", SANDBOX, join(base, "root"), mode, "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin",
-      "SYSTEMD_PROC_CMDLINE=", "SYSTEMD_SSH_TARGET_VERSION=262", BUN, join(REPO, "src/main.ts"), "explain"], { stdout: "pipe", stderr: "pipe" });
-    return r.stdout.toString();
+    const env = { PATH: "/usr/sbin:/usr/bin", SYSTEMD_PROC_CMDLINE: "", SYSTEMD_SSH_TARGET_VERSION: "262" };
+    return inSandbox(join(base, "root"), mode, env, [BUN, join(REPO, "src/main.ts"), "explain"]).stdout.toString();
   };
   test("a VM: the vsock unit and `ssh vsock%CID`", () => {
     const t = explain("vm");

@@ -12,17 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "../helpers/tmp.ts";
 import { requireReference } from "../helpers/reference.ts";
+import { canUnshare, inSandbox, requireUnshareOnCi } from "./sandbox.ts";
 
-const SANDBOX = join(import.meta.dir, "sandbox.sh");
 const BUN = join(REPO, "node_modules/.bin/bun");
 const base = mkdtempSync(join(tmpdir(), "gen-verify-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
-const canUnshare = Bun.spawnSync(["unshare", "-m", "true"]).exitCode === 0;
-// With CI=true a machine that cannot make a mount namespace fails here instead of skipping silently
-// (set SYSTEMD_SSH_NO_UNSHARE=1 to accept the skip knowingly).
-if (!canUnshare && process.env.CI === "true" && process.env.SYSTEMD_SSH_NO_UNSHARE !== "1") {
-  test("unshare -m works (needed for the sandbox tests)", () => expect(canUnshare as boolean).toBe(true));
-}
+requireUnshareOnCi();
 
 function hostAnalyze252(): string | null {
   const a = "/usr/bin/systemd-analyze";
@@ -34,13 +29,12 @@ function hostAnalyze252(): string | null {
 function generate(version: string, mode: string, out: string): void {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  const r = Bun.spawnSync([
-    "unshare", "-m", SANDBOX, join(base, "root"), mode, "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin",
-    `SYSTEMD_SSH_TARGET_VERSION=${version}`, `SYSTEMD_UNIT_PATH=${join(base, "empty")}`,
-    "SYSTEMD_PROC_CMDLINE=systemd.ssh_listen=22 systemd.ssh_listen=vsock:2:2222 systemd.ssh_listen=/run/ssh-extra.sock systemd.ssh_listen=[::1]:2200",
-    BUN, join(REPO, "src/main.ts"), "generator", out,
-  ], { stderr: "pipe" });
-  expect(r.exitCode).toBe(0);
+  const env = {
+    PATH: "/usr/sbin:/usr/bin", SYSTEMD_SSH_TARGET_VERSION: version, SYSTEMD_UNIT_PATH: join(base, "empty"),
+    SYSTEMD_PROC_CMDLINE: "systemd.ssh_listen=22 systemd.ssh_listen=vsock:2:2222 systemd.ssh_listen=/run/ssh-extra.sock systemd.ssh_listen=[::1]:2200",
+  };
+  const r = inSandbox(join(base, "root"), mode, env, [BUN, join(REPO, "src/main.ts"), "generator", out]);
+  expect(r.status).toBe(0);
 }
 
 function verify(analyze: string, out: string): { status: number; ours: string[] } {

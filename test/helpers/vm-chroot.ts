@@ -36,9 +36,11 @@ export function inVmChroot(cmds: string[][], scratch: string, env: Record<string
   const script = [
     "set -e",
     `mount -t tmpfs -o mode=755 tmpfs ${q(root)}`,
-    `for x in usr bin sbin lib lib32 lib64 libx32 etc proc sys dev work tmp run root; do`,
-    `  [ -e /$x ] || continue`,
-    `  if [ -L /$x ]; then ln -s "$(readlink /$x)" ${q(root)}/$x; else mkdir ${q(root)}/$x; mount --rbind /$x ${q(root)}/$x; fi`,
+    // Every top-level directory, wherever the checkout, the reference and $TMPDIR live (CI clones outside
+    // /work); Docker's /.dockerenv is a file, and only directories and links are taken.
+    `for e in /* /.[!.]*; do`,
+    `  x=\${e#/}; case "$x" in '*'|'.[!.]*') continue ;; esac`,
+    `  if [ -L "$e" ]; then ln -s "$(readlink "$e")" ${q(root)}/"$x"; elif [ -d "$e" ]; then mkdir ${q(root)}/"$x"; mount --rbind "$e" ${q(root)}/"$x"; fi`,
     "done",
     "set +e",
     ...cmds.map((c, i) => `chroot ${q(root)} ${c.map(q).join(" ")} >${q(results)}/${i}.out 2>${q(results)}/${i}.err; echo $? >${q(results)}/${i}.rc`),
@@ -54,6 +56,10 @@ export function inVmChroot(cmds: string[][], scratch: string, env: Record<string
     stderr: readFileSync(join(results, `${i}.err`), "latin1"),
   }));
   rmdirSync(root);
+  // A program the chroot cannot see or start must not pass as "both programs failed alike".
+  for (const [i, r] of out.entries()) {
+    if (r.code >= 125 && r.code <= 127 && /^chroot: /m.test(r.stderr)) throw new Error(`the chroot did not run ${cmds[i]![0]}: ${r.stderr.trim()}`);
+  }
   return out;
 }
 
