@@ -7,8 +7,9 @@
 // Pointer discipline as everywhere in ffi/: every buffer handed to libc is the call argument itself (a
 // typed-array view of an ArrayBuffer we allocated), never a pointer stored somewhere.
 
-import { Errno, fail } from "./errors.ts";
+import { Errno, fail, SysError } from "./errors.ts";
 import { errno, libc } from "./libc.ts";
+import { close, openReadOnly, type PathArg } from "./socket.ts";
 
 export const SPLICE_F_MOVE = 1;
 export const SPLICE_F_NONBLOCK = 2;
@@ -183,4 +184,29 @@ export function fileId(fd: number): FileId | null {
 /** The type of the file open on `fd`, or null when fd is not open. */
 export function fileType(fd: number): FileType | null {
   return fileId(fd)?.type ?? null;
+}
+
+/**
+ * A whole file's bytes, read with open/read/close. For the proxy's hot path, which reads a /proc file on
+ * every connection: node:fs would cost it about 1 ms just to load. Throws SysError("open"/"read").
+ */
+export function readFile(path: PathArg): Uint8Array {
+  const fd = openReadOnly(path);
+  try {
+    let buf = new Uint8Array(new ArrayBuffer(16384));
+    let len = 0;
+    for (;;) {
+      if (len === buf.length) {
+        const bigger = new Uint8Array(new ArrayBuffer(buf.length * 2));
+        bigger.set(buf);
+        buf = bigger;
+      }
+      const r = readInto(fd, buf.subarray(len), buf.length - len);
+      if (r < 0) throw new SysError("read", -r);
+      if (r === 0) return buf.subarray(0, len);
+      len += r;
+    }
+  } finally {
+    close(fd);
+  }
 }

@@ -38,9 +38,8 @@
 // `--fdpass` skips all this and behaves exactly like systemd; `--relay` always relays.
 // Cost on the fd-passing path: five system calls and a read of the peer's /proc/PID/maps (~50 µs).
 
-import { readFileSync } from "node:fs";
 import { Errno, SysError } from "../../ffi/errors.ts";
-import { fileId } from "../../ffi/io.ts";
+import { fileId, readFile } from "../../ffi/io.ts";
 import { AF_UNIX } from "../../ffi/sockaddr.ts";
 import { peerPid, queuedBytes, socketFamily } from "../../ffi/socket.ts";
 
@@ -82,10 +81,20 @@ export function relayReason(input: number, out: number): string | null {
 export function mapsLibssh(pid: number): boolean {
   let maps: string;
   try {
-    maps = readFileSync(`/proc/${pid}/maps`, "latin1");
+    // A native decode and includes(): a regular expression or a byte loop costs the hot path about 1 ms
+    // here (measured), these about 0.05. UTF-8, not latin1 (which costs 3 MiB of peak RSS): a path that is
+    // not UTF-8 only gets U+FFFD in it, and the names we look for are ASCII.
+    maps = new TextDecoder().decode(readFile(`/proc/${pid}/maps`));
   } catch {
     return false; // gone, another user's, no /proc: no evidence, so systemd's behaviour
   }
-  // "/usr/lib/x86_64-linux-gnu/libssh.so.4.9.4"; not libssh2, which has no ProxyCommand.
-  return /\/libssh\.so[.\n]/.test(maps) || /\/libssh-gcrypt\.so[.\n]/.test(maps);
+  return mapsFile(maps, "/libssh.so") || mapsFile(maps, "/libssh-gcrypt.so");
+}
+
+/**
+ * Whether a /proc/PID/maps text names a file `name` ("/libssh.so" matches "/usr/lib/x86_64-linux-gnu/
+ * libssh.so.4.9.4" but not libssh2, which has no ProxyCommand): the name followed by "." or the line's end.
+ */
+export function mapsFile(maps: string, name: string): boolean {
+  return maps.includes(`${name}.`) || maps.includes(`${name}\n`);
 }

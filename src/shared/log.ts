@@ -5,8 +5,11 @@
 // consola does the dispatching (levels, reporters); it is created on the first message that passes the
 // level filter, so a proxy run that logs nothing never loads it.
 
-import { writeSync } from "node:fs";
 import type { ConsolaInstance, LogObject } from "consola/core";
+
+// node:fs is loaded on the first line written: loading it costs the proxy about 1 ms on every connection,
+// and a proxy run that succeeds writes nothing.
+const writeSync = (fd: number, data: Uint8Array): number => (require("node:fs") as typeof import("node:fs")).writeSync(fd, data);
 
 export const LOG_EMERG = 0;
 export const LOG_ALERT = 1;

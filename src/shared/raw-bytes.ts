@@ -7,7 +7,9 @@
 // back into a Buffer for node:fs or for writing out; fromBytes() reads a Buffer result (readlink, realpath,
 // readdir with {encoding: "buffer"}) into one.
 
-import { readFileSync, readlinkSync } from "node:fs";
+// node:fs is loaded only where used (non-ASCII arguments, a relative path): loading it costs the proxy
+// about 1 ms on every connection.
+const fs = () => require("node:fs") as typeof import("node:fs");
 
 /** A byte string as the exact bytes (for node:fs paths, or output), never re-encoded as UTF-8. */
 export const bytes = (s: string): Buffer => Buffer.from(s, "latin1");
@@ -36,7 +38,7 @@ export function rawEnviron(): Map<string, string> {
   const m = new Map<string, string>();
   let data: string;
   try {
-    data = readFileSync("/proc/self/environ", "latin1");
+    data = fs().readFileSync("/proc/self/environ", "latin1");
   } catch {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) m.set(k, utf8Bytes(v));
     return m;
@@ -65,7 +67,7 @@ export function rawArgs(args: readonly string[]): string[] {
   const fallback = () => args.map(utf8Bytes);
   let words: string[];
   try {
-    words = readFileSync("/proc/self/cmdline", "latin1").split("\0");
+    words = fs().readFileSync("/proc/self/cmdline", "latin1").split("\0");
   } catch {
     return fallback();
   }
@@ -83,7 +85,7 @@ export function rawArgs(args: readonly string[]): string[] {
 export function rawCwd(cwd: () => string = () => process.cwd()): string {
   const decoded = cwd();
   try {
-    const raw = fromBytes(readlinkSync("/proc/self/cwd", { encoding: "buffer" }));
+    const raw = fromBytes(fs().readlinkSync("/proc/self/cwd", { encoding: "buffer" }));
     if (decodesTo(raw, decoded)) return raw;
   } catch {}
   return utf8Bytes(decoded);

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { close, recvFd, sendAll, setIntOption, setRecvTimeout, SHUT_WR, shutdown, SOL_SOCKET, socketpair } from "../../ffi/socket.ts";
 import { parseProxyArgs } from "../../src/proxy/args.ts";
 import { ProxyError } from "../../src/proxy/errors.ts";
-import { mapsLibssh } from "../../src/proxy/transport.ts";
+import { mapsFile, mapsLibssh } from "../../src/proxy/transport.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
 import { readAll, spawnPiped } from "../helpers/relay.ts";
 import { PROXY, removeDir, tempDir } from "../helpers/tmp.ts";
@@ -121,6 +121,28 @@ describe("automatic choice", () => {
       withLib.kill();
       without.kill();
     }
+  });
+});
+
+describe("mapsFile: which /proc/PID/maps lines name libssh", () => {
+  const line = (path: string) => `7f1c2a000000-7f1c2a050000 r-xp 00000000 fe:00 1234   ${path}\n`;
+  const cases: Array<[string, boolean]> = [
+    ["/usr/lib/x86_64-linux-gnu/libssh.so.4.9.4", true],
+    ["/opt/lib/libssh.so", true],
+    ["/usr/lib/x86_64-linux-gnu/libssh-gcrypt.so.4", true],
+    ["/usr/lib/x86_64-linux-gnu/libssh2.so.1.0.1", false],
+    ["/usr/lib/libssh.sock", false],
+    ["/usr/lib/x86_64-linux-gnu/libsshfoo.so.1", false],
+    ["/usr/lib/x86_64-linux-gnu/libz.so.1", false],
+  ];
+  for (const [path, found] of cases) {
+    test(`${path}: ${found}`, () => {
+      const maps = line("/usr/bin/ssh") + line(path) + line("[stack]");
+      expect(mapsFile(maps, "/libssh.so") || mapsFile(maps, "/libssh-gcrypt.so")).toBe(found);
+    });
+  }
+  test("at the very end of the text, without a newline", () => {
+    expect(mapsFile("... /usr/lib/libssh.so", "/libssh.so")).toBe(false);
   });
 });
 
