@@ -13,6 +13,7 @@ import { findClosest, levenshtein } from "../src/shared/verbs.ts";
 import { strerror } from "../ffi/errors.ts";
 import { requireReference } from "./helpers/reference.ts";
 import { ensureBuilt } from "./helpers/build.ts";
+import { shQuote } from "./helpers/shell.ts";
 import { DIST, removeDir, tempDir } from "./helpers/tmp.ts";
 
 const ref = requireReference("262");
@@ -185,7 +186,7 @@ describe.skipIf(!ref)("systemd-ssh-issue output compared on a terminal and for t
     await ensureBuilt();
     for (const env of [{ TERM: "xterm-256color" }, { TERM: "dumb" }, { TERM: "xterm", NO_COLOR: "1" }, { TERM: "xterm", SYSTEMD_COLORS: "0" }]) {
       const [a, b] = [ref!.tool("systemd-ssh-issue"), OURS].map((bin) => {
-        const p = Bun.spawnSync(["script", "-qec", `${bin} --help`, "/dev/null"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env } });
+        const p = Bun.spawnSync(["script", "-qec", `${shQuote(bin)} --help`, "/dev/null"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env } });
         return p.stdout.toString();
       });
       expect(b).toBe(a!);

@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import { SysError } from "../../ffi/errors.ts";
 import { vsockSupport } from "../../ffi/vsock.ts";
 import { ProxyError } from "../proxy/errors.ts";
+import { proxyCommandWord, shellQuote } from "../shared/shell-quote.ts";
 import {
   checkExportSocket,
   connectMachined,
@@ -110,12 +111,12 @@ export function machineRows(listings: ScopeListing[], env: Env = process.env, ha
   return rows;
 }
 
-/** How to run our proxy, for a ProxyCommand. */
+/** How to run our proxy, as the start of a ProxyCommand (its words quoted for ssh and the shell). */
 export function proxyCommandPath(): string {
   const exe = process.execPath;
-  if (basename(exe).startsWith("bun")) return `${exe} ${Bun.main} proxy`;
+  if (basename(exe).startsWith("bun")) return `${proxyCommandWord(exe)} ${proxyCommandWord(Bun.main)} proxy`;
   const sibling = join(dirname(exe), "systemd-ssh-proxy");
-  return existsSync(sibling) ? sibling : `${exe} proxy`;
+  return existsSync(sibling) ? proxyCommandWord(sibling) : `${proxyCommandWord(exe)} proxy`;
 }
 
 /**
@@ -141,8 +142,6 @@ export function sshRoute(host: string, sshArgs: string[]): SshRoute {
   const fdpass = lines.includes("proxyusefdpass yes");
   return fdpass && /systemd-ssh-proxy|systemd-ssh proxy/.test(proxy) ? "proxy" : "none";
 }
-
-const shellQuote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 export function sshCommand(host: string, sshArgs: string[], configured: boolean): string {
   const opts = configured ? [] : ["-o", `ProxyCommand=${proxyCommandPath()} %h %p`, "-o", "ProxyUseFdpass=yes"];

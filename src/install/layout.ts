@@ -6,6 +6,8 @@
 // Paths here are paths on the target system. `root` (image builders: the image's tree) is prepended only
 // when writing; `prefix` (default /usr) and `sysconfdir` (default /etc) say where on the target system.
 
+import { proxyCommandWord } from "../shared/shell-quote.ts";
+
 export interface Layout {
   prefix: string;
   sysconfdir: string;
@@ -45,7 +47,9 @@ export function paths(l: Layout) {
  * block passes %n (the host as typed) instead of %h, which OpenSSH lowercases, so that
  * `ssh unix/run/MyVM/sock` reaches the socket it names.
  */
-export function sshConfigDropin(proxy: string): string {
+export function sshConfigDropin(proxyPath: string): string {
+  // Quoted only when the install prefix needs it; systemd's own path never does.
+  const proxy = proxyCommandWord(proxyPath);
   return `# SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Installed by systemd-ssh: systemd 262's ssh_config drop-in, except that the host name is passed to

@@ -7,6 +7,7 @@
 
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { proxyCommandWord } from "../../src/shared/shell-quote.ts";
 import { tempDir, removeDir, PROXY } from "./tmp.ts";
 
 export const SSHD = existsSync("/usr/sbin/sshd") ? "/usr/sbin/sshd" : "sshd";
@@ -111,7 +112,7 @@ export async function startSshd(opts: { socket?: string; dir?: string } = {}): P
         [
           "Host *",
           `  User ${user}`,
-          `  IdentityFile ${clientKey}`,
+          `  IdentityFile "${clientKey}"`,
           "  IdentitiesOnly yes",
           "  UserKnownHostsFile /dev/null",
           "  StrictHostKeyChecking no",
@@ -119,7 +120,7 @@ export async function startSshd(opts: { socket?: string; dir?: string } = {}): P
           "  BatchMode yes",
           "  LogLevel ERROR",
           "  ConnectTimeout 20",
-          `  ProxyCommand ${proxy} %h %p`,
+          `  ProxyCommand ${proxyCommandWord(proxy)} %h %p`,
           `  ProxyUseFdpass ${fdpass ? "yes" : "no"}`,
           extra,
           "",

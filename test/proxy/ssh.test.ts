@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { sshConfigDropin } from "../../src/install/layout.ts";
 import { runCommand, startSshd, type TestSshd } from "../helpers/sshd.ts";
 import { PROXY, removeDir, tempDir } from "../helpers/tmp.ts";
 
@@ -44,6 +45,23 @@ describe("ssh through systemd-ssh-proxy", () => {
     const out = await new Response(r.stdout).text();
     expect(await r.exited).toBe(0);
     expect(out.split(" ")[0]).toBe(sha256(data));
+  });
+
+  test("the installed drop-in works from a prefix with a space, a quote and a % in it", async () => {
+    // ssh expands % tokens in a ProxyCommand and runs it with the shell: the drop-in must quote both ways.
+    const prefix = join(work, "my prefix's 100%");
+    mkdirSync(prefix, { recursive: true });
+    const proxy = join(prefix, "systemd-ssh-proxy");
+    symlinkSync(PROXY, proxy);
+    const dropin = sshConfigDropin(proxy);
+    expect(dropin).toContain(`ProxyCommand '${work}/my prefix'\\''s 100%%/systemd-ssh-proxy' %n %p`);
+    // The test sshd's client settings (user, key) first; ssh takes the first value it sees, and the
+    // drop-in's ProxyCommand is the only one for unix/* (sshConfig() without a proxy of its own).
+    const base = readFileSync(sshd.sshConfig({ name: "dropin_base" }), "utf8").replace(/^ {2}ProxyCommand .*\n/m, "").replace(/^ {2}ProxyUseFdpass .*\n/m, "");
+    const cfg = join(work, "dropin_config");
+    writeFileSync(cfg, `${dropin}\n${base}`);
+    const r = await runCommand(["ssh", "-F", cfg, `unix${sshd.socket}`, "echo", "via-dropin"]);
+    expect(r).toMatchObject({ code: 0, stdout: "via-dropin\n" });
   });
 
   test("a missing socket fails with the proxy's message", async () => {
