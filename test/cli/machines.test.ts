@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { vsockSupport } from "../../ffi/vsock.ts";
+import { proxyCommandWord, shellQuote } from "../../src/shared/shell-quote.ts";
 import { startFakeMachined, type FakeMachined } from "../helpers/fake-machined.ts";
 import { runCommand, startSshd, type TestSshd } from "../helpers/sshd.ts";
 import { BINARY, DIST, removeDir, tempDir } from "../helpers/tmp.ts";
@@ -97,7 +98,8 @@ describe("systemd-ssh machines", () => {
     const line = r.stdout.split("\n").find((l) => l.startsWith("ubox "))!;
     const command = line.slice(line.indexOf("ssh "));
     expect(command).toBe(
-      `ssh -F ${withoutProxy} -o 'ProxyCommand=${join(DIST, "systemd-ssh-proxy")} %h %p' -o ProxyUseFdpass=yes machine/ubox`,
+      // (The login below is what shows the quoting right, for a checkout path with spaces too.)
+      `ssh -F ${withoutProxy} -o ${shellQuote(`ProxyCommand=${proxyCommandWord(join(DIST, "systemd-ssh-proxy"))} %h %p`)} -o ProxyUseFdpass=yes machine/ubox`,
     );
     expect(r.stdout).toEndWith("\nssh is not configured to use systemd-ssh-proxy for machine/* hosts, so the commands above name it with -o.\n");
     const login = await runCommand(["sh", "-c", `${command} echo logged in`], { env });
@@ -109,7 +111,7 @@ describe("systemd-ssh machines", () => {
     const hostConfig = join(box.dir, "ssh_config_host");
     writeFileSync(
       hostConfig,
-      `Host machine/.host\n  ProxyCommand ${join(DIST, "systemd-ssh-proxy")} unix${box.socket} %p\n  ProxyUseFdpass yes\n\n` +
+      `Host machine/.host\n  ProxyCommand ${proxyCommandWord(join(DIST, "systemd-ssh-proxy"))} unix${box.socket} %p\n  ProxyUseFdpass yes\n\n` +
         readFileSync(withProxy, "utf8"),
     );
     const r = await runCommand([BINARY, "machines", "--ssh-config", hostConfig], { env });
