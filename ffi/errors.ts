@@ -1,55 +1,10 @@
 // A failed system call, as a typed error: what was called, errno, and libc's own text for it (the "%m" of
 // systemd's log messages), so callers can print systemd's messages word for word.
 
+import { Errno, errnoCode } from "./errno.ts";
 import { errno, libc } from "./libc.ts";
 
-// Linux errno numbers the tools branch on. (Values are the generic Linux ones, shared by x86-64 and arm64.)
-export const Errno = {
-  EPERM: 1,
-  ENOENT: 2,
-  EINTR: 4,
-  EIO: 5,
-  EBADF: 9,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EACCES: 13,
-  EEXIST: 17,
-  ENODEV: 19,
-  ENOTDIR: 20,
-  EISDIR: 21,
-  EINVAL: 22,
-  ENOTTY: 25,
-  EPIPE: 32,
-  ERANGE: 34,
-  ENAMETOOLONG: 36,
-  ENOSYS: 38,
-  ENODATA: 61,
-  EBADR: 53,
-  EPROTO: 71,
-  EBADMSG: 74,
-  ENOTSOCK: 88,
-  EPROTONOSUPPORT: 93,
-  EOPNOTSUPP: 95,
-  EAFNOSUPPORT: 97,
-  EADDRINUSE: 98,
-  EADDRNOTAVAIL: 99,
-  ENETUNREACH: 101,
-  ECONNABORTED: 103,
-  ECONNRESET: 104,
-  ENOTCONN: 107,
-  ETIMEDOUT: 110,
-  ECONNREFUSED: 111,
-  EHOSTUNREACH: 113,
-  ESRCH: 3,
-  EMEDIUMTYPE: 124,
-} as const;
-
-const names = new Map<number, string>(Object.entries(Errno).map(([k, v]) => [v, k]));
-
-/** "ENOENT" and friends for an errno value, or "E<number>" for values we do not name. */
-export function errnoCode(err: number): string {
-  return names.get(err) ?? `E${err}`;
-}
+export { Errno, errnoCode };
 
 /** libc's message for an errno value, e.g. 2 → "No such file or directory". */
 export function strerror(err: number): string {

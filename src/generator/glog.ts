@@ -7,7 +7,7 @@
 // and its messages carry raw bytes (from the command line and credentials) that must reach the log unchanged.
 
 import { closeSync, openSync, writeSync } from "node:fs";
-import { parseLogLevel } from "../shared/log.ts";
+import { isatty, parseLogLevel } from "../shared/log.ts";
 
 const LINE_MAX = 2048;
 const LOG_DAEMON = 3 << 3;
@@ -142,12 +142,4 @@ function colourFor(level: number): string | null {
   if (level === 5) return "\x1b[0;1;39m";
   if (level >= 7) return "\x1b[0;38;5;245m";
   return null;
-}
-
-function isatty(fd: number): boolean {
-  try {
-    return (require("node:tty") as typeof import("node:tty")).isatty(fd);
-  } catch {
-    return false;
-  }
 }

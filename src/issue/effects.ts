@@ -147,7 +147,7 @@ function detectVirtualization(): Virtualization {
     return { vm: found?.kind === "vm", container: found?.kind === "container" };
   } catch (e) {
     if (typeof e !== "string") throw e;
-    const { errnoFromName } = require("../shared/errno-names.ts") as typeof import("../shared/errno-names.ts");
+    const { errnoFromName } = require("../../ffi/errno.ts") as typeof import("../../ffi/errno.ts");
     throw new EffectError(errnoFromName(e) ?? 5 /* EIO */, strerror(e));
   }
 }

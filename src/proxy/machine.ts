@@ -16,7 +16,7 @@
 
 import { statSync } from "node:fs";
 import { SysError, strerror } from "../../ffi/errors.ts";
-import { E } from "../shared/errno-names.ts";
+import { Errno as E } from "../../ffi/errno.ts";
 import { VMADDR_CID_ANY } from "../shared/vsock-address.ts";
 import { VarlinkConnection } from "../varlink/client.ts";
 import { varlinkErrorToErrno } from "../varlink/errors.ts";

@@ -63,9 +63,10 @@ export const consoleSink: LogSink = {
   },
 };
 
-function isatty(fd: number): boolean {
+/** isatty(3), with node:tty loaded only when asked (it is not on the proxy's path). */
+export function isatty(fd: number): boolean {
   try {
-    return require("node:tty").isatty(fd) as boolean;
+    return (require("node:tty") as typeof import("node:tty")).isatty(fd);
   } catch {
     return false;
   }

@@ -9,6 +9,8 @@
 // hyperv_clocksource* → Hyper-V enlightenments). A hypervisor whose vendor we cannot tell that way counts as
 // "vm-other" at the CPUID stage, and the later DMI/sysfs/device-tree stages then name it when they can.
 
+import { errnoFromName } from "../../ffi/errno.ts";
+
 export type Errno = string;
 
 /** What detection reads. Paths are absolute; contents are byte strings (latin1). */
@@ -428,48 +430,14 @@ export function detectVirtualization(probe: Probe, debug?: Log): Detection {
   return { vm, container };
 }
 
-const STRERROR: Record<string, string> = {
-  EPERM: "Operation not permitted",
-  ENOENT: "No such file or directory",
-  EIO: "Input/output error",
-  EACCES: "Permission denied",
-  ENOTDIR: "Not a directory",
-  EISDIR: "Is a directory",
-  EINVAL: "Invalid argument",
-  ELOOP: "Too many levels of symbolic links",
-  ENAMETOOLONG: "File name too long",
-  EROFS: "Read-only file system",
-  EEXIST: "File exists",
-  ENOSPC: "No space left on device",
-  ENODEV: "No such device",
-  ENXIO: "No such device or address",
-  ENOBUFS: "No buffer space available",
-  ERANGE: "Numerical result out of range",
-  EAFNOSUPPORT: "Address family not supported by protocol",
-  EOPNOTSUPP: "Operation not supported",
-  ENOTTY: "Inappropriate ioctl for device",
-  ENOLINK: "Link has been severed",
-  EXDEV: "Invalid cross-device link",
-  EBADFD: "File descriptor in bad state",
-  E2BIG: "Argument list too long",
-  ENOMEM: "Cannot allocate memory",
-  EMFILE: "Too many open files",
-  ENFILE: "Too many open files in system",
-  EBADMSG: "Bad message",
-  EPROTONOSUPPORT: "Protocol not supported",
-  ESOCKTNOSUPPORT: "Socket type not supported",
-  EPFNOSUPPORT: "Protocol family not supported",
-  ENOSYS: "Function not implemented",
-  EFBIG: "File too large",
-  EDQUOT: "Disk quota exceeded",
-  ENOTEMPTY: "Directory not empty",
-  EBUSY: "Device or resource busy",
-  EAGAIN: "Resource temporarily unavailable",
-};
-
-/** glibc's strerror() text for an errno name ("%m"), without loading libc. */
+/**
+ * glibc's strerror() text for an errno name ("%m"). Only failure paths print one, so libc (bun:ffi costs
+ * the generator about 0.5 ms to load) is loaded here, on first use, not with this module.
+ */
 export function strerror(errno: Errno): string {
-  return STRERROR[errno] ?? `Unknown error ${errno}`;
+  const n = errnoFromName(errno);
+  if (n === null) return `Unknown error ${errno}`;
+  return (require("../../ffi/errors.ts") as typeof import("../../ffi/errors.ts")).strerror(n);
 }
 
 /** The real machine, read through node:fs. */

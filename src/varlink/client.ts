@@ -18,7 +18,7 @@
 
 import { SysError } from "../../ffi/errors.ts";
 import { close, connectUnix, recv, sendAll, setRecvTimeout } from "../../ffi/socket.ts";
-import { E } from "../shared/errno-names.ts";
+import { Errno as E } from "../../ffi/errno.ts";
 import { JsonObject, JsonParseError, parseJson } from "./json.ts";
 
 export const VARLINK_DEFAULT_TIMEOUT_MS = 45_000;
@@ -36,7 +36,7 @@ export interface VarlinkReply {
 export type VarlinkParameters = Record<string, unknown>;
 
 /** errno values that mean the peer went away; sd-varlink reports them all as a disconnect (ECONNRESET). */
-const DISCONNECT = new Set([E.ECONNRESET, E.EPIPE, 103 /* ECONNABORTED */, 107 /* ENOTCONN */, 108 /* ESHUTDOWN */]);
+const DISCONNECT = new Set<number>([E.ECONNRESET, E.EPIPE, E.ECONNABORTED, E.ENOTCONN, E.ESHUTDOWN]);
 
 function failure(errno: number): SysError {
   return new SysError("varlink", errno);
@@ -122,7 +122,7 @@ export class VarlinkConnection {
       try {
         chunk = recv(this.fd, Math.min(READ_SIZE, VARLINK_BUFFER_MAX - this.buffer.length));
       } catch (e) {
-        if (e instanceof SysError && e.errno === 11 /* EAGAIN: the receive timeout */) throw failure(E.ETIME);
+        if (e instanceof SysError && e.errno === E.EAGAIN /* the receive timeout */) throw failure(E.ETIME);
         if (e instanceof SysError && DISCONNECT.has(e.errno)) throw failure(E.ECONNRESET);
         throw e;
       }

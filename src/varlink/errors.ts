@@ -5,7 +5,7 @@
 // unusable), else "errno" when it is a whole number 1..4095; an "origin" other than "linux" makes it
 // unusable. Everything unusable or unknown is EBADR, which callers print as the error's name instead.
 
-import { E, errnoFromName } from "../shared/errno-names.ts";
+import { Errno as E, errnoFromName } from "../../ffi/errno.ts";
 import { JsonNumber, type JsonObject } from "./json.ts";
 
 export const VARLINK_ERROR_SYSTEM = "io.systemd.System";

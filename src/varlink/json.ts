@@ -5,7 +5,7 @@
 // and nests at most 2048 containers deep (ELNRNG beyond). Syntax errors are EINVAL, an empty message
 // ENODATA, as with sd_json_parse().
 
-import { E as Errno } from "../shared/errno-names.ts";
+import { Errno } from "../../ffi/errno.ts";
 
 /** A number with the type sd-json gives it: "unsigned" (0..2^64-1), "integer" (negative, >= -2^63), else "real". */
 export class JsonNumber {

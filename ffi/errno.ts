@@ -1,8 +1,9 @@
-// Linux errno names and numbers (asm-generic, shared by x86-64 and arm64), with glibc's aliases: what
-// systemd's errno_from_name() knows. Used to read the "errnoName" of an io.systemd.System varlink error,
-// and for errno constants that ffi/errors.ts does not name.
+// Linux errno names and numbers (asm-generic, shared by x86-64 and arm64) with glibc's aliases
+// (EWOULDBLOCK, EDEADLOCK, ENOTSUP): the one table of them. The tools branch on these constants, name a
+// value the way strerrorname_np() does, and read the "errnoName" of an io.systemd.System varlink error
+// the way systemd's errno_from_name() does.
 
-export const ERRNO_BY_NAME: Readonly<Record<string, number>> = {
+export const Errno = {
   EPERM: 1,
   ENOENT: 2,
   ESRCH: 3,
@@ -137,34 +138,21 @@ export const ERRNO_BY_NAME: Readonly<Record<string, number>> = {
   ERFKILL: 132,
   EHWPOISON: 133,
   ENOTSUP: 95,
-};
+} as const;
+
+export type ErrnoName = keyof typeof Errno;
+
+const ALIASES = new Set<string>(["EWOULDBLOCK", "EDEADLOCK", "ENOTSUP"]);
+let names: Map<number, string> | undefined;
+
+/** "ENOENT" and friends for an errno value (never an alias), or "E<number>" for values Linux does not name. */
+export function errnoCode(err: number): string {
+  names ??= new Map(Object.entries(Errno).filter(([k]) => !ALIASES.has(k)).map(([k, v]) => [v, k]));
+  return names.get(err) ?? `E${err}`;
+}
 
 /** errno_from_name(): case-insensitive, as systemd's lookup is. Null for names it does not know. */
 export function errnoFromName(name: string): number | null {
   const upper = name.toUpperCase();
-  return Object.hasOwn(ERRNO_BY_NAME, upper) ? ERRNO_BY_NAME[upper]! : null;
+  return Object.hasOwn(Errno, upper) ? Errno[upper as ErrnoName] : null;
 }
-
-/** The constants the varlink code needs beyond ffi/errors.ts's Errno. */
-export const E = {
-  ENXIO: 6,
-  EINVAL: 22,
-  ELNRNG: 48,
-  EBADE: 52,
-  EBADR: 53,
-  ENODATA: 61,
-  ETIME: 62,
-  EPROTO: 71,
-  ENOTUNIQ: 76,
-  EPROTOTYPE: 91,
-  EADDRNOTAVAIL: 99,
-  ECONNRESET: 104,
-  ENOBUFS: 105,
-  ENOTTY: 25,
-  EACCES: 13,
-  ETIMEDOUT: 110,
-  ESRCH: 3,
-  ENOENT: 2,
-  EPIPE: 32,
-  EMEDIUMTYPE: 124,
-} as const;
