@@ -38,26 +38,38 @@ int main(int argc, char **argv) {
     if (c == NULL || ssh_channel_open_session(c) != SSH_OK) return fail(s, "channel");
     if (ssh_channel_request_exec(c, argv[4]) != SSH_OK) return fail(s, "exec");
 
-    /* Copy stdin to the channel and the channel to stdout at once: `cat` on the server stops reading
-     * once its output is not taken. */
-    char buf[65536];
+    /* Copy stdin to the channel and the channel to stdout at once, never blocking in a write: a write
+     * larger than the peer's window waits for a window adjust that only comes once `cat` on the server
+     * can write, i.e. once we read, which a blocked writer never does. */
+    char in[65536], out[65536];
+    size_t pending = 0, off = 0;
     int in_open = 1;
     for (;;) {
-        if (in_open) {
+        if (in_open && pending == 0) {
             struct pollfd p = {.fd = 0, .events = POLLIN};
             if (poll(&p, 1, 0) > 0) {
-                ssize_t n = read(0, buf, sizeof buf);
+                ssize_t n = read(0, in, sizeof in);
                 if (n <= 0) {
                     ssh_channel_send_eof(c);
                     in_open = 0;
-                } else if (ssh_channel_write(c, buf, (uint32_t)n) != n) {
-                    return fail(s, "write");
+                } else {
+                    pending = (size_t)n;
+                    off = 0;
                 }
             }
         }
-        int n = ssh_channel_read_timeout(c, buf, sizeof buf, 0, in_open ? 10 : 1000);
+        if (pending > 0) {
+            uint32_t window = ssh_channel_window_size(c);
+            if (window > 0) {
+                int n = ssh_channel_write(c, in + off, (uint32_t)(pending < window ? pending : window));
+                if (n < 0) return fail(s, "write");
+                off += (size_t)n;
+                pending -= (size_t)n;
+            }
+        }
+        int n = ssh_channel_read_timeout(c, out, sizeof out, 0, in_open || pending > 0 ? 10 : 1000);
         if (n == SSH_ERROR) return fail(s, "read");
-        if (n > 0 && fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) return 255;
+        if (n > 0 && fwrite(out, 1, (size_t)n, stdout) != (size_t)n) return 255;
         if (n == 0 && ssh_channel_is_eof(c)) break;
     }
     fflush(stdout);
