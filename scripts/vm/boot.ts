@@ -8,6 +8,7 @@
 // vhost-device-vsock by PID.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { proxyCommandWord, shellQuote } from "../../src/shared/shell-quote.ts";
 import { bootVm, buildGuest, buildStage2, repoRoot } from "./lab.ts";
 
 const { values } = parseArgs({
@@ -43,7 +44,7 @@ console.log(`hybrid socket: ${vm.hybridSock}`);
 console.log(`console log:   ${vm.consoleLog}`);
 console.log(`qemu pid ${vm.qemuPid}, vhost-device-vsock pid ${vm.daemonPid}`);
 console.log(
-  `ssh -o ProxyCommand='${repoRoot}/dist/systemd-ssh-proxy %n %p' -o ProxyUseFdpass=yes ` +
+  `ssh -o ${shellQuote(`ProxyCommand=${proxyCommandWord(`${repoRoot}/dist/systemd-ssh-proxy`)} %n %p`)} -o ProxyUseFdpass=yes ` +
     `-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@vsock-mux/${vm.hybridSock}`,
 );
 

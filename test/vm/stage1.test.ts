@@ -15,6 +15,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { bootVm, buildGuest, repoRoot, type Vm } from "../../scripts/vm/lab.ts";
+import { proxyCommandWord } from "../../src/shared/shell-quote.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
 import { startSshd } from "../helpers/sshd.ts";
 
@@ -96,7 +97,7 @@ describe.skipIf(!run)("VM lab stage 1", () => {
       readyPort: null,
     });
     host = `vsock-mux/${vm.hybridSock}`;
-    sshBase = sshOpts(`${PROXY} %n %p`, true);
+    sshBase = sshOpts(`${proxyCommandWord(PROXY)} %n %p`, true);
     const r = ssh("echo up", { env: { SYSTEMD_SSH_PROXY_WAIT: "120" } });
     figures.bootToFirstSshMs = Math.round(performance.now() - vm.startedAt);
     expectOk(r, "first ssh, started right after QEMU, with SYSTEMD_SSH_PROXY_WAIT=120");
@@ -140,7 +141,7 @@ describe.skipIf(!run)("VM lab stage 1", () => {
     writeFileSync(src, blob);
     const want = createHash("sha256").update(blob).digest("hex");
     const config = join(work, "scp_config");
-    writeFileSync(config, `Host vm-stage1\n  ProxyCommand ${PROXY} vsock-mux/${vm.hybridSock} %p\n  ProxyUseFdpass yes\n`);
+    writeFileSync(config, `Host vm-stage1\n  ProxyCommand ${proxyCommandWord(PROXY)} vsock-mux/${vm.hybridSock} %p\n  ProxyUseFdpass yes\n`);
     const scp = (...args: string[]) =>
       Bun.spawnSync(
         [
@@ -321,7 +322,7 @@ describe.skipIf(!run)("VM lab stage 1", () => {
 
   // Relay mode: ssh gives the proxy pipes (ProxyUseFdpass no) and the proxy copies the bytes.
   test("ssh through our proxy in relay mode (ProxyUseFdpass no): login, 8 MiB each way", async () => {
-    const base = sshOpts(`${PROXY} %n %p`, false);
+    const base = sshOpts(`${proxyCommandWord(PROXY)} %n %p`, false);
     const r = ssh("echo relayed; hostname", { base });
     expectOk(r, "relay-mode login");
     expect(r.out).toBe("relayed\nvm-stage1\n");
@@ -333,8 +334,8 @@ describe.skipIf(!run)("VM lab stage 1", () => {
 
   test.skipIf(!existsSync(REF_PROXY) && process.env.CI !== "true")("login latency: our proxy against systemd 262's, same guest", () => {
     if (!existsSync(REF_PROXY)) throw new Error(`${REF_PROXY} missing (scripts/fetch-reference 262)`);
-    const ours = sshOpts(`${PROXY} %n %p`, true);
-    const theirs = sshOpts(`${REF_PROXY} %n %p`, true);
+    const ours = sshOpts(`${proxyCommandWord(PROXY)} %n %p`, true);
+    const theirs = sshOpts(`${proxyCommandWord(REF_PROXY)} %n %p`, true);
     const times: Record<"ours" | "theirs", number[]> = { ours: [], theirs: [] };
     // Interleaved, so that load on the machine hits both alike.
     for (let i = 0; i < 5; i++) {

@@ -15,6 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bootVm, buildStage2, repoRoot, type Stage2Build, type Vm } from "../../scripts/vm/lab.ts";
+import { proxyCommandWord } from "../../src/shared/shell-quote.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
 
 setDefaultTimeout(300_000);
@@ -41,7 +42,7 @@ for (const suite of suites) {
     const sshOpts = (extra: string[] = []) => [
       "-F", "/dev/null",
       "-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "User=root",
-      "-o", `ProxyCommand=${PROXY} %n %p`, "-o", "ProxyUseFdpass=yes",
+      "-o", `ProxyCommand=${proxyCommandWord(PROXY)} %n %p`, "-o", "ProxyUseFdpass=yes",
       "-o", `HostKeyAlias=vm-${suite}`, "-o", `UserKnownHostsFile=${knownHosts}`,
       "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=60",
       ...extra,
