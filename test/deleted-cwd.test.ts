@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { accept, close, listenUnix } from "../ffi/socket.ts";
 import { ensureBuilt } from "./helpers/build.ts";
 import { runFdpass } from "./helpers/fdpass.ts";
-import { requireReference } from "./helpers/reference.ts";
+import { requireReference, type SshToolName } from "./helpers/reference.ts";
 import { DIST, removeDir, tempDir } from "./helpers/tmp.ts";
 
 const ref = requireReference("262");
@@ -37,15 +37,9 @@ function inDeletedCwd(cmd: string[]): string[] {
 
 const tools = () => (ref ? ([["ours", DIST], ["262", null]] as const) : ([["ours", DIST]] as const));
 
-/**
- * The tool's command. The reference runs through sid's loader directly: its bin/ wrapper is a shell script,
- * and dash itself complains ("getcwd() failed") when it starts in a deleted directory.
- */
-function tool(which: string | null, name: "systemd-ssh-proxy" | "systemd-ssh-generator" | "systemd-ssh-issue"): string[] {
-  if (which !== null) return [join(which, name)];
-  const lib = join(ref!.dir, "usr/lib/x86_64-linux-gnu");
-  const installed = name === "systemd-ssh-generator" ? `/usr/lib/systemd/system-generators/${name}` : `/usr/lib/systemd/${name}`;
-  return [join(lib, "ld-linux-x86-64.so.2"), "--library-path", `${lib}/systemd:${lib}`, "--argv0", installed, join(ref!.dir, installed.slice(1))];
+/** The tool's command; the reference runs through its loader directly (see Reference.direct). */
+function tool(which: string | null, name: SshToolName): string[] {
+  return which === null ? ref!.direct(name) : [join(which, name)];
 }
 
 describe("started in a deleted working directory", () => {

@@ -147,8 +147,8 @@ function detectVirtualization(): Virtualization {
     return { vm: found?.kind === "vm", container: found?.kind === "container" };
   } catch (e) {
     if (typeof e !== "string") throw e;
-    const { errnoFromName } = require("../../ffi/errno.ts") as typeof import("../../ffi/errno.ts");
-    throw new EffectError(errnoFromName(e) ?? 5 /* EIO */, strerror(e));
+    const { Errno, errnoFromName } = require("../../ffi/errno.ts") as typeof import("../../ffi/errno.ts");
+    throw new EffectError(errnoFromName(e) ?? Errno.EIO, strerror(e));
   }
 }
 

@@ -133,10 +133,7 @@ export function snapshot(dir: string): string[] {
  * wrapper script needs $PATH, which cases control).
  */
 export function referenceCommand(ref: Reference): string {
-  const exe = join(ref.dir, "usr/lib/systemd/system-generators/systemd-ssh-generator");
-  const ld = join(ref.dir, "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
-  const libs = `${join(ref.dir, "usr/lib/x86_64-linux-gnu/systemd")}:${join(ref.dir, "usr/lib/x86_64-linux-gnu")}`;
-  return `${shQuote(ld)} --library-path ${shQuote(libs)} --argv0 /usr/lib/systemd/system-generators/systemd-ssh-generator ${shQuote(exe)}`;
+  return ref.direct("systemd-ssh-generator").map(shQuote).join(" ");
 }
 
 /** Run the reference generator on a prepared root. */

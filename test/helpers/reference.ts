@@ -52,7 +52,22 @@ export interface Reference {
 	tool(name: ReferenceToolName): string;
 	/** Whether this version ships `name` (systemd-ssh-issue is new in 262). */
 	has(name: ReferenceToolName): boolean;
+	/**
+	 * argv that runs an ssh tool through the tree's own loader directly, without the bin/ wrapper: for
+	 * callers that need no shell in between (the wrapper's dash complains in a deleted working
+	 * directory, and needs $PATH). The tool sees its installed path as argv[0].
+	 */
+	direct(name: SshToolName): string[];
 }
+
+export type SshToolName = "systemd-ssh-proxy" | "systemd-ssh-generator" | "systemd-ssh-issue";
+
+/** Where Debian installs each ssh tool. */
+const INSTALLED: Record<SshToolName, string> = {
+	"systemd-ssh-proxy": "/usr/lib/systemd/systemd-ssh-proxy",
+	"systemd-ssh-generator": "/usr/lib/systemd/system-generators/systemd-ssh-generator",
+	"systemd-ssh-issue": "/usr/lib/systemd/systemd-ssh-issue",
+};
 
 const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
@@ -90,6 +105,11 @@ export function requireReference(version: ReferenceVersion = "262"): Reference |
 		debianVersion,
 		dir,
 		has: (name) => referenceTool(name, version) !== null,
+		direct(name) {
+			const lib = join(dir, "usr/lib/x86_64-linux-gnu");
+			const installed = INSTALLED[name];
+			return [join(lib, "ld-linux-x86-64.so.2"), "--library-path", `${lib}/systemd:${lib}`, "--argv0", installed, join(dir, installed.slice(1))];
+		},
 		tool(name) {
 			const path = referenceTool(name, version);
 			if (path === null) {
