@@ -45,23 +45,50 @@ const symbols = {
   strerror: { args: [i32], returns: cstring },
 } as const;
 
+// Only ffi/cpuid.ts maps code; the proxy, which binds libc on every connection, never pays for these.
+const execSymbols = {
+  mmap: { args: [ptr, u64, i32, i32, i32, i64], returns: ptr },
+  mprotect: { args: [ptr, u64, i32], returns: i32 },
+} as const;
+
 type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
+type ExecLib = ReturnType<typeof dlopen<typeof execSymbols>>["symbols"];
 
 let lib: Lib | undefined;
+let execLib: ExecLib | undefined;
 
-/** The bound libc functions; dlopen runs on first use so that merely importing ffi/ costs nothing. */
-export function libc(): Lib {
-  if (lib) return lib;
+function open<T extends Record<string, { args: readonly FFIType[]; returns: FFIType }>>(table: T) {
   let lastError: unknown;
   for (const name of LIBC_CANDIDATES) {
     try {
-      lib = dlopen(name, symbols).symbols;
-      return lib;
+      return dlopen(name, table).symbols;
     } catch (e) {
       lastError = e;
     }
   }
   throw new Error(`Failed to load libc: ${String(lastError)}`);
+}
+
+/** The bound libc functions; dlopen runs on first use so that merely importing ffi/ costs nothing. */
+export function libc(): Lib {
+  lib ??= open(symbols);
+  return lib;
+}
+
+/**
+ * mmap and mprotect. Bound together with the rest when libc is not bound yet (a process's first dlopen
+ * costs most, and the generator binds libc anyway to exit), on their own otherwise.
+ */
+export function libcExec(): ExecLib {
+  if (execLib) return execLib;
+  if (lib) {
+    execLib = open(execSymbols);
+  } else {
+    const both = open({ ...symbols, ...execSymbols });
+    lib = both;
+    execLib = both;
+  }
+  return execLib;
 }
 
 /** errno of the calling thread; read it right after the failing call, before anything else can clobber it. */
