@@ -6,7 +6,7 @@
 // refuses executable anonymous memory (SELinux execmem, PaX/grsecurity) makes cpuid() throw a SysError
 // from mprotect; the caller then falls back to what the kernel tells it.
 
-import { CFunction, FFIType, toArrayBuffer, type Pointer } from "bun:ffi";
+import { CFunction, FFIType, type Pointer } from "bun:ffi";
 import { fail } from "./errors.ts";
 import { libcExec } from "./libc.ts";
 
@@ -47,7 +47,7 @@ function build(): Call {
   const page = c.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) as Pointer | null;
   // MAP_FAILED is (void *)-1, which Bun hands back as a number no mapping can have.
   if (page === null || !(Number(page) > 0 && Number(page) < 2 ** 63)) fail("mmap");
-  new Uint8Array(toArrayBuffer(page, 0, CODE.length)).set(CODE);
+  c.memcpy(page, CODE, CODE.length);
   if (c.mprotect(page, PAGE, PROT_READ | PROT_EXEC) !== 0) fail("mprotect");
   const fn = CFunction({ ptr: page, args: [FFIType.u32, FFIType.u32, FFIType.ptr], returns: FFIType.void });
   return (leaf, subleaf, out) => void fn(leaf, subleaf, out);

