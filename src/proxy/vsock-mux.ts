@@ -91,14 +91,15 @@ class Answer {
   ) {}
 
   /**
-   * Take what was peeked off the socket before peeking further, as systemd does: MSG_PEEK always starts
-   * at the head of the queue, and SO_PEEK_OFF is unreliable on AF_UNIX before Linux 6.18.
+   * Take what was peeked off the socket before peeking further, as systemd does (and says so, unless
+   * `log` is false): MSG_PEEK always starts at the head of the queue, and SO_PEEK_OFF is unreliable on
+   * AF_UNIX before Linux 6.18.
    */
-  consumeSeen(): void {
+  consumeSeen(log = true): void {
     const n = this.seen - this.consumed;
     if (n <= 0) return;
     this.take(n);
-    debug(`Successfully discarded ${n} bytes of response: ${latin1(this.buf.subarray(this.consumed - n, this.consumed))}`);
+    if (log) debug(`Successfully discarded ${n} bytes of response: ${latin1(this.buf.subarray(this.consumed - n, this.consumed))}`);
   }
 
   /** Consume the OK line of `length` bytes (all seen), and nothing after it. */
@@ -220,7 +221,8 @@ function longLine(a: Answer): OkOutcome {
       const state = okLineState(a.buf, a.seen);
       if (typeof state === "number") return a.finish(state);
       if (state === "invalid") throw eio(`${TOO_MANY} ${a.path}`);
-      a.consumeSeen();
+      // Past systemd's buffer: its debug log ends here, with the error it would give.
+      a.consumeSeen(false);
       if (a.peek() !== "data") throw eio(`${TOO_MANY} ${a.path}`);
     }
   }
