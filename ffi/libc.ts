@@ -38,6 +38,8 @@ const symbols = {
   fcntl: { args: [i32, i32, i32], returns: i32 },
   poll: { args: [ptr, u64, i32], returns: i32 },
   epoll_create1: { args: [i32], returns: i32 },
+  getrlimit: { args: [i32, ptr], returns: i32 },
+  setrlimit: { args: [i32, ptr], returns: i32 },
   epoll_ctl: { args: [i32, i32, i32, ptr], returns: i32 },
   epoll_wait: { args: [i32, ptr, i32, i32], returns: i32 },
   splice: { args: [i32, ptr, i32, ptr, u64, u32], returns: i64 },

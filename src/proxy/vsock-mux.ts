@@ -231,7 +231,9 @@ function longLine(a: Answer): OkOutcome {
   try {
     watch = new ArrivalWatch(a.fd);
   } catch (e) {
-    throw withCause(e, `Failed to receive OK from ${a.path}`);
+    // No descriptor for the watch (a tight RLIMIT_NOFILE): do what systemd does here.
+    debug(`Cannot wait for the rest of the OK line from ${a.path}: ${e instanceof SysError ? e.strerror : String(e)}`);
+    return untouched();
   }
   try {
     for (;;) {
