@@ -67,7 +67,8 @@ const RLIMIT_NOFILE = 7; // the same on x86-64 and arm64
 /**
  * Descriptors Bun's runtime holds from start-up that a C program does not: its event loop's epoll instance
  * and eventfd (Bun 1.4). Under a descriptor limit that leaves a C tool just room for its socket (systemd's
- * proxy connects at `ulimit -n 4`), they would take that room.
+ * proxy connects at `ulimit -n 4`), they would take that room. Bun lifts the soft limit to the hard one at
+ * start-up itself, so in practice this is about a hard limit, which only CAP_SYS_RESOURCE may raise.
  */
 const RUNTIME_DESCRIPTORS = 2;
 let roomMade = false;

@@ -5,7 +5,7 @@
 // forbidden on these machines); assertNoVsockConnect() refuses to run such a case.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { close } from "../../ffi/socket.ts";
 import { parseHostSpec } from "../../src/proxy/host-spec.ts";
@@ -129,9 +129,9 @@ describe.skipIf(!ref)("systemd-ssh-proxy parity with systemd 262", () => {
     ["unix: runs of CR and LF in the path", ["unix/\n\ra\n\n\rb\r\n", "22"]],
     ["unix: a 3000-byte path", [`unix/${"x".repeat(3000)}`, "22"]],
     ["unix: a 3000-byte path of two-byte characters", [`unix/${"é".repeat(1500)}`, "22"]],
-    ["unknown scheme with a newline", ["foo\nbar/x", "22"]],
+    ["unknown scheme with CR/LF runs", ["foo\r\n\nbar/x", "22"]],
     ["vsock: bad cid with a CR", ["vsock/3\r", "22"]],
-    ["vsock-mux: missing socket, LF in the path", ["vsock-mux/a\nb", "22"]],
+    ["vsock-mux: missing socket, CRs in the path", ["vsock-mux/a\r\rb", "22"]],
     ["vsock-mux: a missing 3000-byte path", [`vsock-mux/${"y".repeat(3000)}`, "22"]],
   ];
   for (const [name, args] of cases) {
@@ -243,16 +243,21 @@ describe.skipIf(!ref)("systemd-ssh-proxy parity with systemd 262", () => {
     expect((await run(PROXY)).passed).toBe("SSH-2.0-x\r\n");
   });
 
-  // Bun's runtime holds two descriptors a C program does not (its event loop's epoll and eventfd): under a
-  // limit that leaves 262 just room for its socket, ours lifts the limit by those two (ffi/socket.ts).
-  // (The reference's bin/ wrapper needs descriptors of its own: run its loader directly.)
-  for (const limit of [5, 4]) {
-    test(`a descriptor limit that leaves room for the socket only (ulimit -Sn ${limit})`, async () => {
-      const limited = (argv: string[]) => ["/bin/sh", "-c", `ulimit -Sn ${limit} && exec "$@"`, "sh", ...argv, `unix${sock}`, "22"];
+  // Bun's runtime holds two descriptors a C program does not (its event loop's epoll and eventfd). Bun lifts
+  // the soft RLIMIT_NOFILE to the hard one at start-up by itself, so only a hard limit can leave 262 room for
+  // its socket and us none; then ours lifts the limit by those two, which takes CAP_SYS_RESOURCE
+  // (ffi/socket.ts). (The reference's bin/ wrapper needs descriptors of its own: run its loader directly.)
+  const capSysResource = (BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync("/proc/self/status", "latin1"))?.[1] ?? "0"}`) >> 24n) & 1n;
+  // (At a hard limit of 4, where 262 still connects, Bun cannot start at all.)
+  for (const ulimit of ["-Sn 5", "-n 5"]) {
+    test(`a descriptor limit that leaves room for 262's socket only (ulimit ${ulimit})`, async () => {
+      const limited = (argv: string[]) => ["/bin/sh", "-c", `ulimit ${ulimit} && exec "$@"`, "sh", ...argv, `unix${sock}`, "22"];
       const theirs = await outcome(limited(ref!.direct("systemd-ssh-proxy")));
       const ours = await outcome(limited([PROXY]));
       expect(theirs).toEqual({ code: 0, stderr: "", stdout: [0], passed: `hello from ${sock}\n` });
-      expect(ours).toEqual(theirs);
+      if (ulimit.startsWith("-Sn") || capSysResource === 1n) expect(ours).toEqual(theirs);
+      // Without the capability the hard limit stays: systemd's message, and no descriptor passed.
+      else expect(ours).toEqual({ code: 1, stderr: "Failed to allocate AF_UNIX socket: Too many open files\n", stdout: [], passed: null });
     });
   }
 
