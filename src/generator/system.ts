@@ -191,11 +191,33 @@ function resolveLink(p: string): string {
   }
 }
 
+/**
+ * $PATH's entries as systemd's find_executable_full() reads them: extract_first_word() with ":" as the
+ * separator, EXTRACT_RELAX and EXTRACT_DONT_COALESCE_SEPARATORS. A backslash takes the next byte as it is
+ * (so `\:` is a colon inside an entry, `\\` a backslash) and is dropped; one at the very end is
+ * dropped too. Quotes mean nothing. Empty entries stay (and are skipped, as relative ones are).
+ */
+export function pathEntries(p: string): string[] {
+  const entries: string[] = [];
+  let cur = "";
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === "\\") {
+      if (i + 1 < p.length) cur += p[++i]!;
+    } else if (c === ":") {
+      entries.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  entries.push(cur);
+  return entries;
+}
+
 /** find_executable(): the first executable regular file called `name` in $PATH. */
 export function findExecutable(name: string, pathEnv: string | undefined): Result<string> {
   const p = pathEnv ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin";
   let last: Errno = "ENOENT";
-  for (const element of p.split(":")) {
+  for (const element of pathEntries(p)) {
     if (!element.startsWith("/")) continue;
     const full = pathJoin(element, name);
     try {
