@@ -23,7 +23,7 @@ export function runGenerator(args: readonly string[], env: Map<string, string>, 
   }
   const facts = realFacts(env, log.log);
   log.log(7, `Generating units in the form of systemd ${facts.form.form} (target systemd version ${facts.form.version ?? "unknown"}).`);
-  return generate(facts, realTree(args[0]!), log.log).exitStatus;
+  return generate(facts, realTree(args[0]!), log.log, { recordListen: false }).exitStatus;
 }
 
 export async function main(args: readonly string[]): Promise<number> {
