@@ -34,6 +34,19 @@ const GROUPS = {
     close: { args: [i32], returns: i32 },
     fstat: { args: [i32, ptr], returns: i32 },
   },
+  // The generator's file-system calls (ffi/fs.ts), and write(2).
+  files: {
+    access: { args: [ptr, i32], returns: i32 },
+    statx: { args: [i32, ptr, i32, u32, ptr], returns: i32 },
+    mkdir: { args: [ptr, u32], returns: i32 },
+    symlink: { args: [ptr, ptr], returns: i32 },
+    link: { args: [ptr, ptr], returns: i32 },
+    unlink: { args: [ptr], returns: i32 },
+    write: { args: [i32, ptr, u64], returns: i64 },
+    opendir: { args: [ptr], returns: ptr },
+    readdir: { args: [ptr], returns: ptr },
+    closedir: { args: [ptr], returns: i32 },
+  },
   errors: {
     __errno_location: { args: [], returns: ptr },
     strerror: { args: [i32], returns: cstring },
@@ -47,7 +60,6 @@ const GROUPS = {
     recvmsg: { args: [i32, ptr, i32], returns: i64 },
     send: { args: [i32, ptr, u64, i32], returns: i64 },
     recv: { args: [i32, ptr, u64, i32], returns: i64 },
-    write: { args: [i32, ptr, u64], returns: i64 },
     setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
     fcntl: { args: [i32, i32, i32], returns: i32 },
     poll: { args: [ptr, u64, i32], returns: i32 },
@@ -58,7 +70,7 @@ const GROUPS = {
 
 type Groups = typeof GROUPS;
 type Bound<G extends keyof Groups> = ReturnType<typeof dlopen<Groups[G]>>["symbols"];
-type Lib = Bound<"exit"> & Bound<"handOff"> & Bound<"errors"> & Bound<"rest">;
+type Lib = Bound<"exit"> & Bound<"handOff"> & Bound<"files"> & Bound<"errors"> & Bound<"rest">;
 
 let libcName: string | undefined;
 

@@ -6,8 +6,10 @@
 // Kept apart from src/shared/log.ts on purpose: the generator runs at every boot and must not load consola,
 // and its messages carry raw bytes (from the command line and credentials) that must reach the log unchanged.
 
-import { closeSync, openSync, writeSync } from "node:fs";
 import { isatty, parseLogLevel } from "../shared/log.ts";
+
+// node:fs is loaded with the first line logged: a boot that logs nothing (the usual one) never loads it.
+const fs = () => require("node:fs") as typeof import("node:fs");
 
 const LINE_MAX = 2048;
 const LOG_DAEMON = 3 << 3;
@@ -76,7 +78,7 @@ export class GenLog {
   private writeKmsg(level: number, line: string): boolean {
     if (this.kmsgFd === undefined) {
       try {
-        this.kmsgFd = openSync(this.kmsgPath, "w");
+        this.kmsgFd = fs().openSync(this.kmsgPath, "w");
       } catch {
         this.kmsgFd = null;
       }
@@ -93,11 +95,11 @@ export class GenLog {
       line = "Too many messages being logged to kmsg, ignoring";
     }
     try {
-      writeSync(this.kmsgFd, Buffer.from(`<${LOG_DAEMON | level}>${this.ident}[${process.pid}]: ${line}\n`, "latin1"));
+      fs().writeSync(this.kmsgFd, Buffer.from(`<${LOG_DAEMON | level}>${this.ident}[${process.pid}]: ${line}\n`, "latin1"));
       return true;
     } catch {
       try {
-        closeSync(this.kmsgFd);
+        fs().closeSync(this.kmsgFd);
       } catch {}
       this.kmsgFd = null;
       return false;
@@ -108,7 +110,7 @@ export class GenLog {
     this.colour ??= !("NO_COLOR" in process.env) && process.env.SYSTEMD_COLORS !== "0" && isatty(2);
     const c = this.colour ? colourFor(level) : null;
     try {
-      writeSync(2, Buffer.from(c ? `${c}${line}\x1b[0m\n` : `${line}\n`, "latin1"));
+      fs().writeSync(2, Buffer.from(c ? `${c}${line}\x1b[0m\n` : `${line}\n`, "latin1"));
     } catch {}
   }
 

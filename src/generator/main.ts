@@ -4,14 +4,15 @@
 import { cmdlineItems, splitCmdline } from "../shared/proc-cmdline.ts";
 import { generate } from "./core.ts";
 import { GenLog } from "./glog.ts";
-import { rawArgs, rawEnviron } from "../shared/raw-bytes.ts";
+import { fromBytes, rawArgs, rawEnviron } from "../shared/raw-bytes.ts";
+import { readFile } from "../../ffi/io.ts";
 import { inInitrd, realFacts, realTree } from "./system.ts";
 
 /** The generator proper, with the environment and the logger given (tests run it in-process). */
 export function runGenerator(args: readonly string[], env: Map<string, string>, log: GenLog): number {
   log.setup(Object.fromEntries(env), () => {
     try {
-      const words = splitCmdline(env.get("SYSTEMD_PROC_CMDLINE") ?? require("node:fs").readFileSync("/proc/cmdline", "latin1"));
+      const words = splitCmdline(env.get("SYSTEMD_PROC_CMDLINE") ?? fromBytes(readFile("/proc/cmdline")));
       return cmdlineItems(words, inInitrd(env), { stripRdPrefix: true });
     } catch {
       return [];
