@@ -7,9 +7,11 @@
 // Kept apart from src/shared/log.ts on purpose: the generator runs at every boot and must not load consola,
 // and its messages carry raw bytes (from the command line and credentials) that must reach the log unchanged.
 
-import { closeSync, openSync, writeSync } from "node:fs";
 import { isatty, parseLogLevel } from "../shared/log.ts";
 import { consoleRecord, kmsgRecord, logLines } from "../shared/log-core.ts";
+
+// node:fs is loaded with the first line logged: a boot that logs nothing (the usual one) never loads it.
+const fs = () => require("node:fs") as typeof import("node:fs");
 
 export type Target = "console" | "kmsg" | "null";
 
@@ -65,7 +67,7 @@ export class GenLog {
   private writeKmsg(level: number, line: string): boolean {
     if (this.kmsgFd === undefined) {
       try {
-        this.kmsgFd = openSync(this.kmsgPath, "w");
+        this.kmsgFd = fs().openSync(this.kmsgPath, "w");
       } catch {
         this.kmsgFd = null;
       }
@@ -82,11 +84,11 @@ export class GenLog {
       line = "Too many messages being logged to kmsg, ignoring";
     }
     try {
-      writeSync(this.kmsgFd, Buffer.from(kmsgRecord(level, this.ident, process.pid, line), "latin1"));
+      fs().writeSync(this.kmsgFd, Buffer.from(kmsgRecord(level, this.ident, process.pid, line), "latin1"));
       return true;
     } catch {
       try {
-        closeSync(this.kmsgFd);
+        fs().closeSync(this.kmsgFd);
       } catch {}
       this.kmsgFd = null;
       return false;
@@ -96,7 +98,7 @@ export class GenLog {
   private writeConsole(level: number, line: string): void {
     this.colour ??= !("NO_COLOR" in process.env) && process.env.SYSTEMD_COLORS !== "0" && isatty(2);
     try {
-      writeSync(2, Buffer.from(consoleRecord(level, line, this.colour), "latin1"));
+      fs().writeSync(2, Buffer.from(consoleRecord(level, line, this.colour), "latin1"));
     } catch {}
   }
 
