@@ -36,6 +36,7 @@ export const VSOCK_CID_PATH = "/domain/devices/vsock/cid/@address";
 
 /** What the lookup needs from libvirt: ffi/libvirt.ts's functions, in the shapes tests can fake. */
 export interface LibvirtDomain {
+  name(): string;
   xml(): string;
   free(): void;
 }
@@ -43,6 +44,8 @@ export interface LibvirtConnection {
   lookupByName(name: string): LibvirtDomain | null;
   lookupByUUIDString(uuid: string): LibvirtDomain | null;
   lookupByID(id: number): LibvirtDomain | null;
+  /** Every domain, running or not (for `systemd-ssh machines`). */
+  listAll(): LibvirtDomain[];
   close(): void;
 }
 export interface LibvirtDeps {
@@ -198,4 +201,44 @@ export async function realLibvirtDeps(env: Record<string, string | undefined> = 
     euid: process.geteuid?.() ?? 0,
     env,
   };
+}
+
+/** One URI's domains that have a usable CID, for `systemd-ssh machines`; or why the URI cannot be listed. */
+export type LibvirtListing =
+  | { scope: QemuScope; uri: string; ok: true; domains: { name: string; cid: number }[] }
+  | { scope: QemuScope; uri: string; ok: false; error: string };
+
+/**
+ * List the domains with a CID on each URI qemu/NAME would ask (the root rule included). null when libvirt
+ * is not installed: then there is nothing to say about it.
+ */
+export function listLibvirt(deps: LibvirtDeps): LibvirtListing[] | null {
+  const uris = urisFor({ scope: null, domain: "" }, deps.euid, deps.env);
+  const scopes: QemuScope[] = ["system", "session"];
+  const out: LibvirtListing[] = [];
+  for (const [i, uri] of uris.entries()) {
+    const scope = scopes[i]!;
+    try {
+      const conn = deps.openReadOnly(uri);
+      try {
+        const domains: { name: string; cid: number }[] = [];
+        for (const dom of conn.listAll()) {
+          try {
+            const r = cidFromXml(dom.xml(), deps.xpathStrings);
+            if (r.ok) domains.push({ name: dom.name(), cid: r.cid });
+          } finally {
+            dom.free();
+          }
+        }
+        out.push({ scope, uri, ok: true, domains });
+      } finally {
+        conn.close();
+      }
+    } catch (e) {
+      if (deps.isMissing(e)) return null;
+      if (!deps.isLibvirtError(e)) throw e;
+      out.push({ scope, uri, ok: false, error: `cannot connect: ${e.message}` });
+    }
+  }
+  return out;
 }
