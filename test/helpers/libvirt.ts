@@ -2,7 +2,7 @@
 // (test:///PATH/node.xml: domains libvirt serves from a file, in-process, with no daemon). With CI=true a
 // missing libvirt is a failure, not a skip (scripts/ensure-deps installs it as root).
 
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 function loads(): boolean {
@@ -19,12 +19,20 @@ export const HAVE_LIBVIRT = (() => {
   }
 })();
 
-/** The session daemon can run here: libvirtd and QEMU (the qemu driver needs its binary to define a domain). */
+function hasQemuDriver(): boolean {
+  try {
+    return readdirSync("/usr/lib").some((d) => existsSync(`/usr/lib/${d}/libvirt/connection-driver/libvirt_driver_qemu.so`));
+  } catch {
+    return false;
+  }
+}
+
+/** The session daemon can run here: libvirtd, its QEMU driver, and QEMU (the driver needs it to define a domain). */
 export const HAVE_SESSION_DAEMON =
-  HAVE_LIBVIRT && existsSync("/usr/sbin/libvirtd") && existsSync("/usr/bin/qemu-system-x86_64");
+  HAVE_LIBVIRT && existsSync("/usr/sbin/libvirtd") && existsSync("/usr/bin/qemu-system-x86_64") && hasQemuDriver();
 
 export function requireOrSkip(have: boolean, what: string): boolean {
-  if (!have && process.env.CI === "true") throw new Error(`${what} missing (CI=true): run scripts/ensure-deps libvirt as root`);
+  if (!have && process.env.CI === "true") throw new Error(`${what} missing (CI=true): run scripts/ensure-deps libvirt libvirtd as root`);
   return have;
 }
 
