@@ -154,9 +154,16 @@ function relaySection() {
   if (r.exitCode !== 0) throw new Error("bench-relay failed");
 }
 
+/** The qemu/ lookup against virsh (scripts/bench-qemu.ts; needs libvirt, so not in the default sections). */
+function qemuSection() {
+  const r = Bun.spawnSync([BUN, join(REPO, "scripts/bench-qemu.ts"), `--runs=${RUNS}`], { stdout: "inherit", stderr: "inherit" });
+  if (r.exitCode !== 0) throw new Error("bench-qemu failed");
+}
+
 for (const s of sections) {
   if (s === "proxy") await proxySection();
   else if (s === "relay") relaySection();
   else if (s === "generator") generatorSection();
+  else if (s === "qemu") qemuSection();
   else throw new Error(`unknown section ${s}`);
 }
