@@ -3,15 +3,17 @@
 // library hidden in a private mount namespace), and the dynamic loader's word that the other host forms
 // never load libvirt.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { close } from "../../ffi/socket.ts";
+import { close, listenUnix } from "../../ffi/socket.ts";
 import { SESSION_URI_ENV, SYSTEM_URI_ENV } from "../../src/proxy/qemu.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
 import { HAVE_LIBVIRT, HAVE_SESSION_DAEMON, requireOrSkip, writeNode } from "../helpers/libvirt.ts";
 import { BINARY, PROXY, removeDir, tempDir } from "../helpers/tmp.ts";
-import { listenUnix } from "../../ffi/socket.ts";
+
+// Each test starts processes that load libvirt (a dlopen of 50-150 ms on a busy machine) or a daemon.
+setDefaultTimeout(30_000);
 
 const isRoot = process.geteuid?.() === 0;
 
@@ -76,18 +78,22 @@ describe.skipIf(!requireOrSkip(HAVE_SESSION_DAEMON, "libvirt's session daemon (l
       }
     }, 60_000);
 
-    afterAll(() => {
-      // End the session daemon virsh started (libvirtd, or virtqemud on modular builds), by its PID.
+    afterAll(async () => {
+      // End the session daemon virsh started (libvirtd, or virtqemud on modular builds), by its PID, and
+      // wait for it to be gone before its directory goes.
       const piddir = join(dir, "run", "libvirt");
-      const pids = existsSync(piddir) ? readdirSync(piddir).filter((f) => f.endsWith(".pid")) : [];
-      for (const f of pids) {
-        const pid = Number(readFileSync(join(piddir, f), "utf8").trim());
-        if (pid > 1) {
-          try {
-            process.kill(pid, "SIGTERM");
-          } catch {}
+      const files = existsSync(piddir) ? readdirSync(piddir).filter((f) => f.endsWith(".pid")) : [];
+      const pids = files.map((f) => Number(readFileSync(join(piddir, f), "utf8").trim())).filter((p) => p > 1);
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
         }
-      }
+      };
+      for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGTERM");
+      for (let i = 0; i < 100 && pids.some(alive); i++) await Bun.sleep(50);
       removeDir(dir);
     });
 

@@ -3,7 +3,7 @@
 // test driver (test:///PATH/node.xml, redirected with $SYSTEMD_SSH_LIBVIRT_*_URI), up to the vsock
 // connect, which an injected connector records instead of performing.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { socketpair, close } from "../../ffi/socket.ts";
@@ -24,6 +24,9 @@ import { runProxy, type ProxyDeps } from "../../src/proxy/run.ts";
 import { log, type LogSink } from "../../src/shared/log.ts";
 import { HAVE_LIBVIRT, nodeXml, requireOrSkip, writeNode } from "../helpers/libvirt.ts";
 import { BINARY, removeDir, tempDir } from "../helpers/tmp.ts";
+
+// Each test starts processes that load libvirt (a dlopen of 50-150 ms on a busy machine) or a daemon.
+setDefaultTimeout(30_000);
 
 const domXml = (vsock: string) => `<domain type='kvm'><name>x</name><devices><disk/>${vsock}</devices></domain>`;
 const CID42 = "<vsock model='virtio'><cid auto='no' address='42'/></vsock>";
