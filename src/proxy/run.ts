@@ -1,7 +1,8 @@
 // systemd-ssh-proxy HOST PORT: connect to what HOST names, then hand the connected socket to ssh over
 // stdout (ProxyUseFdpass), or relay its bytes for clients that cannot take a descriptor (transport.ts,
 // relay.ts). This is the hot path, run once per ssh connection: it imports only the socket
-// calls and the handshakes it needs; logging, the CLI and varlink load only when used.
+// calls and the handshakes it needs; logging, the CLI, varlink (machine/) and libvirt (qemu/) load only
+// when used.
 
 import { SysError } from "../../ffi/errors.ts";
 import * as sock from "../../ffi/socket.ts";
