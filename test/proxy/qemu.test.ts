@@ -3,10 +3,9 @@
 // test driver (test:///PATH/node.xml, redirected with $SYSTEMD_SSH_LIBVIRT_*_URI), up to the vsock
 // connect, which an injected connector records instead of performing.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { socketpair, close } from "../../ffi/socket.ts";
 import { xpathStrings } from "../../ffi/libxml2.ts";
 import { parseHostSpec } from "../../src/proxy/host-spec.ts";
 import {
@@ -20,8 +19,6 @@ import {
   type LibvirtDeps,
   type QemuSpec,
 } from "../../src/proxy/qemu.ts";
-import { runProxy, type ProxyDeps } from "../../src/proxy/run.ts";
-import { log, type LogSink } from "../../src/shared/log.ts";
 import { HAVE_LIBVIRT, nodeXml, requireOrSkip, writeNode } from "../helpers/libvirt.ts";
 import { BINARY, removeDir, tempDir } from "../helpers/tmp.ts";
 
@@ -220,16 +217,11 @@ describe("the CID from the domain XML (real libxml2 XPath)", () => {
   });
 });
 
-const lines: string[] = [];
-const capture: LogSink = { write: (_level, line) => lines.push(line) };
-const originalSink = log.sink;
-
 describe.skipIf(!requireOrSkip(HAVE_LIBVIRT, "libvirt (libvirt0, libvirt-clients)"))("through the real libvirt (test driver)", () => {
   let dir: string;
   let uri: string;
   let emptyUri: string;
   const UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f";
-  const saved = { sys: process.env[SYSTEM_URI_ENV], ses: process.env[SESSION_URI_ENV] };
 
   beforeAll(() => {
     dir = tempDir("libvirt");
@@ -243,14 +235,6 @@ describe.skipIf(!requireOrSkip(HAVE_LIBVIRT, "libvirt (libvirt0, libvirt-clients
   });
   afterAll(() => {
     removeDir(dir);
-    process.env[SYSTEM_URI_ENV] = saved.sys;
-    process.env[SESSION_URI_ENV] = saved.ses;
-    if (saved.sys === undefined) delete process.env[SYSTEM_URI_ENV];
-    if (saved.ses === undefined) delete process.env[SESSION_URI_ENV];
-  });
-  afterEach(() => {
-    lines.length = 0;
-    log.sink = originalSink;
   });
 
   function resolve(host: string, env: Record<string, string> = {}) {
@@ -308,55 +292,44 @@ describe.skipIf(!requireOrSkip(HAVE_LIBVIRT, "libvirt (libvirt0, libvirt-clients
     expect(r.err).toBe(`No usable vsock found for libvirt domain alpha at ${bad}: cannot connect: Failed to connect socket to '${sock}': No such file or directory.\n`);
   });
 
-  function deps() {
-    const calls: [number, number][] = [];
-    const d: ProxyDeps = {
-      connectUnix: () => {
-        throw new Error("unexpected AF_UNIX connect");
-      },
-      connectVsock: (cid, port) => (calls.push([cid, port]), socketpair()[0]),
-      handOff: () => {},
-      close,
-    };
-    return { d, calls };
+  /** The proxy with the real lookup and a recording connector, in its own process (qemu-driver.ts). */
+  async function proxy(args: string[], systemUri: string) {
+    const p = Bun.spawn([process.execPath, join(import.meta.dir, "qemu-driver.ts"), ...args], {
+      env: { ...process.env, [SYSTEM_URI_ENV]: systemUri, [SESSION_URI_ENV]: emptyUri },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    return { code, connects: out.split("\n").filter(Boolean), lines: err.split("\n").filter(Boolean) };
   }
 
   test("the proxy goes to the CID through the vsock path (connect injected)", async () => {
-    process.env[SYSTEM_URI_ENV] = uri;
-    const { d, calls } = deps();
-    log.sink = capture;
-    expect(await runProxy(["qemu/alpha", "2222"], d)).toBe(0);
-    expect(calls).toEqual([[42, 2222]]);
-    expect(lines).toEqual([]);
+    expect(await proxy(["qemu/alpha", "2222"], uri)).toEqual({ code: 0, connects: ["connect 42 2222"], lines: [] });
   });
 
   test("--wait retries the whole lookup until the domain has a CID", async () => {
     const file = join(dir, "starting.xml");
     writeFileSync(file, nodeXml([{ name: "starting", vsock: "<cid auto='yes'/>" }]));
-    process.env[SYSTEM_URI_ENV] = `test://${file}`;
-    const { d, calls } = deps();
-    log.sink = capture;
     // The "domain" gets its CID while the proxy waits: each attempt opens the test driver's file anew.
-    const timer = setTimeout(() => writeFileSync(file, nodeXml([{ name: "starting", vsock: "<cid auto='no' address='77'/>" }])), 200);
+    const timer = setTimeout(() => writeFileSync(file, nodeXml([{ name: "starting", vsock: "<cid auto='no' address='77'/>" }])), 300);
     try {
-      expect(await runProxy(["--wait=30", "qemu:system/starting", "22"], d)).toBe(0);
+      expect(await proxy(["--wait=30", "qemu:system/starting", "22"], `test://${file}`)).toEqual({ code: 0, connects: ["connect 77 22"], lines: [] });
     } finally {
       clearTimeout(timer);
     }
-    expect(calls).toEqual([[77, 22]]);
   });
 
   test("--wait gives up on a domain that gets no CID, and never waits on a missing domain", async () => {
-    process.env[SYSTEM_URI_ENV] = uri;
-    const { d, calls } = deps();
-    log.sink = capture;
-    expect(await runProxy(["--wait=0.3", "qemu:system/offauto", "22"], d)).toBe(1);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^Gave up waiting for qemu:system\/offauto port 22 after 0\.3s \(\d+ attempts\): No usable vsock found for libvirt domain offauto/);
-    lines.length = 0;
-    expect(await runProxy(["--wait=30", "qemu:system/nosuch", "22"], d)).toBe(1);
-    expect(lines).toEqual([`No usable vsock found for libvirt domain nosuch at ${uri}: no such domain (by name, UUID or ID).`]);
-    expect(calls).toEqual([]);
+    const r = await proxy(["--wait=0.3", "qemu:system/offauto", "22"], uri);
+    expect(r.code).toBe(1);
+    expect(r.connects).toEqual([]);
+    expect(r.lines).toHaveLength(1);
+    expect(r.lines[0]).toMatch(/^Gave up waiting for qemu:system\/offauto port 22 after 0\.3s \(\d+ attempts\): No usable vsock found for libvirt domain offauto/);
+    expect(await proxy(["--wait=30", "qemu:system/nosuch", "22"], uri)).toEqual({
+      code: 1,
+      connects: [],
+      lines: [`No usable vsock found for libvirt domain nosuch at ${uri}: no such domain (by name, UUID or ID).`],
+    });
   });
 
   test("a bad port is refused before libvirt is asked", () => {
