@@ -310,13 +310,27 @@ describe.skipIf(!requireOrSkip(HAVE_LIBVIRT, "libvirt (libvirt0, libvirt-clients
   test("--wait retries the whole lookup until the domain has a CID", async () => {
     const file = join(dir, "starting.xml");
     writeFileSync(file, nodeXml([{ name: "starting", vsock: "<cid auto='yes'/>" }]));
-    // The "domain" gets its CID while the proxy waits: each attempt opens the test driver's file anew.
-    const timer = setTimeout(() => writeFileSync(file, nodeXml([{ name: "starting", vsock: "<cid auto='no' address='77'/>" }])), 300);
-    try {
-      expect(await proxy(["--wait=30", "qemu:system/starting", "22"], `test://${file}`)).toEqual({ code: 0, connects: ["connect 77 22"], lines: [] });
-    } finally {
-      clearTimeout(timer);
+    const p = Bun.spawn([process.execPath, join(import.meta.dir, "qemu-driver.ts"), "--wait=30", "qemu:system/starting", "22"], {
+      env: { ...process.env, [SYSTEM_URI_ENV]: `test://${file}`, SYSTEMD_LOG_LEVEL: "debug" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    // Once the proxy says it is retrying (a lookup found no CID), the "domain" gets one: each attempt
+    // opens the test driver's file anew.
+    let err = "";
+    let assigned = false;
+    const decoder = new TextDecoder();
+    // (Read stderr to its end: a pipe closed early would fail the proxy's later log writes.)
+    for await (const chunk of p.stderr) {
+      err += decoder.decode(chunk);
+      if (!assigned && err.includes("Not up yet (attempt 1: No usable vsock found for libvirt domain starting")) {
+        writeFileSync(file, nodeXml([{ name: "starting", vsock: "<cid auto='no' address='77'/>" }]));
+        assigned = true;
+      }
     }
+    expect(assigned).toBe(true);
+    const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    expect({ code, out }).toEqual({ code: 0, out: "connect 77 22\n" });
   });
 
   test("--wait gives up on a domain that gets no CID, and never waits on a missing domain", async () => {
