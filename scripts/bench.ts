@@ -10,7 +10,7 @@
 // that our output is identical to 262's (files, modes, symlinks, exit status, log).
 //
 // Usage: scripts/bench [--runs N] [--scale-runs N] [--mem-runs N] [SECTION...]
-//   sections: proxy generator listen-10k dup-5mib relay (default: all)
+//   sections: proxy generator listen-10k dup-5mib relay qemu (default: all but qemu)
 // Any failure (a candidate that exits non-zero, sends no descriptor, hangs past its timeout, or writes
 // other output than 262) ends the bench with one line naming it and a non-zero status.
 
@@ -42,8 +42,10 @@ const RUNS = option("--runs", 30);
 const SCALE_RUNS = option("--scale-runs", 5);
 const MEM_RUNS = option("--mem-runs", 2);
 const ALL = ["proxy", "generator", "listen-10k", "dup-5mib", "relay"];
+// qemu needs libvirt, so it runs only when named.
+const KNOWN = [...ALL, "qemu"];
 const sections = args.length ? args : ALL;
-for (const s of sections) if (!ALL.includes(s)) fail(`unknown section ${s} (sections: ${ALL.join(" ")})`);
+for (const s of sections) if (!KNOWN.includes(s)) fail(`unknown section ${s} (sections: ${KNOWN.join(" ")})`);
 
 const work = join(tmpdir(), `systemd-ssh-bench-${process.pid}`);
 mkdirSync(work);
@@ -363,10 +365,18 @@ function relaySection() {
   if (r.exitCode !== 0) fail("relay: scripts/bench-relay.ts failed");
 }
 
+/** The qemu/ lookup against virsh (scripts/bench-qemu.ts; needs libvirt, so not in the default sections). */
+function qemuSection() {
+  const r = Bun.spawnSync([BUN, join(REPO, "scripts/bench-qemu.ts"), `--runs=${RUNS}`], { stdout: "inherit", stderr: "inherit", timeout: 600_000 });
+  if (r.exitCode !== 0) fail("qemu: scripts/bench-qemu.ts failed");
+}
+
 for (const s of sections) {
   if (s === "proxy") await proxySection();
   else if (s === "generator") generatorSection();
   else if (s === "listen-10k") listen10kSection();
   else if (s === "dup-5mib") dup5MiBSection();
   else if (s === "relay") relaySection();
+  else if (s === "qemu") qemuSection();
+  else fail(`unknown section ${s}`);
 }

@@ -201,11 +201,13 @@ describe("ownership", () => {
 });
 
 describe.skipIf(!ref)("the drop-in is systemd 262's", () => {
-  test("same text apart from the proxy path, %n, and our header", () => {
+  test("same text apart from the proxy path, %n, our header, and our qemu/ block after it", () => {
     const theirs = readFileSync(join(ref!.dir, "usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf"), "utf8");
     const ours = sshConfigDropin("/usr/lib/systemd/systemd-ssh-proxy");
     const body = (s: string) => s.slice(s.indexOf("# Allow connecting"));
-    expect(body(ours)).toBe(body(theirs).replace("systemd-ssh-proxy %h %p", "systemd-ssh-proxy %n %p"));
+    const systemds = body(theirs).replace("systemd-ssh-proxy %h %p", "systemd-ssh-proxy %n %p");
+    expect(body(ours).startsWith(systemds)).toBe(true);
+    expect(body(ours).slice(systemds.length)).toStartWith("\n# Added by systemd-ssh: qemu/NAME");
   });
   test("ssh-access.target is byte for byte 262's; tmpfiles.d is 262's with L for L$", async () => {
     const root = tempDir("install-cmp");
@@ -222,6 +224,35 @@ describe.skipIf(!ref)("the drop-in is systemd 262's", () => {
     } finally {
       removeDir(root);
     }
+  });
+});
+
+describe("the drop-in's qemu/ block, as the real ssh client reads it", () => {
+  const proxy = "/usr/lib/systemd/systemd-ssh-proxy";
+  function settings(host: string, text = sshConfigDropin(proxy)): Record<string, string> {
+    const dir = tempDir("dropin-qemu");
+    try {
+      const cfg = join(dir, "ssh_config");
+      writeFileSync(cfg, text);
+      const r = Bun.spawnSync(["ssh", "-F", cfg, "-G", host], { stderr: "pipe" });
+      expect(r.exitCode).toBe(0);
+      return Object.fromEntries(r.stdout.toString().trim().split("\n").map((l) => [l.slice(0, l.indexOf(" ")), l.slice(l.indexOf(" ") + 1)]));
+    } finally {
+      removeDir(dir);
+    }
+  }
+  test.each(["qemu/MyVM", "qemu%MyVM", "qemu:system/MyVM", "qemu:session/MyVM"])("%s goes to our proxy (%n), with libvirt's settings", (host) => {
+    const s = settings(host);
+    // (ssh -G shows the ProxyCommand unexpanded; %n is the host as typed, not lowercased like %h.)
+    expect(s.proxycommand).toBe(`${proxy} %n %p`);
+    expect(s.proxyusefdpass).toBe("yes");
+    expect(s.checkhostip).toBe("no");
+    // Not systemd's block: long-lived VMs keep ssh's defaults for the login name and host key checks.
+    const defaults = settings(host, "");
+    for (const k of ["user", "stricthostkeychecking", "userknownhostsfile"]) expect([k, s[k]]).toEqual([k, defaults[k]]);
+  });
+  test("other qemu-ish names are not ours", () => {
+    expect(settings("qemux/vm").proxycommand).toBeUndefined();
   });
 });
 

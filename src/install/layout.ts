@@ -45,7 +45,10 @@ export function paths(l: Layout) {
 /**
  * systemd 262's 20-systemd-ssh-proxy.conf, pointing at our proxy, with one deliberate change: the second
  * block passes %n (the host as typed) instead of %h, which OpenSSH lowercases, so that
- * `ssh unix/run/MyVM/sock` reaches the socket it names.
+ * `ssh unix/run/MyVM/sock` reaches the socket it names. Then one block of our own, for libvirt's domains
+ * (qemu/NAME): the settings of libvirt's 30-libvirt-ssh-proxy.conf (no `User root`, host keys checked:
+ * these are long-lived VMs), with %n for the same reason (libvirt's domain names are case-sensitive), and
+ * qemu%* for scp and rsync. Why ours may take these names before libvirt's drop-in: docs/install.md.
  */
 export function sshConfigDropin(proxyPath: string): string {
   // Quoted only when the install prefix needs it; systemd's own path never does.
@@ -73,6 +76,19 @@ Host unix/* unix%* vsock/* vsock%* vsock-mux/* vsock-mux%* machine/* machine%*
         # Disable all kinds of host identity checks, since these addresses are generally ephemeral.
         StrictHostKeyChecking no
         UserKnownHostsFile /dev/null
+${qemuBlock(proxy)}`;
+}
+
+/** Our block for libvirt's domains, after systemd's text (proxy already quoted). */
+function qemuBlock(proxy: string): string {
+  return `
+# Added by systemd-ssh: qemu/NAME reaches the libvirt domain NAME over AF_VSOCK (qemu:system/NAME and
+# qemu:session/NAME pick the connection; qemu%NAME is for scp and rsync), with the settings of libvirt's
+# own 30-libvirt-ssh-proxy.conf.
+Host qemu/* qemu%* qemu:system/* qemu:session/*
+        ProxyCommand ${proxy} %n %p
+        ProxyUseFdpass yes
+        CheckHostIP no
 `;
 }
 
