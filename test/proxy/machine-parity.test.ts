@@ -124,7 +124,6 @@ const cases: Case[] = [
   { name: "system: container found after the user's NoSuchMachine", user: [], system: [nspawn("box")], setup: ({ system }) => void greeter(join(system, "nspawn/box/unix-export/ssh")) },
   { name: "system: container without export socket", user: [], system: [nspawn("box")] },
   { name: "system: no system machined", user: [], system: false },
-  { name: "system: no system machined (debug)", user: [], system: false, env: { SYSTEMD_LOG_LEVEL: "debug" } },
   { name: "system: the user's machine shadows the system's", user: [{ name: "box", class: "host" }], system: [nspawn("box")] },
   { name: "system: error from the system's machined", user: [], system: [], systemAnswer: raw('{"error":"org.varlink.service.PermissionDenied","parameters":{}}') },
   { name: "system: bad reply from the system's machined", user: [], system: [], systemAnswer: raw('{"parameters":{"class":"container","service":"systemd-nspawn","vSockCid":-1}}') },
