@@ -196,8 +196,7 @@ function checkedRoot(value: string | undefined): string {
 export function dpkgOwned(root: string, targets: string[]): Set<string> {
   const alias = (p: string) => p.replace(/^\/usr\/(lib|bin|sbin)\//, "/$1/");
   const asked = [...new Set(targets.flatMap((p) => [p, alias(p)]))];
-  const admindir = root === "/" ? [] : [`--admindir=${root}/var/lib/dpkg`];
-  const r = require("node:child_process").spawnSync("dpkg-query", [...admindir, "-S", "--", ...asked], { encoding: "utf8" });
+  const r = require("node:child_process").spawnSync("dpkg-query", [`--root=${root}`, "-S", "--", ...asked], { encoding: "utf8" });
   const found = new Set<string>();
   if (r.error || typeof r.stdout !== "string") return found;
   for (const line of r.stdout.split("\n")) {
@@ -207,11 +206,21 @@ export function dpkgOwned(root: string, targets: string[]): Set<string> {
   return new Set(targets.filter((p) => found.has(p) || found.has(alias(p))));
 }
 
-/** The package mode's plan: systemd's paths only, each where nothing but an earlier install of ours is. */
+/**
+ * The package mode's plan: systemd's paths only, each where nothing but an earlier install of ours is. Where
+ * systemd ships its own generator (256+), none is added: systemd's tools are in charge there, and what is
+ * still ours from before (a 12 -> 13 upgrade) stays recorded, for the prerm to remove.
+ */
 function packageEntries(root: string, layout: Layout, recorded: Map<string, Recorded>, packaged: Set<string>, keptOwn: Entry[]): Entry[] {
+  const systemdHasItsOwn = packaged.has(paths(layout).generator);
   return plan(layout).filter((e) => {
     if (!e.systemdOwn) return false;
     const disk = under(root, e.path);
+    if (systemdHasItsOwn) {
+      if (!packaged.has(e.path) && recordedMatches(disk, recorded.get(e.path))) return true;
+      keptOwn.push(e);
+      return false;
+    }
     if (!packaged.has(e.path)) {
       if (lstatOrNull(disk) === null || recordedMatches(disk, recorded.get(e.path))) return true;
       const want = e.kind === "file" ? { kind: "file" as const, data: Buffer.from(e.content ?? ""), mode: e.mode } : { kind: "link" as const, target: e.target };
