@@ -8,7 +8,7 @@
 
 import { CFunction, FFIType, type Pointer } from "bun:ffi";
 import { fail } from "./errors.ts";
-import { libcExec } from "./libc.ts";
+import { libc } from "./libc.ts";
 
 // void cpuid(uint32_t leaf /* edi */, uint32_t subleaf /* esi */, uint32_t out[4] /* rdx */), SysV ABI.
 // CPUID clobbers rbx, which the ABI says we must preserve, and rdx, hence the copy of `out` into r8.
@@ -43,7 +43,7 @@ type Call = (leaf: number, subleaf: number, out: Uint32Array) => void;
 let call: Call | undefined;
 
 function build(): Call {
-  const c = libcExec();
+  const c = libc();
   const page = c.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) as Pointer | null;
   // MAP_FAILED is (void *)-1, which Bun hands back as a number no mapping can have.
   if (page === null || !(Number(page) > 0 && Number(page) < 2 ** 63)) fail("mmap");

@@ -2,16 +2,18 @@
 // --prefix/--sysconfdir pointing into a temp dir), never the system's /usr or /etc. The installed
 // ssh_config drop-in is checked with the real ssh client, and used for a real login over AF_UNIX.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sshConfigDropin } from "../src/install/layout.ts";
+import { DEFAULT_LAYOUT, plan, sshConfigDropin } from "../src/install/layout.ts";
 import { ensureBuilt } from "./helpers/build.ts";
 import { requireReference } from "./helpers/reference.ts";
 import { runCommand, startSshd, type TestSshd } from "./helpers/sshd.ts";
 import { BINARY, removeDir, tempDir } from "./helpers/tmp.ts";
 
 const ref = requireReference("262");
+// Each install copies and fsyncs the 107 MiB binary: seconds on a busy machine, past bun's 5 s default.
+setDefaultTimeout(60000);
 
 async function cli(args: string[]) {
   return runCommand([BINARY, ...args], { timeoutMs: 20000 });
@@ -61,8 +63,14 @@ describe("install --root", () => {
       expect(s[f]).toStartWith("file 644 ");
     }
     expect(s["/usr/lib/systemd/system-generators"]).toBe("dir 755");
-    // One line per file on stdout, nothing left behind by the atomic writes.
-    expect(r.stdout.trim().split("\n")).toHaveLength(9);
+    // The command on PATH, our own drop-in (read before systemd's), the man pages.
+    expect(s["/usr/bin/systemd-ssh"]).toBe("-> ../lib/systemd/systemd-ssh");
+    expect(s["/etc/ssh/ssh_config.d/19-systemd-ssh.conf"]).toStartWith("file 644 ");
+    for (const m of ["man1/systemd-ssh.1.gz", "man1/systemd-ssh-proxy.1.gz", "man1/systemd-ssh-issue.1.gz", "man8/systemd-ssh-generator.8.gz"]) {
+      expect(s[`/usr/share/man/${m}`]).toStartWith("file 644 ");
+    }
+    // One line per file on stdout (and the manifest), nothing left behind by the atomic writes.
+    expect(r.stdout.trim().split("\n")).toHaveLength(plan(DEFAULT_LAYOUT).length + 1);
     expect(Object.keys(s).filter((k) => k.includes("/.#"))).toEqual([]);
     // The installed tool links work (argv[0] dispatch through the relative links).
     const issue = await runCommand([join(root, "usr/lib/systemd/systemd-ssh-issue"), "--bogus"]);
@@ -163,13 +171,25 @@ describe("ownership", () => {
       expect(s["/etc/systemd/system-generators/systemd-ssh-generator"]).toBe("-> /usr/lib/systemd/systemd-ssh");
       expect(r.stdout).toContain(`installed ${root}/etc/systemd/system-generators/systemd-ssh-generator -> /usr/lib/systemd/systemd-ssh (generator, overriding systemd's own)`);
       const added = Object.keys(s).filter((k) => !(k in systemds)).sort();
+      // (and the files systemd never ships: the command, our drop-in, the man pages this fake lacks).
       expect(added).toEqual([
+        "/etc/ssh/ssh_config.d/19-systemd-ssh.conf",
         "/etc/systemd",
         "/etc/systemd/system-generators",
         "/etc/systemd/system-generators/systemd-ssh-generator",
+        "/usr/bin",
+        "/usr/bin/systemd-ssh",
         "/usr/lib/systemd/systemd-ssh",
         "/usr/lib/systemd/systemd-ssh-issue",
         "/usr/lib/systemd/systemd-ssh.manifest",
+        "/usr/share",
+        "/usr/share/man",
+        "/usr/share/man/man1",
+        "/usr/share/man/man1/systemd-ssh-issue.1.gz",
+        "/usr/share/man/man1/systemd-ssh-proxy.1.gz",
+        "/usr/share/man/man1/systemd-ssh.1.gz",
+        "/usr/share/man/man8",
+        "/usr/share/man/man8/systemd-ssh-generator.8.gz",
       ]);
 
       // Again: nothing changes; then uninstall leaves exactly systemd's files.
@@ -201,11 +221,13 @@ describe("ownership", () => {
 });
 
 describe.skipIf(!ref)("the drop-in is systemd 262's", () => {
-  test("same text apart from the proxy path, %n, and our header", () => {
+  test("same text apart from the proxy path, %n, our header, and our qemu/ block after it", () => {
     const theirs = readFileSync(join(ref!.dir, "usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf"), "utf8");
     const ours = sshConfigDropin("/usr/lib/systemd/systemd-ssh-proxy");
     const body = (s: string) => s.slice(s.indexOf("# Allow connecting"));
-    expect(body(ours)).toBe(body(theirs).replace("systemd-ssh-proxy %h %p", "systemd-ssh-proxy %n %p"));
+    const systemds = body(theirs).replace("systemd-ssh-proxy %h %p", "systemd-ssh-proxy %n %p");
+    expect(body(ours).startsWith(systemds)).toBe(true);
+    expect(body(ours).slice(systemds.length)).toStartWith("\n# Added by systemd-ssh: qemu/NAME");
   });
   test("ssh-access.target is byte for byte 262's; tmpfiles.d is 262's with L for L$", async () => {
     const root = tempDir("install-cmp");
@@ -222,6 +244,35 @@ describe.skipIf(!ref)("the drop-in is systemd 262's", () => {
     } finally {
       removeDir(root);
     }
+  });
+});
+
+describe("the drop-in's qemu/ block, as the real ssh client reads it", () => {
+  const proxy = "/usr/lib/systemd/systemd-ssh-proxy";
+  function settings(host: string, text = sshConfigDropin(proxy)): Record<string, string> {
+    const dir = tempDir("dropin-qemu");
+    try {
+      const cfg = join(dir, "ssh_config");
+      writeFileSync(cfg, text);
+      const r = Bun.spawnSync(["ssh", "-F", cfg, "-G", host], { stderr: "pipe" });
+      expect(r.exitCode).toBe(0);
+      return Object.fromEntries(r.stdout.toString().trim().split("\n").map((l) => [l.slice(0, l.indexOf(" ")), l.slice(l.indexOf(" ") + 1)]));
+    } finally {
+      removeDir(dir);
+    }
+  }
+  test.each(["qemu/MyVM", "qemu%MyVM", "qemu:system/MyVM", "qemu:session/MyVM"])("%s goes to our proxy (%n), with libvirt's settings", (host) => {
+    const s = settings(host);
+    // (ssh -G shows the ProxyCommand unexpanded; %n is the host as typed, not lowercased like %h.)
+    expect(s.proxycommand).toBe(`${proxy} %n %p`);
+    expect(s.proxyusefdpass).toBe("yes");
+    expect(s.checkhostip).toBe("no");
+    // Not systemd's block: long-lived VMs keep ssh's defaults for the login name and host key checks.
+    const defaults = settings(host, "");
+    for (const k of ["user", "stricthostkeychecking", "userknownhostsfile"]) expect([k, s[k]]).toEqual([k, defaults[k]]);
+  });
+  test("other qemu-ish names are not ours", () => {
+    expect(settings("qemux/vm").proxycommand).toBeUndefined();
   });
 });
 
@@ -249,7 +300,8 @@ describe("the installed drop-in with the real ssh client", () => {
   };
 
   test("ssh -G: unix/, vsock%, .host, machine/ get the installed proxy", async () => {
-    const proxy = `${prefix}/lib/systemd/systemd-ssh-proxy`;
+    // Our own drop-in (19-) is read before systemd's name (20-): `systemd-ssh proxy`, a path of ours.
+    const proxy = `${prefix}/lib/systemd/systemd-ssh proxy`;
     for (const h of ["unix/x", "vsock%3", "vsock/3", "vsock-mux/run/x", "machine/foo", "unix/run/MyVM/sock"]) {
       expect(await proxyOf(h)).toBe(`proxycommand ${proxy} %n %p`);
     }
@@ -293,5 +345,72 @@ describe("the installed drop-in with the real ssh client", () => {
       expect(r.code).not.toBe(0);
       expect(r.stderr.toLowerCase()).toContain("myvm/ssh.sock");
     });
+  });
+});
+
+describe("install --package (the Debian package's maintainer scripts), dpkg's answers injected", () => {
+  // Calls apply.ts directly: which paths a package owns is a fact injected here, as dpkg-query would say.
+  const lines: string[] = [];
+  const say = (l: string) => void lines.push(l);
+  const systemdPaths = plan(DEFAULT_LAYOUT).filter((e) => e.systemdOwn).map((e) => e.path);
+
+  test("systemd < 256: every entry at systemd's paths and nothing else (dpkg has the rest)", async () => {
+    const { install, uninstall } = await import("../src/install/apply.ts");
+    const root = tempDir("install-pkg");
+    try {
+      install({ root, binary: "", package: true, packaged: () => new Set(), say });
+      const s = snapshot(root);
+      const files = Object.keys(s).filter((k) => !s[k]!.startsWith("dir")).sort();
+      expect(files).toEqual([...systemdPaths, "/usr/lib/systemd/systemd-ssh.manifest"].sort());
+      expect(s["/usr/lib/systemd/system-generators/systemd-ssh-generator"]).toBe("-> ../systemd-ssh");
+      uninstall({ root, package: true, packaged: () => new Set(), say });
+      expect(snapshot(root)).toEqual({});
+    } finally {
+      removeDir(root);
+    }
+  });
+
+  test("systemd 256+: nothing is added at its paths, not even what 257 lacks; no generator in /etc", async () => {
+    const { install } = await import("../src/install/apply.ts");
+    const root = tempDir("install-pkg257");
+    try {
+      const gen = "/usr/lib/systemd/system-generators/systemd-ssh-generator";
+      mkdirSync(join(root, gen, ".."), { recursive: true });
+      writeFileSync(join(root, gen), "ELF systemd's generator\n");
+      const before = snapshot(root);
+      install({ root, binary: "", package: true, packaged: (_, ps) => new Set(ps.filter((p) => p !== "/usr/lib/systemd/systemd-ssh-issue" && !p.includes("issue.1"))), say });
+      const s = snapshot(root);
+      delete s["/usr/lib/systemd/systemd-ssh.manifest"];
+      expect(s).toEqual(before);
+    } finally {
+      removeDir(root);
+    }
+  });
+
+  test("after a 12 -> 13 upgrade: a file a package owns now is kept by uninstall, even with our very bytes", async () => {
+    const { install, uninstall } = await import("../src/install/apply.ts");
+    const root = tempDir("install-pkgup");
+    try {
+      install({ root, binary: "", package: true, packaged: () => new Set(), say });
+      const target = "/usr/lib/systemd/system/ssh-access.target";
+      const bytes = readFileSync(join(root, target));
+      // systemd 257 unpacks the same bytes over ours: the manifest alone would call it ours.
+      uninstall({ root, package: true, packaged: (_, ps) => new Set(ps.filter((p) => p === target)), say });
+      expect(readFileSync(join(root, target))).toEqual(bytes);
+      expect(lines).toContain(`kept ${root}${target} (a package's now)`);
+      expect(existsSync(join(root, "usr/lib/systemd/systemd-ssh.manifest"))).toBe(false);
+    } finally {
+      removeDir(root);
+    }
+  });
+
+  test("uninstall --package with no manifest: nothing to do, no error (a prerm must not fail)", async () => {
+    const { uninstall } = await import("../src/install/apply.ts");
+    const root = tempDir("install-pkgnone");
+    try {
+      expect(uninstall({ root, package: true, packaged: () => new Set(), say })).toBe(0);
+    } finally {
+      removeDir(root);
+    }
   });
 });

@@ -106,6 +106,11 @@ describe.skipIf(!ref)("systemd-ssh-issue like systemd 262", () => {
     ["--issue-path", "-", "--rm-vsock"],
     ["--issue-path=-", "make-vsock"],
     ["--issue-path=", "--make-vsock"],
+    // Messages cut at LINE_MAX and split at runs of CR/LF, as systemd's log functions do.
+    ["bad\rverb"],
+    ["\r\na\n\n\rb\r"],
+    ["x".repeat(3000)],
+    ["--bogus\n=1"],
   ];
   for (const args of parsing) {
     test(`arguments: ${JSON.stringify(args)}`, () => {
@@ -231,6 +236,12 @@ describe.skipIf(!canFakeVm)("systemd-ssh-issue make-vsock in a VM, like systemd 
     },
     { name: "a directory in the way", args: (d) => ["make-vsock", `--issue-path=${d}/f`], setup: (d) => mkdirSync(join(d, "f")) },
     { name: "a file as parent", args: (d) => ["make-vsock", `--issue-path=${d}/p/f`], setup: (d) => writeFileSync(join(d, "p"), "") },
+    // 262's missing parents are 0755 whatever the umask.
+    { name: "missing parents under umask 077", args: (d) => ["make-vsock", `--issue-path=${d}/a/b/f`], umask: "077" },
+    { name: "missing parents under umask 777", args: (d) => ["make-vsock", `--issue-path=${d}/a/b/f`], umask: "777" },
+    // A message is cut and split into lines as systemd's log functions do it.
+    { name: "a file as parent, CR and LF in the path", args: (d) => ["make-vsock", `--issue-path=${d}/p/a\rb\n\n\r\nc`], setup: (d) => writeFileSync(join(d, "p"), "") },
+    { name: "a file as parent, a 3000-byte path", args: (d) => ["make-vsock", `--issue-path=${d}/p/${"x".repeat(3000)}`], setup: (d) => writeFileSync(join(d, "p"), "") },
   ];
 
   test("make-vsock: same output, status and files as systemd 262", () => {
@@ -247,5 +258,6 @@ describe.skipIf(!canFakeVm)("systemd-ssh-issue make-vsock in a VM, like systemd 
     }
     expect(made["run/issue.d/50-ssh-vsock.issue"]).toMatch(/^file 644 "Try contacting this VM's SSH server via 'ssh vsock%\d+' from host\.\\n\\n"$/);
     expect(made["run"]).toBe("dir 755");
-  });
+    expect(runs[7]![1].files["a"]).toBe("dir 755");
+  }, 60000);
 });

@@ -1,5 +1,6 @@
 // `systemd-ssh machines`: the VMs and containers systemd-machined knows, in the user's scope and the
-// system's, each with the ssh command that reaches it, or why `ssh machine/NAME` cannot.
+// system's, each with the ssh command that reaches it, or why `ssh machine/NAME` cannot; then the libvirt
+// domains that have a vsock CID, on the URIs `ssh qemu/NAME` asks (src/proxy/qemu.ts).
 //
 // The verdicts are the proxy's own: the same lookup order (a name in the user scope hides the system's
 // machine of that name; a user scope that cannot be asked stops the proxy before the system scope), the
@@ -24,6 +25,7 @@ import {
   type Env,
   type RuntimeScope,
 } from "../proxy/machine.ts";
+import { listLibvirt, realLibvirtDeps, type LibvirtListing } from "../proxy/qemu.ts";
 import type { JsonObject } from "../varlink/json.ts";
 
 const LIST = "io.systemd.Machine.List";
@@ -61,7 +63,8 @@ export interface MachineRow {
   name: string;
   class: string;
   service: string;
-  scope: RuntimeScope;
+  /** machined's "user"/"system", or libvirt's "system"/"session". */
+  scope: string;
   /** The host to give ssh, or null when it cannot reach the machine (see `why`). */
   host: string | null;
   why: string | null;
@@ -111,6 +114,32 @@ export function machineRows(listings: ScopeListing[], env: Env = process.env, ha
   return rows;
 }
 
+/**
+ * Rows for libvirt domains with a CID. Each gets the host that reaches it: qemu/NAME, unless a system
+ * domain of that name shadows a session one (qemu/ asks the system URI first): then qemu:session/NAME.
+ */
+export function libvirtRows(listings: LibvirtListing[], hasVsock = () => vsockSupport().ok): MachineRow[] {
+  const rows: MachineRow[] = [];
+  const system = listings.find((l) => l.scope === "system");
+  const systemNames = new Set(system?.ok ? system.domains.map((d) => d.name) : []);
+  for (const l of listings) {
+    if (!l.ok) continue;
+    for (const d of l.domains) {
+      const host = l.scope === "session" && systemNames.has(d.name) ? `qemu:session/${d.name}` : `qemu/${d.name}`;
+      const ok = hasVsock();
+      rows.push({
+        name: d.name,
+        class: "vm",
+        service: "libvirt",
+        scope: l.scope,
+        host: ok ? host : null,
+        why: ok ? null : "Failed to allocate AF_VSOCK socket: this host has no AF_VSOCK support",
+      });
+    }
+  }
+  return rows;
+}
+
 /** How to run our proxy, as the start of a ProxyCommand (its words quoted for ssh and the shell). */
 export function proxyCommandPath(): string {
   const exe = process.execPath;
@@ -154,9 +183,15 @@ function table(rows: string[][]): string {
 }
 
 /** The listing for a person at a shell. */
-export function renderMachines(listings: ScopeListing[], rows: MachineRow[], sshArgs: string[], route: (host: string) => SshRoute): string {
+export function renderMachines(
+  listings: ScopeListing[],
+  rows: MachineRow[],
+  sshArgs: string[],
+  route: (host: string) => SshRoute,
+  libvirt: LibvirtListing[] = [],
+): string {
   const out: string[] = [];
-  let unconfigured = false;
+  const unconfiguredForms = new Set<string>();
   if (rows.length > 0) {
     const body = rows.map((r) => {
       let ssh: string;
@@ -167,7 +202,7 @@ export function renderMachines(listings: ScopeListing[], rows: MachineRow[], ssh
         ssh = fixed ? sshCommand(`machine/${r.name}`, sshArgs, true) : `unreachable: ${r.why}`;
       } else {
         const ok = route(r.host) === "proxy";
-        unconfigured ||= !ok;
+        if (!ok) unconfiguredForms.add(r.host.startsWith("qemu") ? "qemu/*" : "machine/*");
         ssh = sshCommand(r.host, sshArgs, ok);
       }
       return [r.name, r.class, r.service, r.scope, ssh];
@@ -177,16 +212,23 @@ export function renderMachines(listings: ScopeListing[], rows: MachineRow[], ssh
     out.push("No machines registered with systemd-machined.");
   }
   const problems = listings.filter((l) => !l.ok);
-  if (out.length > 0 && (problems.length > 0 || unconfigured)) out.push("");
+  const libvirtProblems = libvirt.filter((l) => !l.ok);
+  const unconfigured = unconfiguredForms.size > 0;
+  if (out.length > 0 && (problems.length > 0 || libvirtProblems.length > 0 || unconfigured)) out.push("");
   for (const p of problems) if (!p.ok) out.push(`${p.scope} scope: ${p.error}`);
-  if (unconfigured) out.push("ssh is not configured to use systemd-ssh-proxy for machine/* hosts, so the commands above name it with -o.");
+  for (const p of libvirtProblems) if (!p.ok) out.push(`libvirt ${p.uri}: ${p.error}`);
+  if (unconfigured) {
+    const forms = [...unconfiguredForms].sort().join(" and ");
+    out.push(`ssh is not configured to use systemd-ssh-proxy for ${forms} hosts, so the commands above name it with -o.`);
+  }
   return `${out.join("\n")}\n`;
 }
 
 export default defineCommand({
   meta: {
     name: "machines",
-    description: "List the VMs and containers systemd-machined knows (user and system scope) and the ssh command that reaches each",
+    description:
+      "List the VMs and containers systemd-machined knows (user and system scope) and libvirt's domains with a vsock CID, and the ssh command that reaches each",
   },
   args: {
     "ssh-config": {
@@ -195,11 +237,12 @@ export default defineCommand({
       valueHint: "FILE",
     },
   },
-  run({ args }) {
+  async run({ args }) {
     const sshArgs = args["ssh-config"] ? ["-F", String(args["ssh-config"])] : [];
     const listings = SCOPES.map((s) => listScope(s));
-    const rows = machineRows(listings);
-    process.stdout.write(renderMachines(listings, rows, sshArgs, (host) => sshRoute(host, sshArgs)));
-    process.exitCode = listings.some((l) => l.ok) ? 0 : 1;
+    const libvirt = listLibvirt(await realLibvirtDeps()) ?? [];
+    const rows = [...machineRows(listings), ...libvirtRows(libvirt)];
+    process.stdout.write(renderMachines(listings, rows, sshArgs, (host) => sshRoute(host, sshArgs), libvirt));
+    process.exitCode = listings.some((l) => l.ok) || libvirt.some((l) => l.ok) ? 0 : 1;
   },
 });

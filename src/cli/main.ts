@@ -15,13 +15,14 @@ export const rootCommand = defineCommand({
     description: `systemd's SSH tools (proxy, generator, issue) in one binary, at parity with systemd ${SYSTEMD_PARITY}`,
   },
   subCommands: {
-    proxy: () => passthrough("proxy", "HOST PORT: connect to unix/PATH, vsock/CID, vsock-mux/PATH or machine/NAME for ssh's ProxyCommand"),
+    proxy: () => passthrough("proxy", "HOST PORT: connect to unix/PATH, vsock/CID, vsock-mux/PATH, machine/NAME or qemu/NAME for ssh's ProxyCommand"),
     generator: () => passthrough("generator", "NORMAL [EARLY LATE]: the systemd generator for socket-activated sshd"),
     issue: () => passthrough("issue", "make-vsock|rm-vsock: write or remove the console hint for reaching this VM"),
     explain: () => import("./explain.ts").then((m) => m.default),
     install: () => import("./install.ts").then((m) => m.installCommand),
     uninstall: () => import("./install.ts").then((m) => m.uninstallCommand),
     machines: () => import("./machines.ts").then((m) => m.default),
+    resolve: () => import("./resolve.ts").then((m) => m.default),
   },
 });
 

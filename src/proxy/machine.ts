@@ -17,13 +17,12 @@
 import { statSync } from "node:fs";
 import { SysError, strerror } from "../../ffi/errors.ts";
 import { Errno as E } from "../../ffi/errno.ts";
+import { log } from "../shared/log.ts";
 import { VMADDR_CID_ANY } from "../shared/vsock-address.ts";
 import { VarlinkConnection } from "../varlink/client.ts";
 import { varlinkErrorToErrno } from "../varlink/errors.ts";
 import { JsonNumber, type JsonObject } from "../varlink/json.ts";
-import type { Transport } from "./args.ts";
 import { ProxyError, withCause } from "./errors.ts";
-import { proxyUnix, proxyVsockCid, type ProxyDeps } from "./run.ts";
 
 export type RuntimeScope = "user" | "system";
 export const SCOPES: readonly RuntimeScope[] = ["user", "system"];
@@ -78,6 +77,8 @@ export function connectMachined(scope: RuntimeScope, env: Env = process.env, tim
   try {
     return VarlinkConnection.connect(address, timeoutMs === undefined ? {} : { timeoutMs });
   } catch (e) {
+    // sd-varlink's own debug line for a connect that failed (not for a socket that could not be made).
+    if (e instanceof SysError && e.syscall !== "socket") log.debug(`json-stream: Failed to connect to ${address}: ${e.strerror}`);
     throw withCause(e, `Failed to connect to machined on ${address}`);
   }
 }
@@ -207,17 +208,9 @@ export function resolveMachine(name: string, env: Env = process.env): ResolvedMa
   return { scope, info, target: machineTarget(name, info, scope, env) };
 }
 
-export async function proxyMachine(
-  deps: ProxyDeps,
-  name: string,
-  port: string,
-  transport: Transport = "auto",
-  env: Env = process.env,
-): Promise<void> {
+/** The lookup the proxy makes for machine/NAME (target.ts): where to connect, the export socket checked. */
+export function lookupMachine(name: string, env: Env = process.env): MachineTarget {
   const { target } = resolveMachine(name, env);
-  if (target.kind === "container") {
-    checkExportSocket(target.path);
-    return proxyUnix(deps, target.path, transport);
-  }
-  return proxyVsockCid(deps, target.cid, port, transport);
+  if (target.kind === "container") checkExportSocket(target.path);
+  return target;
 }

@@ -1,17 +1,19 @@
 // systemd-ssh-proxy HOST PORT: connect to what HOST names, then hand the connected socket to ssh over
 // stdout (ProxyUseFdpass), or relay its bytes for clients that cannot take a descriptor (transport.ts,
 // relay.ts). This is the hot path, run once per ssh connection: it imports only the socket
-// calls and the handshakes it needs; logging, the CLI and varlink load only when used.
+// calls and the handshakes it needs; logging, the CLI, varlink (machine/) and libvirt (qemu/) load only
+// when used.
 
 import { SysError } from "../../ffi/errors.ts";
 import * as sock from "../../ffi/socket.ts";
-import { log, LOG_ERR } from "../shared/log.ts";
+import { log, LOG_DEBUG, LOG_ERR } from "../shared/log.ts";
 import { byteArray, rawArgs, utf8Bytes } from "../shared/raw-bytes.ts";
-import { parseVsockCid, parseVsockPort, VMADDR_CID_ANY } from "../shared/vsock-address.ts";
 import { parseProxyArgs, type Transport } from "./args.ts";
 import { DEFAULT_DELAYS, parseWaitSeconds, retryUntilUp } from "./boot-wait.ts";
 import { ProxyError, withCause } from "./errors.ts";
-import { absolutizeSocketPath, parseHostSpec } from "./host-spec.ts";
+import { parseHostSpec, type HostSpec } from "./host-spec.ts";
+import type { QemuSpec } from "./qemu.ts";
+import { resolveTarget, type Lookups, type Target } from "./target.ts";
 import { peerCannotTakeFd, relayReason } from "./transport.ts";
 import { sendConnect, skipOkLine } from "./vsock-mux.ts";
 
@@ -92,64 +94,84 @@ function connectUnixOrFail(deps: ProxyDeps, path: string): number {
   }
 }
 
-// Each target in two steps: open (connect, and for vsock-mux the handshake) returns the connected socket;
-// handOff gives it to ssh. --wait repeats the open step while the VM is booting (boot-wait.ts).
+// Each connection in three steps: resolve the host to a target (target.ts; machine/ and qemu/ look it
+// up), open it (connect, and for vsock-mux the handshake), hand the connected socket to ssh. --wait
+// repeats the open step while the VM is booting (boot-wait.ts); for qemu/ the lookup too, since a
+// starting domain has no CID yet.
 
-export function openUnix(deps: ProxyDeps, rawPath: string): number {
-  return connectUnixOrFail(deps, absolutizeSocketPath(rawPath));
-}
-
-export function openVsockCid(deps: ProxyDeps, cid: number, portArg: string): number {
-  const port = parseVsockPort(portArg);
-  if (port === null) throw new ProxyError(`Failed to parse vsock port: ${portArg}`, "EINVAL");
-  try {
-    return deps.connectVsock(cid, port);
-  } catch (e) {
-    if (e instanceof SysError && e.syscall === "socket") throw withCause(e, "Failed to allocate AF_VSOCK socket");
-    throw withCause(e, `Failed to connect to vsock:${cid}:${port}`);
+/** Connect to a target; for vsock-mux also the CONNECT/OK handshake. Throws ProxyError with systemd's message. */
+export function openTarget(deps: ProxyDeps, target: Target): number {
+  switch (target.kind) {
+    case "unix":
+      return connectUnixOrFail(deps, target.path);
+    case "vsock":
+      try {
+        return deps.connectVsock(target.cid, target.port);
+      } catch (e) {
+        if (e instanceof SysError && e.syscall === "socket") throw withCause(e, "Failed to allocate AF_VSOCK socket");
+        throw withCause(e, `Failed to connect to vsock:${target.cid}:${target.port}`);
+      }
+    case "vsock-mux": {
+      const fd = connectUnixOrFail(deps, target.path);
+      try {
+        sendConnect(fd, target.path, target.port);
+        skipOkLine(fd, target.path, target.port);
+      } catch (e) {
+        deps.close(fd);
+        throw e;
+      }
+      return fd;
+    }
   }
 }
 
-export function openVsock(deps: ProxyDeps, cidArg: string, portArg: string): number {
-  const cid = parseVsockCid(cidArg);
-  if (cid === null) throw new ProxyError(`Failed to parse vsock cid: ${cidArg}`, "EINVAL");
-  // "any", "-1" and 4294967295 parse (they are valid for listening), but name no peer.
-  if (cid === VMADDR_CID_ANY) throw new ProxyError("Cannot use VMADDR_CID_ANY to connect to a remote host.", "EINVAL");
-  return openVsockCid(deps, cid, portArg);
-}
+const CTX: Record<Target["kind"], Omit<HandOffContext, "transport">> = {
+  unix: { family: "AF_UNIX", halfClose: true },
+  vsock: { family: "AF_VSOCK", halfClose: true },
+  // No half-close on vsock-mux: a host-side SHUT_WR tears down both directions there (vm-lab-notes).
+  "vsock-mux": { family: "AF_UNIX", halfClose: false },
+};
 
-export function openVsockMux(deps: ProxyDeps, rawPath: string, port: string): number {
-  const path = absolutizeSocketPath(rawPath);
-  const fd = connectUnixOrFail(deps, path);
-  try {
-    sendConnect(fd, path, port);
-    skipOkLine(fd, path, port);
-  } catch (e) {
-    deps.close(fd);
-    throw e;
+const noLookup = (): never => {
+  throw new Error("no lookup for this host form");
+};
+const NO_LOOKUPS: Lookups = { machine: noLookup, qemu: noLookup };
+
+/**
+ * A lookup that speaks text (machined's JSON, libvirt's UTF-8) behind the proxy's byte strings: the name
+ * goes in decoded, its messages come back encoded, to be printed byte for byte.
+ */
+function asText<A, R>(f: (arg: A) => R, decode: (arg: A) => A): (arg: A) => R {
+  return (arg) => {
+    try {
+      return f(decode(arg));
+    } catch (e) {
+      throw e instanceof ProxyError ? new ProxyError(utf8Bytes(e.message), e.code) : e;
+    }
+  };
+}
+const fromBytes = (s: string) => Buffer.from(s, "latin1").toString("utf8");
+
+/** The real lookups a host spec needs, each module loaded only for its own host form. */
+export async function lookupsFor(spec: HostSpec): Promise<Lookups> {
+  if (spec.kind === "machine") {
+    const { lookupMachine } = await import("./machine.ts");
+    return { ...NO_LOOKUPS, machine: asText((name: string) => lookupMachine(name), fromBytes) };
   }
-  return fd;
+  if (spec.kind === "qemu") {
+    const { realLibvirtDeps, resolveQemuCid } = await import("./qemu.ts");
+    const libvirt = await realLibvirtDeps();
+    const qemu = (q: QemuSpec) => resolveQemuCid(q, libvirt);
+    return { ...NO_LOOKUPS, qemu: asText(qemu, (q) => ({ ...q, domain: fromBytes(q.domain) })) };
+  }
+  return NO_LOOKUPS;
 }
 
-const UNIX_CTX = { family: "AF_UNIX", halfClose: true } as const;
-const VSOCK_CTX = { family: "AF_VSOCK", halfClose: true } as const;
-// No half-close on vsock-mux: a host-side SHUT_WR tears down both directions there (vm-lab-notes).
-const VSOCK_MUX_CTX = { family: "AF_UNIX", halfClose: false } as const;
-
-export function proxyUnix(deps: ProxyDeps, rawPath: string, transport: Transport = "auto"): Promise<void> {
-  return handOff(deps, openUnix(deps, rawPath), { ...UNIX_CTX, transport });
-}
-
-export function proxyVsockCid(deps: ProxyDeps, cid: number, portArg: string, transport: Transport = "auto"): Promise<void> {
-  return handOff(deps, openVsockCid(deps, cid, portArg), { ...VSOCK_CTX, transport });
-}
-
-export function proxyVsock(deps: ProxyDeps, cidArg: string, portArg: string, transport: Transport = "auto"): Promise<void> {
-  return handOff(deps, openVsock(deps, cidArg, portArg), { ...VSOCK_CTX, transport });
-}
-
-export function proxyVsockMux(deps: ProxyDeps, rawPath: string, port: string, transport: Transport = "auto"): Promise<void> {
-  return handOff(deps, openVsockMux(deps, rawPath, port), { ...VSOCK_MUX_CTX, transport });
+/** HOST (a byte string) parsed, with systemd's message when no scheme matches. */
+export function parseHostOrFail(host: string): HostSpec {
+  const spec = parseHostSpec(host);
+  if (spec === null) throw new ProxyError(`Don't know how to parse host name specification: ${host}`, "EINVAL");
+  return spec;
 }
 
 /** Run the proxy for argv (without the program name). Returns the exit status; errors are logged. */
@@ -172,42 +194,28 @@ export const WAIT_ENV = "SYSTEMD_SSH_PROXY_WAIT";
 
 async function proxy(args: readonly string[], deps: ProxyDeps): Promise<void> {
   const { host, port, transport, waitMs: argWait } = parseProxyArgs(args);
-  const spec = parseHostSpec(host);
-  if (spec === null) throw new ProxyError(`Don't know how to parse host name specification: ${host}`, "EINVAL");
+  const spec = parseHostOrFail(host);
   const env = process.env[WAIT_ENV];
   const waitMs = argWait ?? (env !== undefined && env !== "" ? parseWaitSeconds(env, `$${WAIT_ENV}`) : 0);
+  const lookups = await lookupsFor(spec);
+  const resolve = () => resolveTarget(spec, port, lookups);
 
-  let open: () => number;
-  let ctx: Omit<HandOffContext, "transport">;
-  switch (spec.kind) {
-    case "vsock":
-      open = () => openVsock(deps, spec.cid, port);
-      ctx = VSOCK_CTX;
-      break;
-    case "unix":
-      open = () => openUnix(deps, spec.path);
-      ctx = UNIX_CTX;
-      break;
-    case "vsock-mux":
-      open = () => openVsockMux(deps, spec.path, port);
-      ctx = VSOCK_MUX_CTX;
-      break;
-    case "machine": {
-      // Resolved through machined once; --wait does not apply (the machine must be registered).
-      // machined speaks JSON, i.e. text: the name goes there decoded, and its messages come back as text.
-      const { proxyMachine } = await import("./machine.ts");
-      try {
-        return await proxyMachine(deps, Buffer.from(spec.name, "latin1").toString("utf8"), port, transport);
-      } catch (e) {
-        throw e instanceof ProxyError ? new ProxyError(utf8Bytes(e.message), e.code) : e;
-      }
-    }
+  let fd: number;
+  let target: Target;
+  // machine/: resolved through machined once; --wait does not apply (the machine must be registered).
+  if (waitMs > 0 && spec.kind !== "machine") {
+    // qemu/: the lookup is retried too (a starting domain has no CID yet); the others resolve once.
+    const fixed = spec.kind === "qemu" ? null : resolve();
+    fd = await retryUntilUp(
+      () => openTarget(deps, (target = fixed ?? resolve())),
+      { timeoutMs: waitMs, ...DEFAULT_DELAYS },
+      `${host} port ${port}`,
+      // e.message names the path as the byte string it is.
+      { onRetry: (e, n, delay) => log.logBytes(LOG_DEBUG, `Not up yet (attempt ${n}: ${e.message}), retrying in ${delay} ms.`) },
+    );
+  } else {
+    target = resolve();
+    fd = openTarget(deps, target);
   }
-  const fd =
-    waitMs > 0
-      ? await retryUntilUp(open, { timeoutMs: waitMs, ...DEFAULT_DELAYS }, `${host} port ${port}`, {
-          onRetry: (e, n, delay) => log.debug(`Not up yet (attempt ${n}: ${e.message}), retrying in ${delay} ms.`),
-        })
-      : open();
-  return handOff(deps, fd, { ...ctx, transport });
+  return handOff(deps, fd, { ...CTX[target!.kind], transport });
 }

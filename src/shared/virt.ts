@@ -481,38 +481,35 @@ export function strerror(errno: Errno): string {
   return (require("../../ffi/errors.ts") as typeof import("../../ffi/errors.ts")).strerror(n);
 }
 
-/** The real machine, read through node:fs. */
+/** The real machine, read through libc (node:fs would cost the generator more to load than its work). */
 export function realProbe(): Probe {
-  const fs = require("node:fs") as typeof import("node:fs");
+  const ffi = require("../../ffi/fs.ts") as typeof import("../../ffi/fs.ts");
+  const { readFile } = require("../../ffi/io.ts") as typeof import("../../ffi/io.ts");
+  const { errnoCode } = require("../../ffi/errno.ts") as typeof import("../../ffi/errno.ts");
+  const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
   const code = (e: unknown): Errno => (e as { code?: string }).code ?? "EIO";
+  const readText = (path: string): string => latin1(readFile(path));
   return {
     readFile(path) {
       try {
-        return fs.readFileSync(path, "latin1");
+        return readText(path);
       } catch (e) {
         return { errno: code(e) };
       }
     },
     access(path) {
-      try {
-        fs.accessSync(path, fs.constants.F_OK);
-        return null;
-      } catch (e) {
-        return code(e);
-      }
+      const e = ffi.access(path, ffi.F_OK);
+      return e === 0 ? null : errnoCode(e);
     },
     readdir(path) {
-      try {
-        return fs.readdirSync(path);
-      } catch (e) {
-        return { errno: code(e) };
-      }
+      const names = ffi.readdir(path);
+      return typeof names === "number" ? { errno: errnoCode(names) } : names.map(latin1);
     },
     pid: process.pid,
     getenv: (name) => process.env[name],
     cgroupUnified() {
       try {
-        const mi = fs.readFileSync("/proc/self/mountinfo", "latin1");
+        const mi = readText("/proc/self/mountinfo");
         for (const line of mi.split("\n")) {
           const f = line.split(" ");
           if (f[4] !== "/sys/fs/cgroup") continue;

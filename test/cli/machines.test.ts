@@ -7,7 +7,12 @@ import { vsockSupport } from "../../ffi/vsock.ts";
 import { proxyCommandWord, shellQuote } from "../../src/shared/shell-quote.ts";
 import { startFakeMachined, type FakeMachined } from "../helpers/fake-machined.ts";
 import { runCommand, startSshd, type TestSshd } from "../helpers/sshd.ts";
+import { HAVE_LIBVIRT, requireOrSkip, writeNode } from "../helpers/libvirt.ts";
 import { BINARY, DIST, removeDir, tempDir } from "../helpers/tmp.ts";
+import { SESSION_URI_ENV, SYSTEM_URI_ENV } from "../../src/proxy/qemu.ts";
+
+/** Without libvirt the listing has no libvirt part (with CI=true, libvirt must be there). */
+const withLibvirt = requireOrSkip(HAVE_LIBVIRT, "libvirt (libvirt0, libvirt-clients)");
 
 const nspawn = (name: string) => ({ name, class: "container", service: "systemd-nspawn" });
 
@@ -17,6 +22,7 @@ describe("systemd-ssh machines", () => {
   let system: FakeMachined;
   let box: TestSshd;
   let env: Record<string, string>;
+  let emptyLibvirt: string;
   let withProxy: string;
   let withoutProxy: string;
 
@@ -44,7 +50,20 @@ describe("systemd-ssh machines", () => {
     // The same configuration without a ProxyCommand: the listing must then pass one with -o.
     withoutProxy = join(box.dir, "ssh_config_plain");
     writeFileSync(withoutProxy, readFileSync(withProxy, "utf8").replace(/^\s*Proxy.*\n/gm, ""));
-    env = { ...process.env, XDG_RUNTIME_DIR: userRuntime, SYSTEMD_SSH_SYSTEM_RUNTIME_DIR: systemRuntime } as Record<string, string>;
+    // libvirt's test driver stands in for qemu:///system (a domain with a CID, one without a vsock) and
+    // qemu:///session (none), so the listing does not depend on the daemons this machine may have.
+    const libvirtSystem = writeNode(root, "libvirt-system.xml", [
+      { name: "lvm", vsock: "<cid auto='no' address='42'/>" },
+      { name: "lnovsock" },
+    ]);
+    emptyLibvirt = writeNode(root, "libvirt-empty.xml", []);
+    env = {
+      ...process.env,
+      XDG_RUNTIME_DIR: userRuntime,
+      SYSTEMD_SSH_SYSTEM_RUNTIME_DIR: systemRuntime,
+      [SYSTEM_URI_ENV]: libvirtSystem,
+      [SESSION_URI_ENV]: emptyLibvirt,
+    } as Record<string, string>;
   });
 
   afterAll(async () => {
@@ -76,6 +95,8 @@ describe("systemd-ssh machines", () => {
       ["svm", "vm", "systemd-vmspawn", "system", "unreachable: Machine svm has no AF_VSOCK CID assigned."],
       ["shared", "host", "-", "system", "unreachable: machine/shared is the user's machine of that name"],
       [".host", "host", "-", "system", "unreachable: Don't know how to SSH into machine .host with class 'host'."],
+      // libvirt: only the domain with a CID.
+      ...(withLibvirt ? [["lvm", "vm", "libvirt", "system", vmVerdict() ?? `ssh -F ${withProxy} qemu/lvm`]] : []),
     ];
     const widths = [6, 9, 15, 6];
     const expected = rows.map((row) => row.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c)).join("  ")).join("\n");
@@ -101,7 +122,8 @@ describe("systemd-ssh machines", () => {
       // (The login below is what shows the quoting right, for a checkout path with spaces too.)
       `ssh -F ${withoutProxy} -o ${shellQuote(`ProxyCommand=${proxyCommandWord(join(DIST, "systemd-ssh-proxy"))} %h %p`)} -o ProxyUseFdpass=yes machine/ubox`,
     );
-    expect(r.stdout).toEndWith("\nssh is not configured to use systemd-ssh-proxy for machine/* hosts, so the commands above name it with -o.\n");
+    const forms = withLibvirt ? "machine/* and qemu/*" : "machine/*";
+    expect(r.stdout).toEndWith(`\nssh is not configured to use systemd-ssh-proxy for ${forms} hosts, so the commands above name it with -o.\n`);
     const login = await runCommand(["sh", "-c", `${command} echo logged in`], { env });
     expect(login.stdout).toBe("logged in\n");
   });
@@ -123,21 +145,26 @@ describe("systemd-ssh machines", () => {
   });
 
   test("an unreachable user scope makes the system's machines unreachable too, as in the proxy", async () => {
-    const r = await runCommand([BINARY, "machines"], { env: { ...env, XDG_RUNTIME_DIR: join(root, "nowhere") } });
+    const r = await runCommand([BINARY, "machines"], { env: { ...env, XDG_RUNTIME_DIR: join(root, "nowhere"), [SYSTEM_URI_ENV]: emptyLibvirt } });
     expect(r.code).toBe(0);
     const why = `Failed to connect to machined on ${join(root, "nowhere")}/systemd/machine/io.systemd.Machine: No such file or directory`;
     expect(r.stdout).toContain(`unreachable: ssh asks the user's systemd-machined first, which fails: ${why}\n`);
     expect(r.stdout).toEndWith(`\nuser scope: ${why}\n`);
   });
 
-  test("no machined anywhere: says so, exit 1", async () => {
+  test("no machined anywhere and no libvirt daemon: says so, exit 1", async () => {
+    const sock = join(root, "nowhere.sock");
+    const noDaemon = `qemu+unix:///system?socket=${sock}`;
     const r = await runCommand([BINARY, "machines"], {
-      env: { ...env, XDG_RUNTIME_DIR: "", SYSTEMD_SSH_SYSTEM_RUNTIME_DIR: join(root, "nowhere") },
+      env: { ...env, XDG_RUNTIME_DIR: "", SYSTEMD_SSH_SYSTEM_RUNTIME_DIR: join(root, "nowhere"), [SYSTEM_URI_ENV]: noDaemon, [SESSION_URI_ENV]: noDaemon },
     });
     expect(r.code).toBe(1);
+    const libvirtLine = `libvirt ${noDaemon}: cannot connect: Failed to connect socket to '${sock}': No such file or directory\n`;
     expect(r.stdout).toBe(
       "user scope: $XDG_RUNTIME_DIR is not set.\n" +
-        `system scope: Failed to connect to machined on ${join(root, "nowhere")}/systemd/machine/io.systemd.Machine: No such file or directory\n`,
+        `system scope: Failed to connect to machined on ${join(root, "nowhere")}/systemd/machine/io.systemd.Machine: No such file or directory\n` +
+        // As root, qemu/ never asks the session URI, so neither does the listing.
+        (!withLibvirt ? "" : process.geteuid?.() === 0 ? libvirtLine : libvirtLine + libvirtLine),
     );
   });
 
@@ -145,7 +172,7 @@ describe("systemd-ssh machines", () => {
     const empty = startFakeMachined(join(root, "empty/systemd/machine/io.systemd.Machine"), []);
     try {
       const r = await runCommand([BINARY, "machines"], {
-        env: { ...env, XDG_RUNTIME_DIR: join(root, "empty"), SYSTEMD_SSH_SYSTEM_RUNTIME_DIR: join(root, "empty") },
+        env: { ...env, XDG_RUNTIME_DIR: join(root, "empty"), SYSTEMD_SSH_SYSTEM_RUNTIME_DIR: join(root, "empty"), [SYSTEM_URI_ENV]: emptyLibvirt },
       });
       expect(r.code).toBe(0);
       expect(r.stdout).toBe("No machines registered with systemd-machined.\n");

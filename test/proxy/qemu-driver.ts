@@ -1,0 +1,21 @@
+// Test driver: the proxy (runProxy) with the real libvirt lookup and an injected vsock connector, as its own
+// process. libvirt stays out of the test process: once loaded there, its libssh dependency shows in the
+// test process's maps, and proxies the later tests start would take it for a libssh client (transport.ts).
+//   bun qemu-driver.ts PROXY-ARGS...
+// Prints "connect CID PORT" on stdout for each vsock connect instead of making it; the proxy's log lines
+// go to stderr; the exit status is the proxy's.
+import { close, socketpair } from "../../ffi/socket.ts";
+import { runProxy, type ProxyDeps } from "../../src/proxy/run.ts";
+
+const deps: ProxyDeps = {
+  connectUnix: () => {
+    throw new Error("unexpected AF_UNIX connect");
+  },
+  connectVsock(cid, port) {
+    process.stdout.write(`connect ${cid} ${port}\n`);
+    return socketpair()[0];
+  },
+  handOff: () => {},
+  close,
+};
+process.exit(await runProxy(process.argv.slice(2), deps));
