@@ -79,22 +79,20 @@ describe("hostile inputs", () => {
     check({ cmdline: "", credential: `${lines.join("\n")}\n`, sshd: "stub", template: "none" }, true);
   }, 60_000);
 
-  test("10,000 addresses: fast, and every one bound", () => {
+  test("10,000 addresses: every one bound", () => {
     const lines: string[] = [];
     for (let i = 1; i <= 10000; i++) lines.push(`/run/ssh-many/${i}.sock`);
-    const start = performance.now();
     const root = join(base, "root");
     const ours = runOurs({ cmdline: "systemd.ssh_auto=0", credential: lines.join("\n"), sshd: "stub", template: "file" }, root);
-    const ms = performance.now() - start;
     expect(ours.status).toBe(0);
     expect(ours.tree.filter((e) => e.startsWith("F ")).length).toBe(10000);
     expect(ours.tree.filter((e) => e.startsWith("L sockets.target.wants/")).length).toBe(10000);
     expect(ours.tree).toContain(`L sshd-extra-10000@.service -> ${join(root, "units/sshd@.service")}`);
     onlyOutputWritten(root);
     checkUnits(ours.tree, ours.stderr);
-    // Dominated by the file system (systemd's own generator takes as long here); a budget, not a benchmark.
-    expect(ms).toBeLessThan(30_000);
-  }, 60_000);
+    // How fast is scripts/bench's business: a time limit here fails on a busy machine (40 s seen with two
+    // suites running on 2 cores). The limit below only stops a hang.
+  }, 180_000);
 
   test("newlines, quotes and escapes in quoted command-line values", () => {
     check({

@@ -1,19 +1,23 @@
 // Test driver for src/proxy/boot-wait.ts with the real socket calls and the real vsock-mux handshake, run as
 // its own process (the handshake blocks, so the peer must live in another process: the test's).
-//   bun boot-wait-driver.ts PATH PORT WAIT_MS
+//   bun boot-wait-driver.ts PATH PORT WAIT_MS [MARKER]
+// MARKER: a file created once the first attempt has failed, so a test can make the peer appear only after
+// that, however slowly this process started.
 // Hands the connected socket over stdout like the proxy, or prints the proxy's error line and exits 1.
+import { writeFileSync } from "node:fs";
 import { SysError } from "../../ffi/errors.ts";
 import * as sock from "../../ffi/socket.ts";
 import { retryUntilUp, DEFAULT_DELAYS } from "../../src/proxy/boot-wait.ts";
 import { ProxyError } from "../../src/proxy/errors.ts";
 import { sendConnect, skipOkLine } from "../../src/proxy/vsock-mux.ts";
 
-const [path, port, waitMs] = process.argv.slice(2) as [string, string, string];
+const [path, port, waitMs, marker] = process.argv.slice(2) as [string, string, string, string | undefined];
 let attempts = 0;
 try {
   const fd = await retryUntilUp(
     () => {
       attempts++;
+      if (attempts === 2 && marker) writeFileSync(marker, "");
       let fd: number;
       try {
         fd = sock.connectUnix(path);

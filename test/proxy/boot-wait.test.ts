@@ -2,6 +2,7 @@
 // behaves like vhost-device-vsock while the guest boots (accepts and closes at once), then answers OK.
 
 import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { close } from "../../ffi/socket.ts";
 import { parseProxyArgs } from "../../src/proxy/args.ts";
@@ -116,8 +117,8 @@ describe("waiting for a booting VM over vsock-mux (real handshake, separate proc
   const dir = tempDir("boot-wait");
   afterAll(() => removeDir(dir));
   let n = 0;
-  const drive = (path: string, waitMs: number, port = "22") =>
-    runFdpass([BUN, DRIVER, path, port, String(waitMs)], { timeoutMs: 30_000 });
+  const drive = (path: string, waitMs: number, port = "22", marker?: string) =>
+    runFdpass([BUN, DRIVER, path, port, String(waitMs), ...(marker ? [marker] : [])], { timeoutMs: 30_000 });
 
   test("the multiplexer accepts and closes at once (guest driver not up), then answers OK", async () => {
     const path = join(dir, `mux-${n++}.sock`);
@@ -139,14 +140,19 @@ describe("waiting for a booting VM over vsock-mux (real handshake, separate proc
 
   test("the socket does not exist yet (ENOENT), then appears", async () => {
     const path = join(dir, `mux-${n++}.sock`);
+    const marker = `${path}.first-attempt-failed`;
     let peer: ReturnType<typeof scriptedPeerSequence> | undefined;
-    const later = Bun.sleep(700).then(() => (peer = scriptedPeerSequence(path, [[{ write: "OK 22\n" }, "close"]])));
+    // The socket appears only once the driver's first attempt has failed (it says so with the marker), not
+    // after a fixed delay that a slow start on a busy machine can outlast.
+    const later = (async () => {
+      for (let i = 0; i < 2000 && !existsSync(marker); i++) await Bun.sleep(10);
+      peer = scriptedPeerSequence(path, [[{ write: "OK 22\n" }, "close"]]);
+    })();
     try {
-      const t0 = performance.now();
-      const r = await drive(path, 20_000);
+      const r = await drive(path, 20_000, "22", marker);
       await later;
       expect(r.code).toBe(0);
-      expect(performance.now() - t0).toBeGreaterThan(600);
+      expect(existsSync(marker)).toBe(true);
       expect(Number(r.stderr.match(/attempts=(\d+)/)![1])).toBeGreaterThan(1);
       close(r.fd!);
     } finally {
