@@ -1,6 +1,7 @@
 // The generator's effects: reading the real machine (Facts) and writing the output directory (Tree).
 
 import * as fs from "node:fs";
+import { abi } from "../../ffi/arch.ts";
 import { bytes, fromBytes, rawCwd } from "../shared/raw-bytes.ts";
 import { writeAll } from "../shared/write-all.ts";
 import { LOG_DEBUG, LOG_NOTICE, LOG_WARNING } from "../shared/log.ts";
@@ -321,7 +322,7 @@ export function realTree(dest: string): Tree {
       const tmp = bytes(pathJoin(dest, `.#${name}.${process.pid}.${seq++}`));
       let fd: number;
       try {
-        fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | 0o2000000, 0o666);
+        fd = fs.openSync(tmp, abi.O_WRONLY | abi.O_CREAT | abi.O_EXCL | abi.O_CLOEXEC, 0o666);
       } catch (e) {
         return code(e);
       }
