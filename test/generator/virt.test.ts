@@ -57,6 +57,9 @@ describe("VMs", () => {
     ["/sys/hypervisor/type", { "/sys/hypervisor/type": "foo\n" }, {}, "vm-other"],
     ["device tree KVM (arm64)", { "/proc/device-tree/hypervisor/compatible": "linux,kvm" }, { arch: "arm64" }, "kvm"],
     ["device tree fw-cfg (arm64)", { "/proc/device-tree/fw-cfg@9020000/x": "" }, { arch: "arm64" }, "qemu"],
+    // systemd has no CPUID stage off x86: on arm64 a hypervisor flag and kvm-clock say nothing, DMI still does.
+    ["arm64: no CPUID stage", KVM_CPU, { arch: "arm64" }, null],
+    ["arm64: DMI still decides", { ...KVM_CPU, "/sys/class/dmi/id/sys_vendor": "QEMU\n" }, { arch: "arm64" }, "qemu"],
     ["Amazon metal", { "/sys/class/dmi/id/sys_vendor": "Amazon EC2", "/sys/class/dmi/id/product_name": "c5.metal\n" }, {}, null],
     ["Amazon VM", { "/sys/class/dmi/id/sys_vendor": "Amazon EC2", "/sys/class/dmi/id/product_name": "c5.large\n" }, {}, "amazon"],
   ];
