@@ -147,6 +147,43 @@ function generatorSection() {
   console.log(`target: at most 2x the reference's wall time: ${ratio.toFixed(2)}x ${verdict(ratio <= 2)}`);
 }
 
+/**
+ * The arm64 build's hand-off under qemu-user against arm64 systemd 262's under the same emulator (only the
+ * ratio means anything: emulation costs differ between the runtime and C). Needs `scripts/build
+ * --target=arm64` and `scripts/fetch-reference --arch=arm64` (scripts/bench does both for this section).
+ */
+function arm64Section() {
+  const root = join(REPO, ".reference/arm64");
+  const lib = join(root, "262/usr/lib/aarch64-linux-gnu");
+  const proxy = "/usr/lib/systemd/systemd-ssh-proxy";
+  const sock = join(work, "arm64-target.sock");
+  const listener = listenUnix(sock);
+  const target = [`unix${sock}`, "22"];
+  const candidates: Record<string, string[]> = {
+    "ours (dist/arm64/systemd-ssh)": ["qemu-aarch64-static", "-L", join(root, "libc"), "-0", "systemd-ssh-proxy", join(REPO, "dist/arm64/systemd-ssh"), ...target],
+    "arm64 systemd 262": ["qemu-aarch64-static", join(lib, "ld-linux-aarch64.so.1"), "--library-path", `${lib}/systemd:${lib}`, "--argv0", proxy, join(root, "262", proxy), ...target],
+  };
+  const runs = Math.min(RUNS, 10);
+  const results: Record<string, { handoff: number[]; exit: number[] }> = {};
+  for (let i = -1; i < runs; i++) {
+    for (const [name, cmd] of Object.entries(candidates)) {
+      const [t1, t2, , got, code] = measure(cmd) as number[];
+      if (got !== 1 || code !== 0) throw new Error(`${name}: no descriptor (exit ${code})`);
+      close(accept(listener));
+      if (i < 0) continue; // warm-up
+      (results[name] ??= { handoff: [], exit: [] }).handoff.push(t1!);
+      results[name]!.exit.push(t2!);
+    }
+  }
+  close(listener);
+  console.log(`\n## arm64 proxy hand-off under qemu-user (${runs} runs each, alternating; median)`);
+  for (const [name, r] of Object.entries(results)) {
+    console.log(`${name.padEnd(35)} ${ms(median(r.handoff)).padStart(9)}  ${ms(median(r.exit)).padStart(9)}`);
+  }
+  const ratio = median(results["ours (dist/arm64/systemd-ssh)"]!.handoff) / median(results["arm64 systemd 262"]!.handoff);
+  console.log(`ratio (hand-off, ours / reference, same emulator): ${ratio.toFixed(1)}x`);
+}
+
 /** Relay throughput against socat: scripts/bench-relay.ts, 1 GiB each way. */
 function relaySection() {
   console.log("\n## relay throughput (1 GiB each way, ours against socat - UNIX-CONNECT:PATH)");
@@ -158,5 +195,6 @@ for (const s of sections) {
   if (s === "proxy") await proxySection();
   else if (s === "relay") relaySection();
   else if (s === "generator") generatorSection();
+  else if (s === "arm64") arm64Section();
   else throw new Error(`unknown section ${s}`);
 }

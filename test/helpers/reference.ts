@@ -77,7 +77,7 @@ const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
 /** The architecture of the reference binaries, and how to run their loader. */
 const ARCH = process.env.SYSTEMD_SSH_REFERENCE_ARCH === "arm64"
-	? { dir: "arm64", triplet: "aarch64-linux-gnu", loader: "ld-linux-aarch64.so.1", emulator: ["qemu-aarch64-static"] }
+	? { dir: "arm64", triplet: "aarch64-linux-gnu", loader: "ld-linux-aarch64.so.1", emulator: [Bun.which("qemu-aarch64-static") ?? "qemu-aarch64-static"] }
 	: { dir: "", triplet: "x86_64-linux-gnu", loader: "ld-linux-x86-64.so.2", emulator: [] as string[] };
 
 export function referenceRoot(): string {
