@@ -159,9 +159,10 @@ function arm64Section() {
   const sock = join(work, "arm64-target.sock");
   const listener = listenUnix(sock);
   const target = [`unix${sock}`, "22"];
+  const qemu = Bun.which("qemu-aarch64-static") ?? "qemu-aarch64-static"; // the harness does not search $PATH
   const candidates: Record<string, string[]> = {
-    "ours (dist/arm64/systemd-ssh)": ["qemu-aarch64-static", "-L", join(root, "libc"), "-0", "systemd-ssh-proxy", join(REPO, "dist/arm64/systemd-ssh"), ...target],
-    "arm64 systemd 262": ["qemu-aarch64-static", join(lib, "ld-linux-aarch64.so.1"), "--library-path", `${lib}/systemd:${lib}`, "--argv0", proxy, join(root, "262", proxy), ...target],
+    "ours (dist/arm64/systemd-ssh)": [qemu, "-L", join(root, "libc"), "-0", "systemd-ssh-proxy", join(REPO, "dist/arm64/systemd-ssh"), ...target],
+    "arm64 systemd 262": [qemu, join(lib, "ld-linux-aarch64.so.1"), "--library-path", `${lib}/systemd:${lib}`, "--argv0", proxy, join(root, "262", proxy), ...target],
   };
   const runs = Math.min(RUNS, 10);
   const results: Record<string, { handoff: number[]; exit: number[] }> = {};
