@@ -9,7 +9,7 @@
 //   - struct stat: x86-64 has its own (st_nlink before st_mode, 144 bytes); aarch64 uses asm-generic's
 //     (st_mode right after st_ino, 128 bytes);
 //   - musl's libc soname, which names the architecture.
-// errno numbers are the same on both (ffi/errno.ts).
+// errno numbers are the same on both (ffi/errno.ts), and so are the mmap/mprotect ones.
 
 export type Arch = "x64" | "arm64";
 
@@ -34,6 +34,13 @@ export interface Abi {
   readonly F_GETPIPE_SZ: number;
   readonly SPLICE_F_MOVE: number;
   readonly SPLICE_F_NONBLOCK: number;
+
+  // <sys/mman.h> (for ffi/cpuid.ts's code page, x86-64 only; the numbers are the same on both)
+  readonly PROT_READ: number;
+  readonly PROT_WRITE: number;
+  readonly PROT_EXEC: number;
+  readonly MAP_PRIVATE: number;
+  readonly MAP_ANONYMOUS: number;
 
   // <poll.h>
   readonly POLLIN: number;
@@ -121,6 +128,12 @@ const COMMON = {
   F_GETPIPE_SZ: 1032,
   SPLICE_F_MOVE: 1,
   SPLICE_F_NONBLOCK: 2,
+
+  PROT_READ: 1,
+  PROT_WRITE: 2,
+  PROT_EXEC: 4,
+  MAP_PRIVATE: 0x02,
+  MAP_ANONYMOUS: 0x20,
 
   POLLIN: 0x001,
   POLLOUT: 0x004,

@@ -10,6 +10,7 @@ import { compileAndRun, parseFacts, requireCompilerFor } from "../helpers/cross-
 const CONSTANTS = [
   "O_RDONLY", "O_WRONLY", "O_CREAT", "O_EXCL", "O_NONBLOCK", "O_DIRECTORY", "O_NOFOLLOW", "O_DIRECT", "O_CLOEXEC", "O_PATH",
   "F_GETFL", "F_SETFL", "F_SETPIPE_SZ", "F_GETPIPE_SZ", "SPLICE_F_MOVE", "SPLICE_F_NONBLOCK",
+  "PROT_READ", "PROT_WRITE", "PROT_EXEC", "MAP_PRIVATE", "MAP_ANONYMOUS",
   "POLLIN", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL",
   "AF_UNIX", "AF_INET", "AF_INET6", "AF_VSOCK", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_SEQPACKET", "SOCK_NONBLOCK",
   "SOCK_CLOEXEC", "SOL_SOCKET", "SO_TYPE", "SO_PEERCRED", "SO_DOMAIN", "SO_RCVTIMEO", "SCM_RIGHTS", "MSG_PEEK",
@@ -34,7 +35,7 @@ const STRUCTS: Record<string, [string, string[]]> = {
 function probeSource(): string {
   const lines = [
     "#define _GNU_SOURCE",
-    ...["stddef.h", "stdio.h", "fcntl.h", "poll.h", "sys/ioctl.h", "sys/socket.h", "sys/stat.h", "sys/time.h", "sys/uio.h",
+    ...["stddef.h", "stdio.h", "fcntl.h", "poll.h", "sys/ioctl.h", "sys/mman.h", "sys/socket.h", "sys/stat.h", "sys/time.h", "sys/uio.h",
       "sys/un.h", "linux/vm_sockets.h"].map((h) => `#include <${h}>`),
     "int main(void) {",
     "  struct cmsghdr c;",
