@@ -8,6 +8,7 @@
 //   - <fcntl.h>: O_DIRECTORY, O_NOFOLLOW and O_DIRECT (x86-64 keeps i386's numbers, aarch64 has ARM's);
 //   - struct stat: x86-64 has its own (st_nlink before st_mode, 144 bytes); aarch64 uses asm-generic's
 //     (st_mode right after st_ino, 128 bytes);
+//   - struct epoll_event: packed on x86-64 (12 bytes), naturally aligned on aarch64 (16);
 //   - musl's libc soname, which names the architecture.
 // errno numbers are the same on both (ffi/errno.ts), and so are the mmap/mprotect ones.
 
@@ -34,6 +35,26 @@ export interface Abi {
   readonly F_GETPIPE_SZ: number;
   readonly SPLICE_F_MOVE: number;
   readonly SPLICE_F_NONBLOCK: number;
+  readonly AT_FDCWD: number;
+  readonly AT_SYMLINK_NOFOLLOW: number;
+  readonly STATX_TYPE: number;
+  readonly STATX_SIZE: number;
+  // <unistd.h>
+  readonly F_OK: number;
+  readonly X_OK: number;
+  readonly W_OK: number;
+
+  // <sys/resource.h>
+  readonly RLIMIT_NOFILE: number;
+
+  // <sys/epoll.h>
+  readonly EPOLL_CLOEXEC: number;
+  readonly EPOLL_CTL_ADD: number;
+  readonly EPOLLIN: number;
+  readonly EPOLLERR: number;
+  readonly EPOLLHUP: number;
+  readonly EPOLLRDHUP: number;
+  readonly EPOLLET: number;
 
   // <sys/mman.h> (for ffi/cpuid.ts's code page, x86-64 only; the numbers are the same on both)
   readonly PROT_READ: number;
@@ -91,6 +112,9 @@ export interface Abi {
 
   /** Struct layouts: `size` is sizeof, the rest offsetof (CMSG_* are the macros' values for one int). */
   readonly stat: { size: number; st_dev: number; st_ino: number; st_mode: number };
+  readonly statx: { size: number; stx_mode: number; stx_size: number };
+  readonly epoll_event: { size: number; events: number; data: number };
+  readonly rlimit: { size: number; rlim_cur: number; rlim_max: number };
   readonly pollfd: { size: number; fd: number; events: number; revents: number };
   readonly msghdr: {
     size: number; msg_name: number; msg_namelen: number; msg_iov: number; msg_iovlen: number;
@@ -128,6 +152,23 @@ const COMMON = {
   F_GETPIPE_SZ: 1032,
   SPLICE_F_MOVE: 1,
   SPLICE_F_NONBLOCK: 2,
+  AT_FDCWD: -100,
+  AT_SYMLINK_NOFOLLOW: 0x100,
+  STATX_TYPE: 0x1,
+  STATX_SIZE: 0x200,
+  F_OK: 0,
+  X_OK: 1,
+  W_OK: 2,
+
+  RLIMIT_NOFILE: 7,
+
+  EPOLL_CLOEXEC: 0o2000000,
+  EPOLL_CTL_ADD: 1,
+  EPOLLIN: 0x001,
+  EPOLLERR: 0x008,
+  EPOLLHUP: 0x010,
+  EPOLLRDHUP: 0x2000,
+  EPOLLET: 0x80000000,
 
   PROT_READ: 1,
   PROT_WRITE: 2,
@@ -178,6 +219,9 @@ const COMMON = {
   S_IFLNK: 0o120000,
 
   pollfd: { size: 8, fd: 0, events: 4, revents: 6 },
+  // struct statx is the same everywhere (fixed-size fields, 256 bytes).
+  statx: { size: 256, stx_mode: 28, stx_size: 40 },
+  rlimit: { size: 16, rlim_cur: 0, rlim_max: 8 },
   msghdr: { size: 56, msg_name: 0, msg_namelen: 8, msg_iov: 16, msg_iovlen: 24, msg_control: 32, msg_controllen: 40, msg_flags: 48 },
   iovec: { size: 16, iov_base: 0, iov_len: 8 },
   cmsghdr: { size: 16, cmsg_len: 0, cmsg_level: 8, cmsg_type: 12, data: 16, lenInt: 20, spaceInt: 24 },
@@ -196,6 +240,8 @@ export const ABIS: Readonly<Record<Arch, Abi>> = {
     O_DIRECT: 0o40000,
     // struct stat (arch/x86/include/uapi/asm/stat.h): dev, ino, nlink (8 bytes), mode, uid, gid, pad, ...
     stat: { size: 144, st_dev: 0, st_ino: 8, st_mode: 24 },
+    // __attribute__((packed)) on x86-64 only (the i386 layout kept for 64-bit).
+    epoll_event: { size: 12, events: 0, data: 4 },
   },
   arm64: {
     ...COMMON,
@@ -205,6 +251,7 @@ export const ABIS: Readonly<Record<Arch, Abi>> = {
     O_DIRECT: 0o200000,
     // struct stat (asm-generic/stat.h): dev, ino, mode (4 bytes), nlink (4), uid, gid, rdev, pad, ...
     stat: { size: 128, st_dev: 0, st_ino: 8, st_mode: 16 },
+    epoll_event: { size: 16, events: 0, data: 8 },
   },
 };
 

@@ -1,4 +1,4 @@
-// The libc symbols we call, bound once through bun:ffi.
+// The libc symbols we call, bound through bun:ffi on first use, a few at a time.
 //
 // This file and its siblings in ffi/ are the only places that deal in pointers, struct layouts and errno.
 // Everything exported from ffi/ takes and returns plain numbers, strings and Uint8Arrays.
@@ -15,54 +15,116 @@ const { i32, i64, u32, u64, ptr, cstring } = FFIType;
 // glibc's soname; musl keeps everything in libc.so too, under a name that says the architecture.
 const LIBC_CANDIDATES = abi.libcNames;
 
-const symbols = {
-  socket: { args: [i32, i32, i32], returns: i32 },
-  socketpair: { args: [i32, i32, i32, ptr], returns: i32 },
-  connect: { args: [i32, ptr, u32], returns: i32 },
-  bind: { args: [i32, ptr, u32], returns: i32 },
-  listen: { args: [i32, i32], returns: i32 },
-  accept4: { args: [i32, ptr, ptr, i32], returns: i32 },
-  shutdown: { args: [i32, i32], returns: i32 },
-  sendmsg: { args: [i32, ptr, i32], returns: i64 },
-  recvmsg: { args: [i32, ptr, i32], returns: i64 },
-  send: { args: [i32, ptr, u64, i32], returns: i64 },
-  recv: { args: [i32, ptr, u64, i32], returns: i64 },
-  read: { args: [i32, ptr, u64], returns: i64 },
-  write: { args: [i32, ptr, u64], returns: i64 },
-  setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
-  getsockopt: { args: [i32, i32, i32, ptr, ptr], returns: i32 },
-  // open and ioctl are variadic; on x86-64 and aarch64 a fixed-argument call with integer/pointer arguments
-  // is ABI-compatible with the variadic definition.
-  open: { args: [ptr, i32, u32], returns: i32 },
-  close: { args: [i32], returns: i32 },
-  ioctl: { args: [i32, u64, ptr], returns: i32 },
-  fcntl: { args: [i32, i32, i32], returns: i32 },
-  poll: { args: [ptr, u64, i32], returns: i32 },
-  splice: { args: [i32, ptr, i32, ptr, u64, u32], returns: i64 },
-  pipe2: { args: [ptr, i32], returns: i32 },
-  fstat: { args: [i32, ptr], returns: i32 },
-  _exit: { args: [i32], returns: FFIType.void },
-  __errno_location: { args: [], returns: ptr },
-  strerror: { args: [i32], returns: cstring },
+// The symbols in groups, bound together the first time one of them is used: binding costs about 40 µs a
+// symbol (bun:ffi compiles a trampoline for each), so a tool binds only the groups its run needs. The
+// generator needs _exit only; the proxy's descriptor hand-off needs the "handOff" group.
+const GROUPS = {
+  exit: {
+    _exit: { args: [i32], returns: FFIType.void },
+  },
+  handOff: {
+    socket: { args: [i32, i32, i32], returns: i32 },
+    connect: { args: [i32, ptr, u32], returns: i32 },
+    getsockopt: { args: [i32, i32, i32, ptr, ptr], returns: i32 },
+    sendmsg: { args: [i32, ptr, i32], returns: i64 },
+    // open and ioctl are variadic; on x86-64 and aarch64 a fixed-argument call with integer/pointer
+    // arguments is ABI-compatible with the variadic definition.
+    open: { args: [ptr, i32, u32], returns: i32 },
+    ioctl: { args: [i32, u64, ptr], returns: i32 },
+    read: { args: [i32, ptr, u64], returns: i64 },
+    close: { args: [i32], returns: i32 },
+    fstat: { args: [i32, ptr], returns: i32 },
+  },
+  // The generator's file-system calls (ffi/fs.ts), and write(2).
+  files: {
+    access: { args: [ptr, i32], returns: i32 },
+    statx: { args: [i32, ptr, i32, u32, ptr], returns: i32 },
+    mkdir: { args: [ptr, u32], returns: i32 },
+    symlink: { args: [ptr, ptr], returns: i32 },
+    link: { args: [ptr, ptr], returns: i32 },
+    unlink: { args: [ptr], returns: i32 },
+    write: { args: [i32, ptr, u64], returns: i64 },
+    opendir: { args: [ptr], returns: ptr },
+    readdir: { args: [ptr], returns: ptr },
+    closedir: { args: [ptr], returns: i32 },
+  },
+  errors: {
+    __errno_location: { args: [], returns: ptr },
+    strerror: { args: [i32], returns: cstring },
+  },
+  rest: {
+    socketpair: { args: [i32, i32, i32, ptr], returns: i32 },
+    bind: { args: [i32, ptr, u32], returns: i32 },
+    listen: { args: [i32, i32], returns: i32 },
+    accept4: { args: [i32, ptr, ptr, i32], returns: i32 },
+    shutdown: { args: [i32, i32], returns: i32 },
+    recvmsg: { args: [i32, ptr, i32], returns: i64 },
+    send: { args: [i32, ptr, u64, i32], returns: i64 },
+    recv: { args: [i32, ptr, u64, i32], returns: i64 },
+    setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
+    fcntl: { args: [i32, i32, i32], returns: i32 },
+    poll: { args: [ptr, u64, i32], returns: i32 },
+    splice: { args: [i32, ptr, i32, ptr, u64, u32], returns: i64 },
+    pipe2: { args: [ptr, i32], returns: i32 },
+    epoll_create1: { args: [i32], returns: i32 },
+    epoll_ctl: { args: [i32, i32, i32, ptr], returns: i32 },
+    epoll_wait: { args: [i32, ptr, i32, i32], returns: i32 },
+    getrlimit: { args: [i32, ptr], returns: i32 },
+    setrlimit: { args: [i32, ptr], returns: i32 },
+  },
+  // Only ffi/cpuid.ts maps code. memcpy writes it: cheaper than a first toArrayBuffer() by about 0.2 ms.
+  exec: {
+    mmap: { args: [ptr, u64, i32, i32, i32, i64], returns: ptr },
+    mprotect: { args: [ptr, u64, i32], returns: i32 },
+    memcpy: { args: [ptr, ptr, u64], returns: ptr },
+  },
 } as const;
 
-type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
+type Groups = typeof GROUPS;
+type Bound<G extends keyof Groups> = ReturnType<typeof dlopen<Groups[G]>>["symbols"];
+type Lib = Bound<"exit"> & Bound<"handOff"> & Bound<"files"> & Bound<"errors"> & Bound<"rest"> & Bound<"exec">;
 
-let lib: Lib | undefined;
+let libcName: string | undefined;
 
-/** The bound libc functions; dlopen runs on first use so that merely importing ffi/ costs nothing. */
-export function libc(): Lib {
-  if (lib) return lib;
+function bind<G extends keyof Groups>(group: G): Bound<G> {
+  if (libcName !== undefined) return dlopen(libcName, GROUPS[group]).symbols;
   let lastError: unknown;
   for (const name of LIBC_CANDIDATES) {
     try {
-      lib = dlopen(name, symbols).symbols;
-      return lib;
+      const symbols = dlopen(name, GROUPS[group]).symbols;
+      libcName = name;
+      return symbols;
     } catch (e) {
       lastError = e;
     }
   }
   throw new Error(`Failed to load libc: ${String(lastError)}`);
+}
+
+let lib: Lib | undefined;
+
+/**
+ * The libc functions. Each property binds its group on first access and then replaces itself with the bound
+ * function, so later calls are plain property reads; merely importing ffi/ costs nothing.
+ */
+export function libc(): Lib {
+  if (lib) return lib;
+  const l = {} as Lib;
+  for (const group of Object.keys(GROUPS) as Array<keyof Groups>) {
+    for (const name of Object.keys(GROUPS[group])) {
+      Object.defineProperty(l, name, {
+        configurable: true,
+        enumerable: true,
+        get() {
+          const bound = bind(group) as Record<string, unknown>;
+          for (const n of Object.keys(bound)) Object.defineProperty(l, n, { value: bound[n], enumerable: true });
+          return bound[name];
+        },
+      });
+    }
+  }
+  lib = l;
+  return l;
 }
 
 /** errno of the calling thread; read it right after the failing call, before anything else can clobber it. */

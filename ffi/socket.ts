@@ -33,8 +33,46 @@ function cString(p: PathArg): Uint8Array {
 
 export function socket(family: number, type = SOCK_STREAM, protocol = 0): number {
   const fd = libc().socket(family, type | SOCK_CLOEXEC, protocol);
-  if (fd < 0) fail("socket");
-  return fd;
+  if (fd >= 0) return fd;
+  const err = errno();
+  // makeRoomForRuntime() makes calls of its own: keep socket()'s errno for the message.
+  if (err !== EMFILE || !makeRoomForRuntime()) throw new SysError("socket", err);
+  const again = libc().socket(family, type | SOCK_CLOEXEC, protocol);
+  if (again < 0) fail("socket");
+  return again;
+}
+
+const { EMFILE } = Errno;
+const { RLIMIT_NOFILE } = abi;
+/**
+ * Descriptors Bun's runtime holds from start-up that a C program does not: its event loop's epoll instance
+ * and eventfd (Bun 1.4). Under a descriptor limit that leaves a C tool just room for its socket (systemd's
+ * proxy connects at `ulimit -n 4`), they would take that room. Bun lifts the soft limit to the hard one at
+ * start-up itself, so in practice this is about a hard limit, which only CAP_SYS_RESOURCE may raise.
+ */
+const RUNTIME_DESCRIPTORS = 2;
+let roomMade = false;
+
+/**
+ * Lift RLIMIT_NOFILE by the runtime's own descriptors, once, as far as the kernel lets us (the hard limit
+ * too when privileged), so that the limit counts our descriptors as it would a C program's. Whether it did.
+ */
+function makeRoomForRuntime(): boolean {
+  if (roomMade) return false;
+  roomMade = true;
+  const RL = abi.rlimit; // struct rlimit { rlim_t cur, max; }
+  const lim = new BigUint64Array(new ArrayBuffer(RL.size));
+  const [CUR, MAX] = [RL.rlim_cur / 8, RL.rlim_max / 8];
+  if (libc().getrlimit(RLIMIT_NOFILE, lim) < 0) return false;
+  const [cur, max] = [lim[CUR]!, lim[MAX]!];
+  const want = cur + BigInt(RUNTIME_DESCRIPTORS);
+  lim[CUR] = want;
+  lim[MAX] = max > want ? max : want;
+  if (libc().setrlimit(RLIMIT_NOFILE, lim) === 0) return true;
+  if (max <= cur) return false;
+  lim[CUR] = max < want ? max : want;
+  lim[MAX] = max;
+  return libc().setrlimit(RLIMIT_NOFILE, lim) === 0;
 }
 
 export function close(fd: number): void {

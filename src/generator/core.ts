@@ -82,7 +82,6 @@ export interface Outcome {
 }
 
 const LINE_MAX = 2048;
-const WHITESPACE = " \t\n\r";
 
 /** path_join(a, b). */
 export function pathJoin(a: string, b: string): string {
@@ -109,47 +108,91 @@ export function symlinkSource(src: string): string {
   return pathJoin(dir, fn);
 }
 
-/** read_stripped_line() over a credential: lines split at \n, \r, NUL (and their pairs), at most LINE_MAX-1 bytes. */
-export function credentialLines(data: string): { lines: string[]; error: Errno | null } {
-  const lines: string[] = [];
+/**
+ * read_stripped_line() over a credential, one line at a time: lines split at \n, \r, NUL (and their pairs),
+ * at most LINE_MAX-1 bytes, stripped of whitespace. `each` gets the line as the range [start, end) of `data`
+ * and returns true to stop. Returns ENOBUFS when a line is too long (after the lines before it), else null.
+ * Ranges, not strings: a credential may be megabytes of short lines, and a string per line (let alone one
+ * built a character at a time) costs many times the credential's size in memory.
+ */
+export function eachCredentialLine(data: string, each: (start: number, end: number) => boolean): Errno | null {
   let i = 0;
   const n = data.length;
   while (i < n) {
-    let line = "";
-    let count = 0;
+    // The line's content runs to the first end-of-line byte.
+    let end = i;
+    while (end < n && !isEol(data.charCodeAt(end))) end++;
+    if (end - i >= LINE_MAX) return "ENOBUFS";
+    // Then the end-of-line bytes read_line() consumes with it: NUL ends at once; \n, \r and their pair
+    // (either order) count as one end of line, a repeat of either starts a new (empty) line.
+    let j = end;
     let prev = 0;
-    for (;;) {
-      if (line.length >= LINE_MAX) return { lines, error: "ENOBUFS" };
-      if (i >= n) break;
-      const c = data[i]!;
-      const eol = c === "\n" ? 2 : c === "\r" ? 4 : c === "\0" ? 1 : 0;
-      if (prev & 1 || (eol === 0 && prev !== 0) || (eol !== 0 && (prev & eol) !== 0)) break;
-      i++;
-      count++;
-      if (eol !== 0) {
-        prev |= eol;
-        continue;
-      }
-      line += c;
+    while (j < n) {
+      const c = data.charCodeAt(j);
+      const eol = c === 10 ? 2 : c === 13 ? 4 : c === 0 ? 1 : 0;
+      if (eol === 0 || prev & 1 || (prev & eol) !== 0) break;
+      prev |= eol;
+      j++;
     }
-    if (count === 0) break;
-    lines.push(strip(line));
+    let a = i;
+    let b = end;
+    while (a < b && isWhitespace(data.charCodeAt(a))) a++;
+    while (b > a && isWhitespace(data.charCodeAt(b - 1))) b--;
+    if (each(a, b)) return null;
+    i = j;
   }
-  return { lines, error: null };
+  return null;
 }
 
-function strip(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && WHITESPACE.includes(s[a]!)) a++;
-  while (b > a && WHITESPACE.includes(s[b - 1]!)) b--;
-  return s.slice(a, b);
+const isEol = (c: number): boolean => c === 10 || c === 13 || c === 0;
+
+/** All of a credential's lines (eachCredentialLine()), for tests and explain. */
+export function credentialLines(data: string): { lines: string[]; error: Errno | null } {
+  const lines: string[] = [];
+  const error = eachCredentialLine(data, (a, b) => {
+    lines.push(data.slice(a, b));
+    return false;
+  });
+  return { lines, error };
 }
 
-/** Bytewise sort, then drop duplicates (strv_sort_uniq()). */
-function sortUniq(list: string[]): string[] {
-  const sorted = [...list].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-  return sorted.filter((s, i) => i === 0 || s !== sorted[i - 1]);
+const isWhitespace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
+
+/**
+ * Ranges of one string as strings, one string per distinct content: a range seen before gives the same
+ * string without allocating, so a credential of a million repeated lines costs memory for its distinct ones.
+ */
+export class RangeInterner {
+  private readonly byHash = new Map<number, string | string[]>();
+  constructor(private readonly data: string) {}
+
+  get(a: number, b: number): string {
+    const d = this.data;
+    let h = 0x811c9dc5;
+    for (let i = a; i < b; i++) h = Math.imul(h ^ d.charCodeAt(i), 0x01000193);
+    const seen = this.byHash.get(h);
+    if (typeof seen === "string") {
+      if (this.equals(seen, a, b)) return seen;
+    } else if (seen !== undefined) {
+      for (const s of seen) if (this.equals(s, a, b)) return s;
+    }
+    const s = d.slice(a, b);
+    if (seen === undefined) this.byHash.set(h, s);
+    else if (typeof seen === "string") this.byHash.set(h, [seen, s]);
+    else seen.push(s);
+    return s;
+  }
+
+  private equals(s: string, a: number, b: number): boolean {
+    if (s.length !== b - a) return false;
+    for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== this.data.charCodeAt(a + i)) return false;
+    return true;
+  }
+}
+
+/** Bytewise sort of distinct strings (strv_sort_uniq(), given them already distinct). */
+function sortDistinct(set: ReadonlySet<string>): string[] {
+  return [...set].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
 }
 
 function fmtErr(template: string, errno: Errno): string {
@@ -160,32 +203,49 @@ class Abort {
   constructor(readonly errno: Errno) {}
 }
 
+export interface GenerateOptions {
+  /** Keep every address given, with its verdict, in Outcome.listen (explain shows them). Default true; the
+   * boot-time generator turns it off, since a credential may hold millions of addresses. */
+  recordListen?: boolean;
+}
+
 /** Run the generator. */
-export function generate(facts: Facts, tree: Tree, log: LogFn): Outcome {
+export function generate(facts: Facts, tree: Tree, log: LogFn, opts: GenerateOptions = {}): Outcome {
   const form = facts.form;
+  const record = opts.recordListen ?? true;
   let auto = true;
   const listen: Listen[] = [];
-  const extra: string[] = [];
+  // The printed addresses, distinct (strv_sort_uniq() would drop the duplicates after sorting them).
+  const extra = new Set<string>();
+  // An address given twice parses the same way twice: parse and print it once. (What the socket env reads,
+  // /proc/net/if_inet6 and the interfaces, does not change while we run.)
+  const parsedBefore = new Map<string, { address: string } | { error: string; printFailed: boolean }>();
   const out: Outcome = {
     exitStatus: 0, listen, sshd: null, template: null, container: null, vm: null, vsock: null, written: [],
   };
 
-  const addAddress = (value: string, source: Listen["source"]): Errno | null => {
+  const parseAndPrint = (value: string): { address: string } | { error: string; printFailed: boolean } => {
     const parsed = parseSocketAddress(value, facts.socketEnv, { vsockCidAny: form.vsockCidAny });
-    if (!parsed.ok) {
-      log(LOG_WARNING, `Failed to parse systemd.ssh_listen= expression, ignoring: ${value}`);
-      listen.push({ input: value, source, address: null, error: parsed.errno });
+    if (!parsed.ok) return { error: parsed.errno, printFailed: false };
+    const printed = printSocketAddress(parsed.address, facts.socketEnv);
+    return printed.ok ? { address: printed.text } : { error: printed.errno, printFailed: true };
+  };
+
+  const addAddress = (value: string, source: Listen["source"]): Errno | null => {
+    let r = parsedBefore.get(value);
+    if (r === undefined) parsedBefore.set(value, (r = parseAndPrint(value)));
+    if ("address" in r) {
+      if (record) listen.push({ input: value, source, address: r.address, error: null });
+      extra.add(r.address);
       return null;
     }
-    const printed = printSocketAddress(parsed.address, facts.socketEnv);
-    if (!printed.ok) {
-      log(LOG_ERR, fmtErr("Failed to format socket address: %m", printed.errno));
-      listen.push({ input: value, source, address: null, error: printed.errno });
-      return printed.errno;
+    if (record) listen.push({ input: value, source, address: null, error: r.error });
+    if (!r.printFailed) {
+      log(LOG_WARNING, `Failed to parse systemd.ssh_listen= expression, ignoring: ${value}`);
+      return null;
     }
-    listen.push({ input: value, source, address: printed.text, error: null });
-    extra.push(printed.text);
-    return null;
+    log(LOG_ERR, fmtErr("Failed to format socket address: %m", r.error));
+    return r.error;
   };
 
   // Kernel command line.
@@ -219,19 +279,12 @@ export function generate(facts: Facts, tree: Tree, log: LogFn): Outcome {
   } else if (cred.kind === "encrypted") {
     log(LOG_WARNING, `Credential 'ssh.listen' in ${cred.path} is encrypted, which this generator cannot decrypt, ignoring.`);
   } else if (cred.kind === "plain") {
-    const { lines, error } = credentialLines(cred.data);
-    let aborted = false;
-    for (const item of lines) {
-      if (item.startsWith("#")) continue;
-      if (addAddress(item, "credential")) {
-        aborted = true;
-        break;
-      }
-    }
-    if (error && !aborted) log(LOG_ERR, fmtErr("Failed to parse credential 'ssh.listen': %m", error));
+    const lines = new RangeInterner(cred.data);
+    const error = eachCredentialLine(cred.data, (a, b) => cred.data.charCodeAt(a) !== 35 /* # */ && addAddress(lines.get(a, b), "credential") !== null);
+    if (error) log(LOG_ERR, fmtErr("Failed to parse credential 'ssh.listen': %m", error));
   }
 
-  const addresses = sortUniq(extra);
+  const addresses = sortDistinct(extra);
 
   if (!auto && addresses.length === 0) {
     log(LOG_DEBUG, "Disabling SSH generator logic, because it has been turned off explicitly.");

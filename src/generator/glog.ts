@@ -1,16 +1,17 @@
 // The generator's logging, with systemd's semantics down to the byte (src/basic/log.c, log_setup_generator()):
-// messages are cut at LINE_MAX, split at newlines into one record each, and go to the kernel log when systemd
+// messages are cut at LINE_MAX and split at newlines into one record each (src/shared/log-core.ts, the same
+// for all three tools), and go to the kernel log when systemd
 // runs us ($SYSTEMD_EXEC_PID is our PID, or "*"), otherwise to stderr; $SYSTEMD_LOG_TARGET/$SYSTEMD_LOG_LEVEL,
 // and when run by systemd the kernel command line's systemd.log_target=/systemd.log_level=/debug, override.
 //
 // Kept apart from src/shared/log.ts on purpose: the generator runs at every boot and must not load consola,
 // and its messages carry raw bytes (from the command line and credentials) that must reach the log unchanged.
 
-import { closeSync, openSync, writeSync } from "node:fs";
 import { isatty, parseLogLevel } from "../shared/log.ts";
+import { consoleRecord, kmsgRecord, logLines } from "../shared/log-core.ts";
 
-const LINE_MAX = 2048;
-const LOG_DAEMON = 3 << 3;
+// node:fs is loaded with the first line logged: a boot that logs nothing (the usual one) never loads it.
+const fs = () => require("node:fs") as typeof import("node:fs");
 
 export type Target = "console" | "kmsg" | "null";
 
@@ -51,17 +52,7 @@ export class GenLog {
 
   log = (level: number, message: string): void => {
     if (level > this.maxLevel || this.target === "null") return;
-    // vsnprintf() into a LINE_MAX buffer.
-    let buf = message.length >= LINE_MAX ? message.slice(0, LINE_MAX - 1) : message;
-    for (;;) {
-      buf = buf.replace(/^[\n\r]+/, "");
-      if (buf === "") break;
-      const m = /[\n\r]/.exec(buf);
-      const line = m ? buf.slice(0, m.index) : buf;
-      this.dispatch(level, line);
-      if (!m) break;
-      buf = buf.slice(m.index + 1);
-    }
+    for (const line of logLines(message)) this.dispatch(level, line);
   };
 
   private dispatch(level: number, line: string): void {
@@ -76,7 +67,7 @@ export class GenLog {
   private writeKmsg(level: number, line: string): boolean {
     if (this.kmsgFd === undefined) {
       try {
-        this.kmsgFd = openSync(this.kmsgPath, "w");
+        this.kmsgFd = fs().openSync(this.kmsgPath, "w");
       } catch {
         this.kmsgFd = null;
       }
@@ -93,11 +84,11 @@ export class GenLog {
       line = "Too many messages being logged to kmsg, ignoring";
     }
     try {
-      writeSync(this.kmsgFd, Buffer.from(`<${LOG_DAEMON | level}>${this.ident}[${process.pid}]: ${line}\n`, "latin1"));
+      fs().writeSync(this.kmsgFd, Buffer.from(kmsgRecord(level, this.ident, process.pid, line), "latin1"));
       return true;
     } catch {
       try {
-        closeSync(this.kmsgFd);
+        fs().closeSync(this.kmsgFd);
       } catch {}
       this.kmsgFd = null;
       return false;
@@ -106,9 +97,8 @@ export class GenLog {
 
   private writeConsole(level: number, line: string): void {
     this.colour ??= !("NO_COLOR" in process.env) && process.env.SYSTEMD_COLORS !== "0" && isatty(2);
-    const c = this.colour ? colourFor(level) : null;
     try {
-      writeSync(2, Buffer.from(c ? `${c}${line}\x1b[0m\n` : `${line}\n`, "latin1"));
+      fs().writeSync(2, Buffer.from(consoleRecord(level, line, this.colour), "latin1"));
     } catch {}
   }
 
@@ -134,12 +124,4 @@ export class GenLog {
     const l = env.SYSTEMD_LOG_LEVEL !== undefined ? parseLogLevel(env.SYSTEMD_LOG_LEVEL) : null;
     if (l !== null) this.maxLevel = l;
   }
-}
-
-function colourFor(level: number): string | null {
-  if (level <= 3) return "\x1b[0;1;31m";
-  if (level === 4) return "\x1b[0;1;38;5;185m";
-  if (level === 5) return "\x1b[0;1;39m";
-  if (level >= 7) return "\x1b[0;38;5;245m";
-  return null;
 }

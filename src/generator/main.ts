@@ -4,14 +4,15 @@
 import { cmdlineItems, splitCmdline } from "../shared/proc-cmdline.ts";
 import { generate } from "./core.ts";
 import { GenLog } from "./glog.ts";
-import { rawArgs, rawEnviron } from "../shared/raw-bytes.ts";
+import { fromBytes, rawArgs, rawEnviron } from "../shared/raw-bytes.ts";
+import { readFile } from "../../ffi/io.ts";
 import { inInitrd, realFacts, realTree } from "./system.ts";
 
 /** The generator proper, with the environment and the logger given (tests run it in-process). */
 export function runGenerator(args: readonly string[], env: Map<string, string>, log: GenLog): number {
   log.setup(Object.fromEntries(env), () => {
     try {
-      const words = splitCmdline(env.get("SYSTEMD_PROC_CMDLINE") ?? require("node:fs").readFileSync("/proc/cmdline", "latin1"));
+      const words = splitCmdline(env.get("SYSTEMD_PROC_CMDLINE") ?? fromBytes(readFile("/proc/cmdline")));
       return cmdlineItems(words, inInitrd(env), { stripRdPrefix: true });
     } catch {
       return [];
@@ -23,7 +24,7 @@ export function runGenerator(args: readonly string[], env: Map<string, string>, 
   }
   const facts = realFacts(env, log.log);
   log.log(7, `Generating units in the form of systemd ${facts.form.form} (target systemd version ${facts.form.version ?? "unknown"}).`);
-  return generate(facts, realTree(args[0]!), log.log).exitStatus;
+  return generate(facts, realTree(args[0]!), log.log, { recordListen: false }).exitStatus;
 }
 
 export async function main(args: readonly string[]): Promise<number> {

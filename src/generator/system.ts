@@ -1,9 +1,9 @@
 // The generator's effects: reading the real machine (Facts) and writing the output directory (Tree).
 
-import * as fs from "node:fs";
-import { abi } from "../../ffi/arch.ts";
+import { Errno as E, errnoCode } from "../../ffi/errno.ts";
+import { access, createExclusive, F_OK, link, mkdir, stat, symlink, unlink, W_OK, writeAll, X_OK, close } from "../../ffi/fs.ts";
+import { readFile } from "../../ffi/io.ts";
 import { bytes, fromBytes, rawCwd } from "../shared/raw-bytes.ts";
-import { writeAll } from "../shared/write-all.ts";
 import { LOG_DEBUG, LOG_NOTICE, LOG_WARNING } from "../shared/log.ts";
 import { cmdlineItems, filterPid1Args, parseBoolean, splitCmdline } from "../shared/proc-cmdline.ts";
 import type { SocketEnv } from "../shared/socket-address.ts";
@@ -15,11 +15,19 @@ import { detectSystemdVersion } from "./systemd-version.ts";
 const code = (e: unknown): Errno => (e as { code?: string }).code ?? "EIO";
 
 // Paths here are byte strings (see src/shared/raw-bytes.ts): from the raw environment and argv, so that a
-// directory named in any encoding is the one the kernel sees and the one the log names. Every node:fs call
-// takes bytes(path); every path node:fs returns is read as a Buffer and turned back with fromBytes().
+// directory named in any encoding is the one the kernel sees and the one the log names. Every call takes
+// bytes(path); every path node:fs returns is read as a Buffer and turned back with fromBytes().
+//
+// The calls of every boot go through ffi/fs.ts, which returns errnos: node:fs would cost more to load than
+// the generator's whole work. node:fs is loaded only for the rare ones (resolving a symlinked unit, naming
+// network interfaces).
+const nodeFs = () => require("node:fs") as typeof import("node:fs");
 
 /** realpath() of a byte string, as a byte string. */
-const realpath = (p: string): string => fromBytes(fs.realpathSync(bytes(p), { encoding: "buffer" }));
+const realpath = (p: string): string => fromBytes(nodeFs().realpathSync(bytes(p), { encoding: "buffer" }));
+
+/** A whole file as a byte string; throws SysError (with .code) like node:fs would. */
+const readBytes = (p: string | Uint8Array): string => fromBytes(readFile(p));
 
 function isNormalizedAbsolute(p: string): boolean {
   if (!p.startsWith("/")) return false;
@@ -35,7 +43,7 @@ export function inInitrd(env: Map<string, string>): boolean {
     const b = parseBoolean(e);
     if (b !== null) return b;
   }
-  return fs.existsSync("/etc/initrd-release");
+  return access("/etc/initrd-release", F_OK) === 0;
 }
 
 /** The unit search path for the system manager, without generator directories (lookup_paths_init()). */
@@ -109,17 +117,15 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
   if (depth > 64) return { errno: "ELOOP" };
   for (const dir of search) {
     const p = pathJoin(dir, name);
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(bytes(p));
-    } catch (e) {
-      const c = code(e);
+    const st = stat(bytes(p), false);
+    if (typeof st === "number") {
+      const c = errnoCode(st);
       if (c === "ENOENT" || c === "ENOTDIR" || c === "EACCES") continue;
       return { errno: c };
     }
-    if (st.isFile()) return p;
-    if (st.isDirectory()) return { errno: "EISDIR" };
-    if (!st.isSymbolicLink()) return { errno: "ENOTTY" };
+    if (st.type === "reg") return p;
+    if (st.type === "dir") return { errno: "EISDIR" };
+    if (st.type !== "link") return { errno: "ENOTTY" };
     if (CONFIG_DIRS.includes(dir)) return { errno: "ELOOP" };
     const target = resolveLink(p);
     const slash = target.lastIndexOf("/");
@@ -129,13 +135,10 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
       // A linked unit file: loaded from where the link points; or masked.
       log(`Linked unit file: ${p} \xe2\x86\x92 ${target}`);
       if (target === "/dev/null") return p;
-      try {
-        const st2 = fs.statSync(bytes(target));
-        if (st2.isFile()) return st2.size === 0 ? p : target;
-        return { errno: st2.isDirectory() ? "EISDIR" : "ENOTTY" };
-      } catch {
-        return null;
-      }
+      const st2 = stat(bytes(target));
+      if (typeof st2 === "number") return null;
+      if (st2.type === "reg") return st2.size === 0 ? p : target;
+      return { errno: st2.type === "dir" ? "EISDIR" : "ENOTTY" };
     }
     // Inside the search path, at any depth: an alias (path_startswith_strv()), checked first; one to its own
     // name is ignored, which leaves the unit unfound (ELOOP), wherever the link points.
@@ -176,7 +179,7 @@ function resolveLink(p: string): string {
   for (let i = 0; i < 64; i++) {
     let t: string;
     try {
-      t = fromBytes(fs.readlinkSync(bytes(cur), { encoding: "buffer" }));
+      t = fromBytes(nodeFs().readlinkSync(bytes(cur), { encoding: "buffer" }));
     } catch {
       break;
     }
@@ -192,23 +195,40 @@ function resolveLink(p: string): string {
   }
 }
 
+/**
+ * $PATH's entries as systemd's find_executable_full() reads them: extract_first_word() with ":" as the
+ * separator, EXTRACT_RELAX and EXTRACT_DONT_COALESCE_SEPARATORS. A backslash takes the next byte as it is
+ * (so `\:` is a colon inside an entry, `\\` a backslash) and is dropped; one at the very end is
+ * dropped too. Quotes mean nothing. Empty entries stay (and are skipped, as relative ones are).
+ */
+export function pathEntries(p: string): string[] {
+  const entries: string[] = [];
+  let cur = "";
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === "\\") {
+      if (i + 1 < p.length) cur += p[++i]!;
+    } else if (c === ":") {
+      entries.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  entries.push(cur);
+  return entries;
+}
+
 /** find_executable(): the first executable regular file called `name` in $PATH. */
 export function findExecutable(name: string, pathEnv: string | undefined): Result<string> {
   const p = pathEnv ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin";
   let last: Errno = "ENOENT";
-  for (const element of p.split(":")) {
+  for (const element of pathEntries(p)) {
     if (!element.startsWith("/")) continue;
     const full = pathJoin(element, name);
-    try {
-      const st = fs.statSync(bytes(full));
-      if (st.isDirectory()) throw Object.assign(new Error(), { code: "EISDIR" });
-      if (!st.isFile()) throw Object.assign(new Error(), { code: "EBADFD" });
-      fs.accessSync(bytes(full), fs.constants.X_OK);
-      return pathSimplify(full);
-    } catch (e) {
-      const c = code(e);
-      if (c !== "EACCES") last = c;
-    }
+    const st = stat(bytes(full));
+    const e = typeof st === "number" ? errnoCode(st) : st.type === "dir" ? "EISDIR" : st.type !== "reg" ? "EBADFD" : access(bytes(full), X_OK);
+    if (e === 0) return pathSimplify(full);
+    const c = typeof e === "number" ? errnoCode(e) : e;
+    if (c !== "EACCES") last = c;
   }
   return { errno: last };
 }
@@ -218,19 +238,20 @@ export function readCredential(env: Map<string, string>, name = "ssh.listen"): C
   const dir = env.get("CREDENTIALS_DIRECTORY") ?? "/run/credentials/@system";
   if (!isNormalizedAbsolute(dir)) return { kind: "error", errno: "EINVAL" };
   try {
-    return { kind: "plain", data: fs.readFileSync(bytes(pathJoin(dir, name)), "latin1") };
+    return { kind: "plain", data: readBytes(bytes(pathJoin(dir, name))) };
   } catch (e) {
     const c = code(e);
     if (c !== "ENOENT" && c !== "ENXIO") return { kind: "error", errno: c };
   }
   const enc = env.get("ENCRYPTED_CREDENTIALS_DIRECTORY") ?? "/run/credentials/@encrypted";
   const encPath = pathJoin(enc, name);
-  if (isNormalizedAbsolute(enc) && fs.existsSync(bytes(encPath))) return { kind: "encrypted", path: encPath };
+  if (isNormalizedAbsolute(enc) && access(bytes(encPath), F_OK) === 0) return { kind: "encrypted", path: encPath };
   return { kind: "absent" };
 }
 
 function interfaces(): Map<string, number> {
   const m = new Map<string, number>();
+  const fs = nodeFs();
   try {
     for (const n of fs.readdirSync("/sys/class/net", { encoding: "buffer" }).map(fromBytes)) {
       try {
@@ -242,7 +263,7 @@ function interfaces(): Map<string, number> {
 }
 
 export const realSocketEnv: SocketEnv = {
-  ipv6Supported: () => fs.existsSync("/proc/net/if_inet6"),
+  ipv6Supported: () => access("/proc/net/if_inet6", F_OK) === 0,
   resolveInterface: (name) => interfaces().get(name) ?? "ENODEV",
   interfaceName: (index) => {
     for (const [n, i] of interfaces()) if (i === index) return n;
@@ -269,11 +290,11 @@ export function realFacts(env: Map<string, string>, log: (level: number, m: stri
       } catch {}
       try {
         if (inContainer) {
-          const argv = fs.readFileSync("/proc/1/cmdline", "latin1").split("\0");
+          const argv = readBytes("/proc/1/cmdline").split("\0");
           if (argv.length > 0 && argv[argv.length - 1] === "") argv.pop();
           return filterPid1Args(argv);
         }
-        return splitCmdline(fs.readFileSync("/proc/cmdline", "latin1").split("\0")[0]!);
+        return splitCmdline(readBytes("/proc/cmdline").split("\0")[0]!);
       } catch (err) {
         return { errno: code(err) };
       }
@@ -300,12 +321,8 @@ export function realFacts(env: Map<string, string>, log: (level: number, m: stri
       }
     },
     exportDirAccess() {
-      try {
-        fs.accessSync("/run/host/unix-export/", fs.constants.W_OK);
-        return null;
-      } catch (e) {
-        return code(e);
-      }
+      const e = access("/run/host/unix-export/", W_OK);
+      return e === 0 ? null : errnoCode(e);
     },
     socketEnv: realSocketEnv,
   };
@@ -315,45 +332,39 @@ export function realFacts(env: Map<string, string>, log: (level: number, m: stri
  * half-written, and link() refuses an existing name just like systemd's O_EXCL. */
 export function realTree(dest: string): Tree {
   let seq = 0;
+  // Directories made (or found) already: systemd's generator makes sockets.target.wants/ once per symlink;
+  // asking the kernel again for each of 10,000 sockets tells us nothing new.
+  const made = new Set<string>();
+  const mkdirP = (dir: string): void => {
+    if (made.has(dir)) return;
+    let e = mkdir(bytes(dir), 0o755);
+    if (e === E.ENOENT) {
+      const slash = dir.lastIndexOf("/");
+      if (slash > 0) mkdirP(dir.slice(0, slash));
+      e = mkdir(bytes(dir), 0o755);
+    }
+    if (e === 0 || e === E.EEXIST) made.add(dir);
+  };
   return {
     dest,
     createFile(name, content) {
       const final = bytes(pathJoin(dest, name));
       const tmp = bytes(pathJoin(dest, `.#${name}.${process.pid}.${seq++}`));
-      let fd: number;
-      try {
-        fd = fs.openSync(tmp, abi.O_WRONLY | abi.O_CREAT | abi.O_EXCL | abi.O_CLOEXEC, 0o666);
-      } catch (e) {
-        return code(e);
-      }
-      try {
-        try {
-          writeAll(fd, bytes(content));
-        } finally {
-          fs.closeSync(fd);
-        }
-        fs.linkSync(tmp, final);
-        return null;
-      } catch (e) {
-        return code(e);
-      } finally {
-        try {
-          fs.unlinkSync(tmp);
-        } catch {}
-      }
+      const fd = createExclusive(tmp, 0o666);
+      if (fd < 0) return errnoCode(-fd);
+      const written = writeAll(fd, bytes(content));
+      close(fd);
+      const e = written !== 0 ? written : link(tmp, final);
+      unlink(tmp);
+      return e === 0 ? null : errnoCode(e);
     },
     mkdirs(name) {
-      try {
-        fs.mkdirSync(bytes(pathJoin(dest, name)), { recursive: true, mode: 0o755 });
-      } catch {}
+      // Errors are ignored, as systemd does: the symlink that follows reports them.
+      mkdirP(pathJoin(dest, name));
     },
     symlink(target, name) {
-      try {
-        fs.symlinkSync(bytes(target), bytes(pathJoin(dest, name)));
-        return null;
-      } catch (e) {
-        return code(e);
-      }
+      const e = symlink(bytes(target), bytes(pathJoin(dest, name)));
+      return e === 0 ? null : errnoCode(e);
     },
   };
 }

@@ -1,7 +1,9 @@
 // Which systemd we generate for (issue 7): $SYSTEMD_SSH_TARGET_VERSION, else the NNN of
 // libsystemd-shared-NNN.so next to the manager, else the manager binary's embedded version string.
 
-import * as fs from "node:fs";
+import { readdir } from "../../ffi/fs.ts";
+import { readFile } from "../../ffi/io.ts";
+import { fromBytes } from "../shared/raw-bytes.ts";
 
 export interface VersionInfo {
   version: number | null;
@@ -14,20 +16,17 @@ export function detectSystemdVersion(env: Map<string, string>, root = ""): Versi
   const o = env.get("SYSTEMD_SSH_TARGET_VERSION");
   if (o !== undefined && /^[0-9]{3}$/.test(o)) return { version: Number(o), source: "$SYSTEMD_SSH_TARGET_VERSION" };
   for (const d of SHARED_DIRS) {
-    let names: string[];
-    try {
-      names = fs.readdirSync(root + d);
-    } catch {
-      continue;
-    }
-    for (const n of names) {
+    const names = readdir(root + d);
+    if (typeof names === "number") continue;
+    for (const name of names) {
+      const n = fromBytes(name);
       const m = /^libsystemd-shared-([0-9]{3})(?:[.~-][^/]*)?\.so$/.exec(n);
       if (m) return { version: Number(m[1]), source: `${d}/${n}` };
     }
   }
   try {
-    const buf = fs.readFileSync(`${root}/usr/lib/systemd/systemd`);
-    const m = /systemd ([0-9]{3})(?:[.~-][0-9A-Za-z.~+-]*)? running in system mode/.exec(buf.toString("latin1"));
+    const buf = readFile(`${root}/usr/lib/systemd/systemd`);
+    const m = /systemd ([0-9]{3})(?:[.~-][0-9A-Za-z.~+-]*)? running in system mode/.exec(fromBytes(buf));
     if (m) return { version: Number(m[1]), source: "/usr/lib/systemd/systemd" };
   } catch {}
   return { version: null, source: "unknown (newest form)" };

@@ -2,7 +2,7 @@
 // Each failure carries the errno, so main.ts can print systemd's "<what>: %m" messages. Paths are byte
 // strings (src/shared/raw-bytes.ts), given to node:fs as the exact bytes.
 
-import { closeSync, constants, fchmodSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, closeSync, constants, fchmodSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { abi } from "../../ffi/arch.ts";
 import { bytes } from "../shared/raw-bytes.ts";
@@ -65,7 +65,10 @@ export function libcStrerror(errno: number): string {
   return (require("../../ffi/errors.ts") as typeof import("../../ffi/errors.ts")).strerror(errno);
 }
 
-/** mkdir_parents(path, 0755): every missing ancestor of `path`; an ancestor that is not a directory is ENOTDIR. */
+/**
+ * mkdir_parents(path, 0755): every missing ancestor of `path`; an ancestor that is not a directory is ENOTDIR.
+ * Each one made is 0755 whatever our umask (as systemd 262's are: measured under umask 077 and 777).
+ */
 function mkdirParents(path: string): void {
   const parent = dirname(path);
   const parts = parent.split("/").filter((p) => p !== "");
@@ -80,6 +83,7 @@ function mkdirParents(path: string): void {
       if (err.errno !== 2 /* ENOENT */) throw err;
       try {
         mkdirSync(bytes(cur), 0o755);
+        chmodSync(bytes(cur), 0o755);
       } catch (e2) {
         const err2 = toEffectError(e2);
         if (err2.errno !== 17 /* EEXIST */) throw err2;

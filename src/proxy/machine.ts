@@ -17,6 +17,7 @@
 import { statSync } from "node:fs";
 import { SysError, strerror } from "../../ffi/errors.ts";
 import { Errno as E } from "../../ffi/errno.ts";
+import { log } from "../shared/log.ts";
 import { VMADDR_CID_ANY } from "../shared/vsock-address.ts";
 import { VarlinkConnection } from "../varlink/client.ts";
 import { varlinkErrorToErrno } from "../varlink/errors.ts";
@@ -78,6 +79,8 @@ export function connectMachined(scope: RuntimeScope, env: Env = process.env, tim
   try {
     return VarlinkConnection.connect(address, timeoutMs === undefined ? {} : { timeoutMs });
   } catch (e) {
+    // sd-varlink's own debug line for a connect that failed (not for a socket that could not be made).
+    if (e instanceof SysError && e.syscall !== "socket") log.debug(`json-stream: Failed to connect to ${address}: ${e.strerror}`);
     throw withCause(e, `Failed to connect to machined on ${address}`);
   }
 }

@@ -17,6 +17,12 @@
 //   shut down for writing first, since stdin may be the same socket).
 // - A vanished peer (EPIPE or ECONNRESET) ends the direction it broke, like EOF, without an error:
 //   systemd-socket-proxyd treats these the same way. Bytes still coming the other way are delivered.
+// - A client that has gone ends the relay: once stdin is done, stdout is watched even while there is
+//   nothing to write to it, and when nobody can read it any more (poll(2) reports POLLERR for a pipe
+//   without a reader, POLLHUP for a socket whose peer closed), what the socket sends could go nowhere.
+//   Go's x/crypto/ssh and JSch close both pipes when done; without this, a peer that does not close on
+//   our EOF (and any vsock-mux connection, where we pass no EOF on) would keep the proxy alive for ever.
+//   A half-close alone (stdin at EOF, stdout still read) changes nothing.
 // Any other failure ends the relay with ProxyError (one line, exit status 1).
 
 import { Errno, errnoCode, strerror, SysError } from "../../ffi/errors.ts";
@@ -305,10 +311,17 @@ function relayLoop(opts: RelayOptions): void {
         if (d.done) continue;
         for (const op of d.ops) if (!op.done && !op.ready()) op.wants(add);
       }
+      // With stdin done, watch for the client's going away even while there is nothing to write to it.
+      const clientWatch = up.done && !down.done && !polled.includes(outEnd) ? poll.add(outEnd.fd, 0) : -1;
       if (poll.count === 0) throw new ProxyError("Relay stalled: nothing to wait for (internal error).", "EIO");
       const r = poll.wait(-1);
       if (r < 0) throw new ProxyError(`Failed to wait for the connection: ${strerror(-r)}`, errnoCode(-r));
-      for (let i = 0; i < poll.count; i++) {
+      if (clientWatch >= 0 && poll.revents(clientWatch) & (io.POLLERR | io.POLLHUP)) {
+        log.debug("EOF on STDIN and nobody reads STDOUT any more: the client has gone, ending the relay.");
+        endDirection(down);
+        continue;
+      }
+      for (let i = 0; i < polled.length; i++) {
         const rev = poll.revents(i);
         if (rev === 0) continue;
         // Errors and hang-ups count as ready: the next call reports them (EOF, EPIPE, ...).

@@ -5,7 +5,7 @@
 
 import { SysError } from "../../ffi/errors.ts";
 import * as sock from "../../ffi/socket.ts";
-import { log, LOG_ERR } from "../shared/log.ts";
+import { log, LOG_DEBUG, LOG_ERR } from "../shared/log.ts";
 import { byteArray, rawArgs, utf8Bytes } from "../shared/raw-bytes.ts";
 import { parseVsockCid, parseVsockPort, VMADDR_CID_ANY } from "../shared/vsock-address.ts";
 import { parseProxyArgs, type Transport } from "./args.ts";
@@ -206,7 +206,8 @@ async function proxy(args: readonly string[], deps: ProxyDeps): Promise<void> {
   const fd =
     waitMs > 0
       ? await retryUntilUp(open, { timeoutMs: waitMs, ...DEFAULT_DELAYS }, `${host} port ${port}`, {
-          onRetry: (e, n, delay) => log.debug(`Not up yet (attempt ${n}: ${e.message}), retrying in ${delay} ms.`),
+          // e.message names the path as the byte string it is.
+          onRetry: (e, n, delay) => log.logBytes(LOG_DEBUG, `Not up yet (attempt ${n}: ${e.message}), retrying in ${delay} ms.`),
         })
       : open();
   return handOff(deps, fd, { ...ctx, transport });

@@ -2,23 +2,30 @@
 // on the VMM's AF_UNIX socket, send "CONNECT <port>\n", and the VMM answers "OK <number>\n" before the
 // guest's bytes follow.
 //
-// Like systemd we peek before consuming, so a multiplexer that sends no OK line gets its bytes passed on
-// untouched, and when nothing arrives for 5 seconds we pass the socket on as it is. The limit is per read,
-// as systemd's SO_RCVTIMEO is: a multiplexer trickling a byte every few seconds takes at most 14 reads.
-// Unlike systemd (whose buffer fits "OK 65535\n" at most), we consume any OK line up to "OK 4294967295\n":
-// Firecracker answers with a host-side port such as "OK 1073741824\n", which systemd leaks into the SSH
-// stream.
+// systemd 262 reads the answer with a 9-byte buffer ("OK 65535\n"), peeking before it consumes, so that a
+// multiplexer that sends no OK line gets its bytes passed on untouched; when nothing arrives for 5 seconds
+// (per read: SO_RCVTIMEO) it passes the socket on as it is. We do exactly what it does, read for read and
+// message for message, with one difference: where its buffer fills up without a newline, we read on (up to
+// "OK 4294967295\n") and consume the line if it is an OK line with a 32-bit port, as Firecracker's
+// "OK 1073741824\n" is (systemd leaks it into the SSH stream). Whenever the longer line turns out to be
+// something else, the outcome is systemd's: the bytes are passed on untouched if systemd would have passed
+// them on (nothing consumed yet: we wait for the rest without consuming, see ffi/epoll.ts), or the same
+// error if systemd would have failed.
 
+import { ArrivalWatch } from "../../ffi/epoll.ts";
 import { SysError } from "../../ffi/errors.ts";
-import { getRecvTimeout, MSG_PEEK, recv, sendAll, setRecvTimeout } from "../../ffi/socket.ts";
-import { log } from "../shared/log.ts";
+import { getRecvTimeout, MSG_DONTWAIT, MSG_PEEK, recv, sendAll, setRecvTimeout } from "../../ffi/socket.ts";
+import { log, LOG_DEBUG } from "../shared/log.ts";
 import { byteArray } from "../shared/raw-bytes.ts";
 import { ProxyError, withCause } from "./errors.ts";
 
+/** systemd's buffer: the longest OK line it consumes. */
+const SYSTEMD_OK_LINE = "OK 65535\n".length;
 /** The longest OK line we consume. */
 export const MAX_OK_LINE = "OK 4294967295\n".length;
 const OK_PREFIX = "OK ";
 const NEWLINE = 0x0a;
+const MAX_PORT = 0xffffffff;
 export const HEADER_READ_TIMEOUT_SEC = 5;
 
 /** Send the CONNECT line in one write: real multiplexers drop a line split across writes. */
@@ -63,75 +70,185 @@ function eio(message: string): ProxyError {
   return new ProxyError(message, "EIO");
 }
 
+/** Messages name the path as the byte string it is (src/shared/raw-bytes.ts). */
+const debug = (message: string) => log.logBytes(LOG_DEBUG, message);
+const latin1 = (b: Uint8Array): string => String.fromCharCode(...b);
+
+const TOO_MANY = "Received too many bytes while waiting for OK PORT response from";
+
 /**
- * The OK line is read by peeking, so that as long as nothing has been consumed we can still change our
- * mind and pass the socket on untouched. Peeked bytes must be consumed before peeking further (MSG_PEEK
- * always starts at the head of the queue, and SO_PEEK_OFF is unreliable on AF_UNIX before Linux 6.18);
- * once anything is consumed, a reply that turns out not to be an OK line can only be an error.
+ * The bytes of the answer so far: `seen` of them looked at (peeked), the first `consumed` of those
+ * already taken off the socket. A peek always starts at the head of the queue, i.e. at `consumed`.
  */
-function readOkLine(fd: number, path: string, port: string): OkOutcome {
-  const line = new Uint8Array(MAX_OK_LINE);
-  let consumed = 0; // bytes taken off the socket
-  let seen = 0; // bytes consumed or peeked
-  let pos = 0; // bytes checked
+class Answer {
+  readonly buf = new Uint8Array(MAX_OK_LINE);
+  consumed = 0;
+  seen = 0;
 
-  const refuse = (why: string, error: string): OkOutcome => {
-    if (consumed > 0) throw eio(error);
-    log.debug(`${why} from ${path}\nAssume the multiplexer will not send OK PORT.`);
-    return { kind: "passthrough", why };
-  };
+  constructor(
+    readonly fd: number,
+    readonly path: string,
+  ) {}
 
-  for (;;) {
-    if (pos >= seen) {
-      if (seen >= MAX_OK_LINE) {
-        return refuse(
-          "Received too many bytes while waiting for OK PORT response",
-          `Received too many bytes while waiting for OK PORT response from ${path}`,
-        );
-      }
-      if (seen > consumed) {
-        consume(fd, path, seen - consumed);
-        consumed = seen;
-      }
-      let chunk: Uint8Array;
-      try {
-        chunk = recv(fd, MAX_OK_LINE - seen, MSG_PEEK);
-      } catch (e) {
-        if (e instanceof SysError && e.code === "EAGAIN") {
-          return refuse("Timeout while waiting for OK PORT response", `Timed out to receive OK PORT from ${path}`);
-        }
-        throw withCause(e, `Failed to receive OK from ${path}`);
-      }
-      if (chunk.length === 0) {
-        log.debug(`Connection closed while waiting for OK PORT response from ${path}`);
-        if (consumed === 0) throw new ProxyError(`Port ${port} on ${path} is not open`, "ECONNREFUSED");
-        throw eio(`Connection closed before full OK PORT response received from ${path}.`);
-      }
-      line.set(chunk, seen);
-      seen += chunk.length;
-    }
-    const c = line[pos]!;
-    if (pos < OK_PREFIX.length && c !== OK_PREFIX.charCodeAt(pos)) {
-      return refuse(
-        "Received response does not start with expected OK PORT response",
-        `Received invalid response while waiting for OK PORT from ${path}`,
-      );
-    }
-    pos++;
-    if (c === NEWLINE) break;
+  /**
+   * Take what was peeked off the socket before peeking further, as systemd does (and says so, unless
+   * `log` is false): MSG_PEEK always starts at the head of the queue, and SO_PEEK_OFF is unreliable on
+   * AF_UNIX before Linux 6.18.
+   */
+  consumeSeen(log = true): void {
+    const n = this.seen - this.consumed;
+    if (n <= 0) return;
+    this.take(n);
+    if (log) debug(`Successfully discarded ${n} bytes of response: ${latin1(this.buf.subarray(this.consumed - n, this.consumed))}`);
   }
-  if (pos > consumed) consume(fd, path, pos - consumed);
-  const text = new TextDecoder().decode(line.subarray(0, pos));
-  log.debug(`Successfully discarded response from ${path}: ${text}`);
-  return { kind: "ok", line: text };
+
+  /** Consume the OK line of `length` bytes (all seen), and nothing after it. */
+  finish(length: number): OkOutcome {
+    if (length > this.consumed) this.take(length - this.consumed);
+    const line = latin1(this.buf.subarray(0, length));
+    debug(`Successfully discarded response from ${this.path}: ${line}`);
+    return { kind: "ok", line };
+  }
+
+  /** A blocking peek for more (nothing unconsumed may be pending): what arrived, or why nothing did. */
+  peek(): "data" | "timeout" | "eof" {
+    let chunk: Uint8Array;
+    try {
+      chunk = recv(this.fd, MAX_OK_LINE - this.seen, MSG_PEEK);
+    } catch (e) {
+      if (e instanceof SysError && e.code === "EAGAIN") return "timeout";
+      throw withCause(e, `Failed to receive OK from ${this.path}`);
+    }
+    if (chunk.length === 0) return "eof";
+    this.buf.set(chunk, this.seen);
+    this.seen += chunk.length;
+    return "data";
+  }
+
+  /** Peek again at everything not consumed, without waiting: the bytes seen so far and any new ones. */
+  repeek(): void {
+    let chunk: Uint8Array;
+    try {
+      chunk = recv(this.fd, MAX_OK_LINE - this.consumed, MSG_PEEK | MSG_DONTWAIT);
+    } catch (e) {
+      if (e instanceof SysError && e.code === "EAGAIN") return;
+      throw withCause(e, `Failed to receive OK from ${this.path}`);
+    }
+    this.buf.set(chunk, this.consumed);
+    this.seen = Math.max(this.seen, this.consumed + chunk.length);
+  }
+
+  private take(n: number): void {
+    let got: Uint8Array;
+    try {
+      got = recv(this.fd, n);
+    } catch (e) {
+      throw withCause(e, `Failed to discard OK PORT response from ${this.path}`);
+    }
+    if (got.length !== n) throw eio(`Short read while discarding OK PORT response from ${this.path}`);
+    this.consumed += n;
+  }
 }
 
-function consume(fd: number, path: string, n: number): void {
-  let got: Uint8Array;
-  try {
-    got = recv(fd, n);
-  } catch (e) {
-    throw withCause(e, `Failed to discard OK PORT response from ${path}`);
+/** The multiplexer's bytes go to ssh as they are. */
+function passthrough(why: string, path: string, assume: string): OkOutcome {
+  debug(`${why} ${path}\n${assume}`);
+  return { kind: "passthrough", why };
+}
+
+/**
+ * Read the answer. The first part is systemd's loop as it is, looking at no more than its buffer holds;
+ * only where that buffer would be full without a newline do we go on (longLine()).
+ */
+function readOkLine(fd: number, path: string, port: string): OkOutcome {
+  const a = new Answer(fd, path);
+  let pos = 0; // bytes checked
+  for (;;) {
+    while (pos < a.seen && pos < SYSTEMD_OK_LINE) {
+      const c = a.buf[pos]!;
+      if (pos < OK_PREFIX.length && c !== OK_PREFIX.charCodeAt(pos)) {
+        if (a.consumed > 0) throw eio(`Received invalid response while waiting for OK PORT from ${path}`);
+        return passthrough("Received response does not start with expected OK PORT response from", path, "Assume the multiplexer will not send OK PORT.");
+      }
+      pos++;
+      if (c === NEWLINE) return a.finish(pos);
+    }
+    if (pos === SYSTEMD_OK_LINE) return longLine(a);
+    a.consumeSeen();
+    const got = a.peek();
+    if (got === "timeout") {
+      if (a.consumed > 0) throw eio(`Timed out to receive OK PORT from ${path}`);
+      return passthrough("Timeout while waiting for OK PORT response from", path, "Assume the multiplexer will not send OK PORT.");
+    }
+    if (got === "eof") {
+      debug(`Connection closed while waiting for OK PORT response from ${path}`);
+      if (a.consumed > 0) throw eio(`Connection closed before full OK PORT response received from ${path}.`);
+      debug("No data received, which means the connecting port is not open.");
+      throw new ProxyError(`Port ${port} on ${path} is not open`, "ECONNREFUSED");
+    }
   }
-  if (got.length !== n) throw eio(`Short read while discarding OK PORT response from ${path}`);
+}
+
+/**
+ * What the first `len` bytes can still become: the length of a complete "OK <port>\n" line with a port
+ * that fits 32 bits, "partial" while more bytes could complete one, or "invalid".
+ */
+export function okLineState(buf: Uint8Array, len: number): number | "partial" | "invalid" {
+  let port = 0;
+  for (let i = 0; i < len; i++) {
+    const c = buf[i]!;
+    if (i < OK_PREFIX.length) {
+      if (c !== OK_PREFIX.charCodeAt(i)) return "invalid";
+      continue;
+    }
+    if (c === NEWLINE) return i > OK_PREFIX.length ? i + 1 : "invalid";
+    if (c < 0x30 || c > 0x39 || i >= MAX_OK_LINE - 1) return "invalid";
+    port = port * 10 + (c - 0x30);
+    if (port > MAX_PORT) return "invalid";
+  }
+  return len < MAX_OK_LINE ? "partial" : "invalid";
+}
+
+/**
+ * systemd's buffer is full and holds no newline. If it consumed nothing, systemd passes the socket on as
+ * it is, and so do we unless the bytes become an OK line; we wait for the rest without consuming (an
+ * edge-triggered watch wakes us at each arrival). If it had consumed some, it fails, and so do we unless
+ * they become an OK line; there we may go on consuming, as it did.
+ */
+function longLine(a: Answer): OkOutcome {
+  if (a.consumed > 0) {
+    for (;;) {
+      const state = okLineState(a.buf, a.seen);
+      if (typeof state === "number") return a.finish(state);
+      if (state === "invalid") throw eio(`${TOO_MANY} ${a.path}`);
+      // Past systemd's buffer: its debug log ends here, with the error it would give.
+      a.consumeSeen(false);
+      if (a.peek() !== "data") throw eio(`${TOO_MANY} ${a.path}`);
+    }
+  }
+  const untouched = () => passthrough(TOO_MANY, a.path, "Assume the multiplexer is not sending OK PORT.");
+  let watch: ArrivalWatch;
+  try {
+    watch = new ArrivalWatch(a.fd);
+  } catch (e) {
+    // No descriptor for the watch (a tight RLIMIT_NOFILE): do what systemd does here.
+    debug(`Cannot wait for the rest of the OK line from ${a.path}: ${e instanceof SysError ? e.strerror : String(e)}`);
+    return untouched();
+  }
+  try {
+    for (;;) {
+      const state = okLineState(a.buf, a.seen);
+      if (typeof state === "number") return a.finish(state);
+      if (state === "invalid") return untouched();
+      const arrival = watch.wait(HEADER_READ_TIMEOUT_SEC * 1000);
+      if (arrival === "timeout") return untouched();
+      a.repeek();
+      // At a hang-up everything there will be is queued: if it did not complete the line, nothing will.
+      if (arrival === "hangup" && okLineState(a.buf, a.seen) === "partial") return untouched();
+    }
+  } catch (e) {
+    throw withCause(e, `Failed to receive OK from ${a.path}`);
+  } finally {
+    watch.close();
+  }
 }

@@ -1,11 +1,13 @@
-// Logging the way systemd's tools log: syslog levels, $SYSTEMD_LOG_LEVEL and $SYSTEMD_LOG_TARGET, one line
-// per message on stderr (never stdout: the proxy's stdout carries a file descriptor), or the kernel log for
-// generators run at boot.
+// Logging the way systemd's tools log: syslog levels, $SYSTEMD_LOG_LEVEL, records on stderr (never stdout:
+// the proxy's stdout carries a file descriptor). A message becomes its records as systemd's do (cut at
+// LINE_MAX, one record per line: src/shared/log-core.ts, shared with the generator's logger).
 //
 // consola does the dispatching (levels, reporters); it is created on the first message that passes the
 // level filter, so a proxy run that logs nothing never loads it.
 
 import type { ConsolaInstance, LogObject } from "consola/core";
+import { consoleRecord, kmsgRecord, logLines } from "./log-core.ts";
+import { utf8Bytes } from "./raw-bytes.ts";
 
 // node:fs is loaded on the first line written: loading it costs the proxy about 1 ms on every connection,
 // and a proxy run that succeeds writes nothing.
@@ -43,23 +45,12 @@ export interface LogSink {
 
 const encode = (text: string, bytes: boolean): Buffer => Buffer.from(text, bytes ? "latin1" : "utf8");
 
-const ANSI_NORMAL = "\x1b[0m";
-/** The colours systemd's log_dispatch() uses on a terminal, by level. */
-function colourFor(level: number): string | null {
-  if (level <= LOG_ERR) return "\x1b[0;1;31m";
-  if (level === LOG_WARNING) return "\x1b[0;1;38;5;185m";
-  if (level === LOG_NOTICE) return "\x1b[0;1;39m";
-  if (level >= LOG_DEBUG) return "\x1b[0;38;5;245m";
-  return null;
-}
-
 let stderrIsTty: boolean | undefined;
 
 export const consoleSink: LogSink = {
   write(level, line, bytes = false) {
     stderrIsTty ??= !("NO_COLOR" in process.env) && process.env.SYSTEMD_LOG_COLOR !== "0" && isatty(2);
-    const colour = stderrIsTty ? colourFor(level) : null;
-    writeSync(2, encode(colour ? `${colour}${line}${ANSI_NORMAL}\n` : `${line}\n`, bytes));
+    writeSync(2, encode(consoleRecord(level, line, stderrIsTty), bytes));
   },
 };
 
@@ -71,9 +62,6 @@ export function isatty(fd: number): boolean {
     return false;
   }
 }
-
-/** LOG_DAEMON facility, as systemd's generators use when they log to /dev/kmsg. */
-const LOG_DAEMON = 3 << 3;
 
 /** A sink writing `<PRI>ident[pid]: message` records to /dev/kmsg (or another path, for tests). */
 export function kmsgSink(ident: string, path = "/dev/kmsg"): LogSink {
@@ -87,7 +75,7 @@ export function kmsgSink(ident: string, path = "/dev/kmsg"): LogSink {
           fd = null;
         }
       }
-      const record = `<${LOG_DAEMON | level}>${ident}[${process.pid}]: ${line}\n`;
+      const record = kmsgRecord(level, ident, process.pid, line);
       if (fd === null) return consoleSink.write(level, line, bytes);
       try {
         writeSync(fd, encode(record, bytes));
@@ -174,7 +162,10 @@ export class Logger {
         {
           log: (o: LogObject) => {
             const bytes = o.tag.endsWith(BYTES_TAG);
-            sink().write(Number(bytes ? o.tag.slice(0, -BYTES_TAG.length) : o.tag), o.args.map(String).join(" "), bytes);
+            const level = Number(bytes ? o.tag.slice(0, -BYTES_TAG.length) : o.tag);
+            const message = o.args.map(String).join(" ");
+            // Sinks get byte strings: systemd cuts and splits the message's bytes.
+            for (const line of logLines(bytes ? message : utf8Bytes(message))) sink().write(level, line, true);
           },
         },
       ],

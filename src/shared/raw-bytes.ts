@@ -11,6 +11,8 @@
 // about 1 ms on every connection.
 const fs = () => require("node:fs") as typeof import("node:fs");
 
+import { readFile } from "../../ffi/io.ts";
+
 /** A byte string as the exact bytes (for node:fs paths, or output), never re-encoded as UTF-8. */
 export const bytes = (s: string): Buffer => Buffer.from(s, "latin1");
 
@@ -38,7 +40,8 @@ export function rawEnviron(): Map<string, string> {
   const m = new Map<string, string>();
   let data: string;
   try {
-    data = fs().readFileSync("/proc/self/environ", "latin1");
+    // Through libc: the generator would otherwise load node:fs for this alone.
+    data = fromBytes(readFile("/proc/self/environ"));
   } catch {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) m.set(k, utf8Bytes(v));
     return m;

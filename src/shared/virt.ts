@@ -2,14 +2,12 @@
 // detect_virtualization()), over an injected Probe so that every branch can be driven from tests and so that
 // systemd-ssh-issue can share it.
 //
-// One thing cannot be done the way systemd does it: systemd executes the CPUID instruction (the "hypervisor"
-// bit of leaf 1 and the vendor signature of leaf 0x40000000). We cannot execute CPUID from Bun, so we read the
-// kernel's view of it: the "hypervisor" flag in /proc/cpuinfo (the kernel sets it from that same CPUID bit), and
-// for the vendor, the paravirtual clock sources the kernel registered for it (kvm-clock → KVM, xen → Xen,
-// hyperv_clocksource* → Hyper-V enlightenments). A hypervisor whose vendor we cannot tell that way counts as
-// "vm-other" at the CPUID stage, and the later DMI/sysfs/device-tree stages then name it when they can.
+// The CPUID stage executes CPUID as systemd does (ffi/cpuid.ts): leaf 1's hypervisor bit, then leaf
+// 0x40000000's vendor signature against systemd's table. Only where the kernel will not let us run code
+// (no executable memory) do we fall back to its view of CPUID, and say so in the debug log.
 
 import { errnoFromName } from "../../ffi/errno.ts";
+import type { CpuidRegisters } from "../../ffi/cpuid.ts";
 
 export type Errno = string;
 
@@ -29,6 +27,8 @@ export interface Probe {
   cgroupUnified(): boolean | Errno;
   /** process.arch style: "x64", "arm64", … */
   arch: string;
+  /** CPUID for `leaf` (subleaf 0); x86-64 only. Throws when the instruction cannot be run here. */
+  cpuid(leaf: number): CpuidRegisters;
 }
 
 export type Log = (message: string) => void;
@@ -37,6 +37,13 @@ export interface Detection {
   vm: string | null;
   container: string | null;
 }
+
+/** detect_vm_cpuid()'s table: leaf 0x40000000's 12-byte signature (NUL-padded) → systemd's id, in its order. */
+export const CPUID_VENDORS: ReadonlyArray<readonly [string, string]> = [
+  ["XenVMMXenVMM", "xen"], ["KVMKVMKVM", "kvm"], ["Linux KVM Hv", "kvm"], ["TCGTCGTCGTCG", "qemu"],
+  ["VMwareVMware", "vmware"], ["Microsoft Hv", "microsoft"], ["bhyve bhyve ", "bhyve"], ["QNXQVMBSQG", "qnx"],
+  ["ACRNACRNACRN", "acrn"], ["SRESRESRESRE", "sre"], ["Apple VZ", "apple"],
+];
 
 const CONTAINER_NAMES = new Set(["lxc", "lxc-libvirt", "systemd-nspawn", "docker", "podman", "rkt", "wsl", "proot", "pouch"]);
 
@@ -285,26 +292,60 @@ export class VirtDetector {
     return caps.line.split(",").includes("control_d");
   }
 
-  /** The CPUID stage, from the kernel's view of CPUID (see the header comment). */
+  /** detect_vm_cpuid(). */
   private cpuid(): string | null {
-    if (this.probe.arch !== "x64" && this.probe.arch !== "ia32") return null;
+    if (this.probe.arch !== "x64") {
+      // systemd compiles the stage out on other architectures but still says so.
+      this.debug("No virtualization found in CPUID");
+      return null;
+    }
+    const leaf: (n: number) => CpuidRegisters = (n) => this.probe.cpuid(n);
+    let max: number;
+    try {
+      max = leaf(0).eax;
+    } catch (e) {
+      return this.cpuidFromKernel(e);
+    }
+    // __get_cpuid(1) fails, and systemd returns without a word, when leaf 1 is beyond the highest leaf.
+    if (max < 1) return null;
+    if ((leaf(1).ecx & 0x80000000) === 0) {
+      this.debug("No virtualization found in CPUID");
+      return null;
+    }
+    const r = leaf(0x40000000);
+    const sig = String.fromCharCode(...[r.ebx, r.ecx, r.edx].flatMap((w) => [w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24]));
+    // Printed with %s: up to the first NUL. Matched on all 12 bytes plus the terminator, so "KVMKVMKVM"
+    // matches only when followed by NULs.
+    const text = sig.split("\0")[0]!;
+    this.debug(`Virtualization found, CPUID=${text}`);
+    for (const [vendor, id] of CPUID_VENDORS) if (sig === vendor.padEnd(12, "\0")) return id;
+    this.debug(`Unknown virtualization with CPUID=${text}. Add to vm_table[]?`);
+    return "vm-other";
+  }
+
+  /**
+   * Where CPUID cannot be executed (the kernel refuses executable memory): the kernel's view of it. The
+   * hypervisor bit is /proc/cpuinfo's "hypervisor" flag, which the kernel sets from it. The vendor only where a
+   * clock source names it beyond doubt (Xen's, Hyper-V's); kvm-clock is not one, since other hypervisors offer
+   * it too (a bhyve signature with kvm-clock has been seen). Otherwise "vm-other", which later stages refine.
+   */
+  private cpuidFromKernel(e: unknown): string | null {
+    const why = (e as { strerror?: string; syscall?: string }).strerror !== undefined
+      ? `${(e as { syscall: string }).syscall}: ${(e as { strerror: string }).strerror}` : String((e as Error)?.message ?? e);
+    this.debug(`Cannot execute CPUID (${why}), using the kernel's view of it instead.`);
     const info = this.probe.readFile("/proc/cpuinfo");
-    if (isErr(info)) return null;
-    const flags = /^flags\s*:(.*)$/m.exec(info)?.[1]?.split(/\s+/) ?? [];
+    const flags = isErr(info) ? [] : /^flags\s*:(.*)$/m.exec(info)?.[1]?.split(/\s+/) ?? [];
     if (!flags.includes("hypervisor")) {
       this.debug("No virtualization found in CPUID");
       return null;
     }
     const cs = this.probe.readFile("/sys/devices/system/clocksource/clocksource0/available_clocksource");
     const sources = isErr(cs) ? [] : cs.trim().split(/\s+/);
-    // The vendor signature systemd would read from CPUID leaf 0x40000000, as the clock source reveals it.
-    const vendor: readonly [string, string] | null = sources.includes("kvm-clock") ? ["KVMKVMKVM", "kvm"]
-      : sources.includes("xen") ? ["XenVMMXenVMM", "xen"]
-      : sources.some((s) => s.startsWith("hyperv_clocksource")) ? ["Microsoft Hv", "microsoft"]
-      : null;
+    const vendor = sources.includes("xen") ? ["XenVMMXenVMM", "xen"]
+      : sources.some((s) => s.startsWith("hyperv_clocksource")) ? ["Microsoft Hv", "microsoft"] : null;
     if (vendor) {
       this.debug(`Virtualization found, CPUID=${vendor[0]}`);
-      return vendor[1];
+      return vendor[1]!;
     }
     this.debug("Unknown virtualization with CPUID hypervisor flag set (vendor not visible without CPUID).");
     return "vm-other";
@@ -440,38 +481,35 @@ export function strerror(errno: Errno): string {
   return (require("../../ffi/errors.ts") as typeof import("../../ffi/errors.ts")).strerror(n);
 }
 
-/** The real machine, read through node:fs. */
+/** The real machine, read through libc (node:fs would cost the generator more to load than its work). */
 export function realProbe(): Probe {
-  const fs = require("node:fs") as typeof import("node:fs");
+  const ffi = require("../../ffi/fs.ts") as typeof import("../../ffi/fs.ts");
+  const { readFile } = require("../../ffi/io.ts") as typeof import("../../ffi/io.ts");
+  const { errnoCode } = require("../../ffi/errno.ts") as typeof import("../../ffi/errno.ts");
+  const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
   const code = (e: unknown): Errno => (e as { code?: string }).code ?? "EIO";
+  const readText = (path: string): string => latin1(readFile(path));
   return {
     readFile(path) {
       try {
-        return fs.readFileSync(path, "latin1");
+        return readText(path);
       } catch (e) {
         return { errno: code(e) };
       }
     },
     access(path) {
-      try {
-        fs.accessSync(path, fs.constants.F_OK);
-        return null;
-      } catch (e) {
-        return code(e);
-      }
+      const e = ffi.access(path, ffi.F_OK);
+      return e === 0 ? null : errnoCode(e);
     },
     readdir(path) {
-      try {
-        return fs.readdirSync(path);
-      } catch (e) {
-        return { errno: code(e) };
-      }
+      const names = ffi.readdir(path);
+      return typeof names === "number" ? { errno: errnoCode(names) } : names.map(latin1);
     },
     pid: process.pid,
     getenv: (name) => process.env[name],
     cgroupUnified() {
       try {
-        const mi = fs.readFileSync("/proc/self/mountinfo", "latin1");
+        const mi = readText("/proc/self/mountinfo");
         for (const line of mi.split("\n")) {
           const f = line.split(" ");
           if (f[4] !== "/sys/fs/cgroup") continue;
@@ -484,5 +522,6 @@ export function realProbe(): Probe {
       }
     },
     arch: process.arch,
+    cpuid: (leaf) => (require("../../ffi/cpuid.ts") as typeof import("../../ffi/cpuid.ts")).cpuid(leaf),
   };
 }

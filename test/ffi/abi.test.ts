@@ -10,6 +10,8 @@ import { compileAndRun, parseFacts, requireCompilerFor } from "../helpers/cross-
 const CONSTANTS = [
   "O_RDONLY", "O_WRONLY", "O_CREAT", "O_EXCL", "O_NONBLOCK", "O_DIRECTORY", "O_NOFOLLOW", "O_DIRECT", "O_CLOEXEC", "O_PATH",
   "F_GETFL", "F_SETFL", "F_SETPIPE_SZ", "F_GETPIPE_SZ", "SPLICE_F_MOVE", "SPLICE_F_NONBLOCK",
+  "AT_FDCWD", "AT_SYMLINK_NOFOLLOW", "STATX_TYPE", "STATX_SIZE", "F_OK", "X_OK", "W_OK",
+  "RLIMIT_NOFILE", "EPOLL_CLOEXEC", "EPOLL_CTL_ADD", "EPOLLIN", "EPOLLERR", "EPOLLHUP", "EPOLLRDHUP", "EPOLLET",
   "PROT_READ", "PROT_WRITE", "PROT_EXEC", "MAP_PRIVATE", "MAP_ANONYMOUS",
   "POLLIN", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL",
   "AF_UNIX", "AF_INET", "AF_INET6", "AF_VSOCK", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_SEQPACKET", "SOCK_NONBLOCK",
@@ -22,6 +24,9 @@ const CONSTANTS = [
 // struct name in the table -> C type and the members to print; "size" is sizeof, the rest offsetof.
 const STRUCTS: Record<string, [string, string[]]> = {
   stat: ["struct stat", ["st_dev", "st_ino", "st_mode"]],
+  statx: ["struct statx", ["stx_mode", "stx_size"]],
+  epoll_event: ["struct epoll_event", ["events", "data"]],
+  rlimit: ["struct rlimit", ["rlim_cur", "rlim_max"]],
   pollfd: ["struct pollfd", ["fd", "events", "revents"]],
   msghdr: ["struct msghdr", ["msg_name", "msg_namelen", "msg_iov", "msg_iovlen", "msg_control", "msg_controllen", "msg_flags"]],
   iovec: ["struct iovec", ["iov_base", "iov_len"]],
@@ -35,11 +40,11 @@ const STRUCTS: Record<string, [string, string[]]> = {
 function probeSource(): string {
   const lines = [
     "#define _GNU_SOURCE",
-    ...["stddef.h", "stdio.h", "fcntl.h", "poll.h", "sys/ioctl.h", "sys/mman.h", "sys/socket.h", "sys/stat.h", "sys/time.h", "sys/uio.h",
-      "sys/un.h", "linux/vm_sockets.h"].map((h) => `#include <${h}>`),
+    ...["stddef.h", "stdio.h", "fcntl.h", "poll.h", "sys/epoll.h", "sys/ioctl.h", "sys/mman.h", "sys/resource.h", "sys/socket.h", "sys/stat.h", "sys/time.h", "sys/uio.h",
+      "sys/un.h", "unistd.h", "linux/vm_sockets.h"].map((h) => `#include <${h}>`),
     "int main(void) {",
     "  struct cmsghdr c;",
-    ...CONSTANTS.map((c) => `  printf("${c} %llu\\n", (unsigned long long) (${c}));`),
+    ...CONSTANTS.map((c) => `  printf("${c} %lld\\n", (long long) (${c}));`),
     ...Object.entries(STRUCTS).flatMap(([name, [type, members]]) => [
       `  printf("${name}.size %zu\\n", sizeof(${type}));`,
       ...members.map((m) => `  printf("${name}.${m} %zu\\n", offsetof(${type}, ${m}));`),

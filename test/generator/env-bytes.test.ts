@@ -72,6 +72,70 @@ const CASES: Case[] = [
       expect(r.tree.find((e) => e.startsWith("F sshd-generated@.service"))).toContain(`ExecStart=-${root}/bin${NAME}/sshd -i`);
     },
   },
+  // $PATH is split as systemd's extract_first_word() splits it: a backslash takes the next byte as it is.
+  {
+    name: "a backslash in a $PATH entry is dropped, the byte after it kept",
+    setup(root) {
+      return { env: { ...baseEnv(root), PATH: `${root}/none:${root}/b\\in` } };
+    },
+    check(r, root) {
+      expect(r.tree.find((e) => e.startsWith("F sshd-generated@.service"))).toContain(`ExecStart=-${root}/bin/sshd -i`);
+    },
+  },
+  {
+    name: "an escaped colon is part of the $PATH entry",
+    setup(root) {
+      const env = baseEnv(root);
+      mkdirSync(b(`${root}/x:y${NAME}`));
+      stub(`${root}/x:y${NAME}/sshd`);
+      return { env: { ...env, PATH: `${root}/none:${root}/x\\:y${NAME}` } };
+    },
+    check(r, root) {
+      expect(r.tree.find((e) => e.startsWith("F sshd-generated@.service"))).toContain(`${root}/x:y${NAME}/sshd`);
+    },
+  },
+  {
+    name: "a doubled backslash in a $PATH entry is one backslash",
+    setup(root) {
+      const env = baseEnv(root);
+      mkdirSync(b(`${root}/a\\b`));
+      stub(`${root}/a\\b/sshd`);
+      return { env: { ...env, PATH: `${root}/a\\\\b` } };
+    },
+    check(r, root) {
+      expect(r.tree.find((e) => e.startsWith("F sshd-generated@.service"))).toContain("/a\\");
+    },
+  },
+  {
+    name: "a backslash at the end of $PATH is dropped",
+    setup(root) {
+      return { env: { ...baseEnv(root), PATH: `${root}/none:${root}/bin\\` } };
+    },
+    check(r, root) {
+      expect(r.tree.find((e) => e.startsWith("F sshd-generated@.service"))).toContain(`ExecStart=-${root}/bin/sshd -i`);
+    },
+  },
+  {
+    name: "a backslash inside the only $PATH entry and one at its end",
+    setup(root) {
+      return { env: { ...baseEnv(root), PATH: `${root}/bi\\n\\` } };
+    },
+    check(r) {
+      expect(r.tree.find((e) => e.startsWith("F sshd-generated@.service"))).toBeDefined();
+    },
+  },
+  // Messages are cut at LINE_MAX and split at every run of CR/LF (src/shared/log-core.ts, for all three tools).
+  {
+    name: "a 3000-byte kernel command line value, in a warning",
+    setup(root) {
+      const long = "y".repeat(3000);
+      return { env: { ...baseEnv(root), SYSTEMD_PROC_CMDLINE: `systemd.ssh_listen=${NAME}${long}` } };
+    },
+    check(r) {
+      // "Failed to parse systemd.ssh_listen= expression, ignoring: " and the value, 2047 bytes in all.
+      expect(r.stderr).toContain(`ignoring: ${NAME}${"y".repeat(2047 - 58 - NAME.length)}\n`);
+    },
+  },
   {
     name: "sshd in the only $PATH directory, named in bytes, is a directory",
     setup(root) {

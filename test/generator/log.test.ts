@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GenLog } from "../../src/generator/glog.ts";
+import { logLines } from "../../src/shared/log-core.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gen-log-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -73,5 +74,19 @@ describe("records", () => {
     const lines = readFileSync(path, "latin1").trimEnd().split("\n");
     expect(lines.length).toBe(201);
     expect(lines[200]).toEndWith("]: Too many messages being logged to kmsg, ignoring");
+  });
+});
+
+describe("the core all three tools share (src/shared/log-core.ts)", () => {
+  test("split at every run of CR/LF, empty pieces dropped", () => {
+    expect(logLines("a\rb")).toEqual(["a", "b"]);
+    expect(logLines("\r\n\na\n\r\rb\r\n")).toEqual(["a", "b"]);
+    expect(logLines("\n\r\n")).toEqual([]);
+    expect(logLines("")).toEqual([]);
+  });
+  test("cut after 2047 bytes, before splitting, even inside a UTF-8 sequence", () => {
+    expect(logLines("x".repeat(3000))).toEqual(["x".repeat(2047)]);
+    expect(logLines(`${"x".repeat(2046)}\xc3\xa9`)).toEqual([`${"x".repeat(2046)}\xc3`]);
+    expect(logLines(`${"x".repeat(2046)}\nyy`)).toEqual(["x".repeat(2046)]);
   });
 });

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { detectSystemdVersion } from "../../src/generator/systemd-version.ts";
-import { unitNameKind } from "../../src/generator/system.ts";
+import { pathEntries, unitNameKind } from "../../src/generator/system.ts";
 import { cmdlineItems, cmdlineKeyEq, filterPid1Args, parseBoolean, splitCmdline } from "../../src/shared/proc-cmdline.ts";
 import { inetNtop6, inetPton6, parseSocketAddress, printSocketAddress } from "../../src/shared/socket-address.ts";
 
@@ -89,5 +89,17 @@ describe("unit names (unit_name_is_valid, unit_name_to_instance)", () => {
       expect(unitNameKind(n)).toBeNull();
     }
     expect(unitNameKind(`${"a".repeat(247)}.service`)).toBe("plain");
+  });
+});
+
+describe("$PATH entries, as systemd's extract_first_word() gives them", () => {
+  test("split at colons, empty entries kept", () => {
+    expect(pathEntries("/a::/b:")).toEqual(["/a", "", "/b", ""]);
+  });
+  test("a backslash takes the next byte as it is and is dropped; one at the end is dropped", () => {
+    expect(pathEntries("/b\\in:/x\\:y:/a\\\\b:/c\\")).toEqual(["/bin", "/x:y", "/a\\b", "/c"]);
+  });
+  test("quotes mean nothing", () => {
+    expect(pathEntries("'/a':\"/b\"")).toEqual(["'/a'", '"/b"']);
   });
 });

@@ -3,7 +3,7 @@
 # container branches of the generators can be compared for real. Must run inside `unshare -m` (a private mount
 # namespace: every mount below disappears with the process). Writes only under $1 (a temp dir).
 #   sandbox.sh ROOT MODE CMD...
-#   MODE: vm         no container marks: systemd sees the VM this machine is (kvm)
+#   MODE: vm         no container marks: systemd sees what this machine is under its container (VM or metal)
 #         nspawn     /run/systemd/container says systemd-nspawn, /run/host/unix-export/ writable
 #         nspawn-ro  the same with /run/host/unix-export/ read-only
 #         nspawn-none  the same without /run/host/unix-export/

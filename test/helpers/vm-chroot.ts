@@ -89,6 +89,8 @@ export interface VmCase {
   /** The arguments, given the case's directory (the same path for both programs: it is in messages). */
   args: (dir: string) => string[];
   setup?: (dir: string) => void;
+  /** The umask to run the program with (octal, as sh's umask takes it); the chroot's own by default. */
+  umask?: string;
 }
 
 export interface VmRun extends ChrootResult {
@@ -109,7 +111,8 @@ export function runBothInVm(cases: readonly VmCase[], bins: readonly [string, st
       const d = dirs[i * 2 + k]!;
       mkdirSync(Buffer.from(d, "latin1"));
       c.setup?.(d);
-      cmds.push(["sh", "-c", `rm -rf '${shared}' && mv '${d}' '${shared}' && exec "$@"`, "sh", bin, ...c.args(shared)]);
+      const umask = c.umask === undefined ? "" : `umask ${c.umask} && `;
+      cmds.push(["sh", "-c", `rm -rf '${shared}' && mv '${d}' '${shared}' && ${umask}exec "$@"`, "sh", bin, ...c.args(shared)]);
       cmds.push(["sh", "-c", `mv '${shared}' '${d}'`]);
     }
   });

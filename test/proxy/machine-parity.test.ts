@@ -115,12 +115,16 @@ const cases: Case[] = [
   { name: "only the first reply counts", answer: raw('{"parameters":{"class":"host"}}', '{"parameters":{"class":"vm"}}') },
   // Finding machined.
   { name: "no user machined", user: false },
+  // sd-varlink's debug line for the failed connect ("json-stream: Failed to connect to ...").
+  { name: "no user machined (debug)", user: false, env: { SYSTEMD_LOG_LEVEL: "debug" } },
+  { name: "user machined socket stale (debug)", user: false, env: { SYSTEMD_LOG_LEVEL: "debug" }, setup: ({ user }) => { mkdirSync(join(user, "systemd/machine"), { recursive: true }); close(listenUnix(join(user, "systemd/machine/io.systemd.Machine"))); } },
   { name: "XDG_RUNTIME_DIR relative", env: { XDG_RUNTIME_DIR: "relative/dir" }, ours: "Cannot look up machine box with the user's systemd-machined: $XDG_RUNTIME_DIR is not an absolute path: relative/dir.\n" },
   { name: "XDG_RUNTIME_DIR unset", env: { XDG_RUNTIME_DIR: undefined }, ours: "Cannot look up machine box with the user's systemd-machined: $XDG_RUNTIME_DIR is not set.\n" },
   // The system scope (mount namespace).
   { name: "system: container found after the user's NoSuchMachine", user: [], system: [nspawn("box")], setup: ({ system }) => void greeter(join(system, "nspawn/box/unix-export/ssh")) },
   { name: "system: container without export socket", user: [], system: [nspawn("box")] },
   { name: "system: no system machined", user: [], system: false },
+  { name: "system: no system machined (debug)", user: [], system: false, env: { SYSTEMD_LOG_LEVEL: "debug" } },
   { name: "system: the user's machine shadows the system's", user: [{ name: "box", class: "host" }], system: [nspawn("box")] },
   { name: "system: error from the system's machined", user: [], system: [], systemAnswer: raw('{"error":"org.varlink.service.PermissionDenied","parameters":{}}') },
   { name: "system: bad reply from the system's machined", user: [], system: [], systemAnswer: raw('{"parameters":{"class":"container","service":"systemd-nspawn","vSockCid":-1}}') },

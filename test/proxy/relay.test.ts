@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import * as io from "../../ffi/io.ts";
+import { close as closeFd, socketpair } from "../../ffi/socket.ts";
 import { startFakeVsockMux } from "../helpers/fake-vsock-mux.ts";
 import { random, readAll, sha256, spawnPiped, writeAll } from "../helpers/relay.ts";
 import { PROXY, removeDir, tempDir } from "../helpers/tmp.ts";
@@ -233,5 +235,102 @@ describe("descriptors splice cannot handle", () => {
     expect(await p.exited).toBe(1);
     expect(await new Response(p.stderr).text()).toBe("Failed to relay STDIN to the AF_UNIX socket: Is a directory\n");
     srv.stop();
+  });
+});
+
+// Go's x/crypto/ssh and JSch close both of the proxy's pipes when they are done. Toward a peer that does
+// not close on our EOF, and over vsock-mux (where we pass no EOF on), the relay must end by itself then.
+describe("a client that has gone ends the relay", () => {
+  /** How the proxy ended within `ms`, or "still running" (then it is killed). */
+  async function endedWithin(p: Bun.Subprocess, ms: number): Promise<number | "still running"> {
+    const r = await Promise.race([p.exited, Bun.sleep(ms).then(() => "still running" as const)]);
+    if (r === "still running") p.kill("SIGKILL");
+    return r;
+  }
+
+  /** A peer that reads what comes and never closes its side, not even at EOF. */
+  function neverCloses(path: string) {
+    const conns: Conn[] = [];
+    const srv = listenUnix(path, (s: Conn) => {
+      conns.push(s);
+      s.on("data", () => {});
+    });
+    return { stop: () => (conns.forEach((c) => c.destroy()), srv.stop()) };
+  }
+
+  /** Spawn with raw pipes on stdin and stdout: [proc, our stdin write end, our stdout read end]. */
+  function spawnRaw(args: string[]): [Bun.Subprocess<number, number, "pipe">, number, number] {
+    const [inR, inW] = io.pipe(false);
+    const [outR, outW] = io.pipe(false);
+    const proc = Bun.spawn([PROXY, ...args], { stdin: inR, stdout: outW, stderr: "pipe" });
+    closeFd(inR);
+    closeFd(outW);
+    return [proc, inW, outR];
+  }
+
+  test("unix: both pipes closed, the peer never closes: the proxy exits", async () => {
+    const path = sockPath();
+    const peer = neverCloses(path);
+    const [p, inW, outR] = spawnRaw(["unix/" + path, "22"]);
+    await Bun.sleep(200); // relaying
+    closeFd(inW);
+    closeFd(outR);
+    expect(await endedWithin(p, 10000)).toBe(0);
+    expect(await new Response(p.stderr).text()).toBe("");
+    peer.stop();
+  });
+
+  test("vsock-mux: both pipes closed, the guest never closes: the proxy exits", async () => {
+    const guestPath = sockPath();
+    const guest = neverCloses(guestPath);
+    const mux = await startFakeVsockMux({ path: sockPath(), guest: (port) => (port === 22 ? guestPath : null) });
+    const [p, inW, outR] = spawnRaw([`vsock-mux${mux.path}`, "22"]);
+    await Bun.sleep(200);
+    closeFd(inW);
+    closeFd(outR);
+    expect(await endedWithin(p, 10000)).toBe(0);
+    expect(await new Response(p.stderr).text()).toBe("");
+    mux.stop();
+    guest.stop();
+  });
+
+  test("a socketpair on stdio (libssh) closed by the client: the proxy exits", async () => {
+    const path = sockPath();
+    const peer = neverCloses(path);
+    const [ours, theirs] = socketpair();
+    const p = Bun.spawn([PROXY, "--relay", "unix/" + path, "22"], { stdin: theirs, stdout: theirs, stderr: "pipe" });
+    closeFd(theirs);
+    await Bun.sleep(200);
+    closeFd(ours);
+    expect(await endedWithin(p, 10000)).toBe(0);
+    expect(await new Response(p.stderr).text()).toBe("");
+    peer.stop();
+  });
+
+  test("stdin closed but stdout still read: the relay goes on, a late reply arrives", async () => {
+    const guestPath = sockPath();
+    const guest = listenUnix(guestPath, (s: Conn) => {
+      // Never closes; answers a while after the host's stdin has hit EOF.
+      s.on("data", () => void setTimeout(() => void s.write("late reply\n"), 500));
+    });
+    const mux = await startFakeVsockMux({ path: sockPath(), guest: (port) => (port === 22 ? guestPath : null) });
+    const [p, inW, outR] = spawnRaw([`vsock-mux${mux.path}`, "22"]);
+    io.writeFrom(inW, new TextEncoder().encode("hello\n"), 0, 6);
+    closeFd(inW);
+    // Our end only (its own open file description): read without blocking this process's event loop.
+    io.setStatusFlags(outR, io.getStatusFlags(outR) | io.O_NONBLOCK);
+    const buf = new Uint8Array(new ArrayBuffer(64));
+    let got = "";
+    for (let i = 0; i < 100 && !got.includes("\n"); i++) {
+      const n = io.readInto(outR, buf, buf.length);
+      if (n > 0) got += new TextDecoder().decode(buf.subarray(0, n));
+      else await Bun.sleep(50);
+    }
+    expect(got).toBe("late reply\n");
+    expect(p.exitCode).toBeNull(); // still relaying: the client may read on
+    closeFd(outR);
+    expect(await endedWithin(p, 10000)).toBe(0);
+    mux.stop();
+    guest.stop();
   });
 });

@@ -70,6 +70,27 @@ describe("vsock-mux handshake", () => {
     expect(r.rest).toBe("X");
   });
 
+  test("a 32-bit OK line split after systemd's 9 bytes is consumed (262 passes it on)", async () => {
+    const r = await handshake([{ write: "OK 429496" }, { sleep: 200 }, { write: "7295\nX" }, "close"]);
+    expect([r.code, r.stderr, r.rest]).toEqual([0, "", "X"]);
+  });
+
+  test("a 32-bit OK line split before systemd's 9 bytes is consumed (262 fails)", async () => {
+    const r = await handshake([{ write: "OK 42" }, { sleep: 200 }, { write: "94967295\nX" }, "close"]);
+    expect([r.code, r.stderr, r.rest]).toEqual([0, "", "X"]);
+  });
+
+  test("a long OK line trickling in a byte at a time is consumed", async () => {
+    const bytes = [..."OK 1073741824\n"].flatMap((c) => [{ write: c }, { sleep: 30 }]);
+    const r = await handshake([...bytes, { write: "X" }, "close"]);
+    expect([r.code, r.stderr, r.rest]).toEqual([0, "", "X"]);
+  });
+
+  test("an OK line with a port over 32 bits is passed on untouched", async () => {
+    const r = await handshake([{ write: "OK 4294967296\nX" }, "close"]);
+    expect([r.code, r.rest]).toEqual([0, "OK 4294967296\nX"]);
+  });
+
   test("a multiplexer that sends no OK line gets its bytes passed through untouched", async () => {
     const r = await handshake([{ write: "SSH-2.0-direct\r\n" }, "close"]);
     expect(r.code).toBe(0);

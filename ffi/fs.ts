@@ -1,0 +1,125 @@
+// File-system calls through libc, for the generator's boot run. node:fs costs a compiled program about
+// 4 million instructions to load and first use (callgrind: more than the generator's own work), and its
+// failures are thrown errors with stack traces, while a generator's lookups fail as a matter of course
+// (sshd in most $PATH entries, the unit in most search path entries). These return the errno instead.
+//
+// Paths are byte strings' bytes or UTF-8 strings (PathArg); names read back are Uint8Arrays.
+
+import { read, type Pointer } from "bun:ffi";
+import { abi } from "./arch.ts";
+import { errno, libc } from "./libc.ts";
+import { close, type PathArg } from "./socket.ts";
+import type { FileType } from "./io.ts";
+
+export const { F_OK, X_OK, W_OK } = abi;
+const { O_WRONLY, O_CREAT, O_EXCL, O_CLOEXEC, AT_FDCWD, AT_SYMLINK_NOFOLLOW, STATX_TYPE, STATX_SIZE } = abi;
+const EINTR = 4;
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated copy of a path, passed directly as the call argument. */
+function cPath(p: PathArg): Uint8Array {
+  const bytes = typeof p === "string" ? encoder.encode(p) : p;
+  const c = new Uint8Array(new ArrayBuffer(bytes.length + 1));
+  c.set(bytes);
+  return c;
+}
+
+/** access(2): 0 when allowed, else the errno. */
+export function access(path: PathArg, mode: number): number {
+  return libc().access(cPath(path), mode) < 0 ? errno() : 0;
+}
+
+export interface FileStat {
+  type: FileType;
+  size: number;
+}
+
+const TYPES: Record<number, FileType> = {
+  [abi.S_IFSOCK]: "socket",
+  [abi.S_IFIFO]: "fifo",
+  [abi.S_IFCHR]: "chr",
+  [abi.S_IFREG]: "reg",
+  [abi.S_IFDIR]: "dir",
+  [abi.S_IFBLK]: "blk",
+  [abi.S_IFLNK]: "link",
+};
+const STX = abi.statx;
+
+/** stat(2) (lstat(2) when `followLinks` is false) through statx(): the file's type and size, or the errno. */
+export function stat(path: PathArg, followLinks = true): FileStat | number {
+  const buf = new Uint8Array(new ArrayBuffer(STX.size));
+  if (libc().statx(AT_FDCWD, cPath(path), followLinks ? 0 : AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_SIZE, buf) < 0) return errno();
+  const view = new DataView(buf.buffer);
+  return { type: TYPES[view.getUint16(STX.stx_mode, true) & abi.S_IFMT] ?? "unknown", size: Number(view.getBigUint64(STX.stx_size, true)) };
+}
+
+/** mkdir(2): 0 or the errno. */
+export function mkdir(path: PathArg, mode: number): number {
+  return libc().mkdir(cPath(path), mode) < 0 ? errno() : 0;
+}
+
+/** symlink(2): 0 or the errno. */
+export function symlink(target: PathArg, path: PathArg): number {
+  return libc().symlink(cPath(target), cPath(path)) < 0 ? errno() : 0;
+}
+
+/** link(2): 0 or the errno. */
+export function link(existing: PathArg, path: PathArg): number {
+  return libc().link(cPath(existing), cPath(path)) < 0 ? errno() : 0;
+}
+
+/** unlink(2): 0 or the errno. */
+export function unlink(path: PathArg): number {
+  return libc().unlink(cPath(path)) < 0 ? errno() : 0;
+}
+
+/** open(path, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, mode): the descriptor, or the errno negated. */
+export function createExclusive(path: PathArg, mode: number): number {
+  const fd = libc().open(cPath(path), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  return fd < 0 ? -errno() : fd;
+}
+
+/** write(2) until all of `data` is out (a short write is followed by one that reports why): 0 or the errno. */
+export function writeAll(fd: number, data: Uint8Array): number {
+  // Our own ArrayBuffer, passed as the call argument (data may be a view into a movable small array).
+  const buf = new Uint8Array(new ArrayBuffer(data.length));
+  buf.set(data);
+  let off = 0;
+  while (off < buf.length) {
+    const r = Number(libc().write(fd, off === 0 ? buf : buf.subarray(off), buf.length - off));
+    if (r < 0) {
+      const e = errno();
+      if (e === EINTR) continue;
+      return e;
+    }
+    off += r;
+  }
+  return 0;
+}
+
+export { close };
+
+/** The names in a directory (without "." and ".."), in the order readdir(3) gives them, or the errno. */
+export function readdir(path: PathArg): Uint8Array[] | number {
+  const l = libc();
+  const dir = l.opendir(cPath(path)) as Pointer | null;
+  if (dir === null) return errno();
+  const names: Uint8Array[] = [];
+  try {
+    for (;;) {
+      const ent = l.readdir(dir) as Pointer | null;
+      if (ent === null) break;
+      // struct dirent (glibc, LP64): d_ino 8, d_off 8, d_reclen 2, d_type 1, then d_name, NUL-terminated.
+      let len = 0;
+      while (len < 256 && read.u8(ent, 19 + len) !== 0) len++;
+      const name = new Uint8Array(new ArrayBuffer(len));
+      for (let i = 0; i < len; i++) name[i] = read.u8(ent, 19 + i);
+      if (name[0] === 46 && (len === 1 || (len === 2 && name[1] === 46))) continue; // "." and ".."
+      names.push(name);
+    }
+  } finally {
+    l.closedir(dir);
+  }
+  return names;
+}
