@@ -2,16 +2,18 @@
 // --prefix/--sysconfdir pointing into a temp dir), never the system's /usr or /etc. The installed
 // ssh_config drop-in is checked with the real ssh client, and used for a real login over AF_UNIX.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sshConfigDropin } from "../src/install/layout.ts";
+import { DEFAULT_LAYOUT, plan, sshConfigDropin } from "../src/install/layout.ts";
 import { ensureBuilt } from "./helpers/build.ts";
 import { requireReference } from "./helpers/reference.ts";
 import { runCommand, startSshd, type TestSshd } from "./helpers/sshd.ts";
 import { BINARY, removeDir, tempDir } from "./helpers/tmp.ts";
 
 const ref = requireReference("262");
+// Each install copies and fsyncs the 107 MiB binary: seconds on a busy machine, past bun's 5 s default.
+setDefaultTimeout(60000);
 
 async function cli(args: string[]) {
   return runCommand([BINARY, ...args], { timeoutMs: 20000 });
@@ -61,8 +63,14 @@ describe("install --root", () => {
       expect(s[f]).toStartWith("file 644 ");
     }
     expect(s["/usr/lib/systemd/system-generators"]).toBe("dir 755");
-    // One line per file on stdout, nothing left behind by the atomic writes.
-    expect(r.stdout.trim().split("\n")).toHaveLength(9);
+    // The command on PATH, our own drop-in (read before systemd's), the man pages.
+    expect(s["/usr/bin/systemd-ssh"]).toBe("-> ../lib/systemd/systemd-ssh");
+    expect(s["/etc/ssh/ssh_config.d/19-systemd-ssh.conf"]).toStartWith("file 644 ");
+    for (const m of ["man1/systemd-ssh.1.gz", "man1/systemd-ssh-proxy.1.gz", "man1/systemd-ssh-issue.1.gz", "man8/systemd-ssh-generator.8.gz"]) {
+      expect(s[`/usr/share/man/${m}`]).toStartWith("file 644 ");
+    }
+    // One line per file on stdout (and the manifest), nothing left behind by the atomic writes.
+    expect(r.stdout.trim().split("\n")).toHaveLength(plan(DEFAULT_LAYOUT).length + 1);
     expect(Object.keys(s).filter((k) => k.includes("/.#"))).toEqual([]);
     // The installed tool links work (argv[0] dispatch through the relative links).
     const issue = await runCommand([join(root, "usr/lib/systemd/systemd-ssh-issue"), "--bogus"]);
@@ -163,13 +171,25 @@ describe("ownership", () => {
       expect(s["/etc/systemd/system-generators/systemd-ssh-generator"]).toBe("-> /usr/lib/systemd/systemd-ssh");
       expect(r.stdout).toContain(`installed ${root}/etc/systemd/system-generators/systemd-ssh-generator -> /usr/lib/systemd/systemd-ssh (generator, overriding systemd's own)`);
       const added = Object.keys(s).filter((k) => !(k in systemds)).sort();
+      // (and the files systemd never ships: the command, our drop-in, the man pages this fake lacks).
       expect(added).toEqual([
+        "/etc/ssh/ssh_config.d/19-systemd-ssh.conf",
         "/etc/systemd",
         "/etc/systemd/system-generators",
         "/etc/systemd/system-generators/systemd-ssh-generator",
+        "/usr/bin",
+        "/usr/bin/systemd-ssh",
         "/usr/lib/systemd/systemd-ssh",
         "/usr/lib/systemd/systemd-ssh-issue",
         "/usr/lib/systemd/systemd-ssh.manifest",
+        "/usr/share",
+        "/usr/share/man",
+        "/usr/share/man/man1",
+        "/usr/share/man/man1/systemd-ssh-issue.1.gz",
+        "/usr/share/man/man1/systemd-ssh-proxy.1.gz",
+        "/usr/share/man/man1/systemd-ssh.1.gz",
+        "/usr/share/man/man8",
+        "/usr/share/man/man8/systemd-ssh-generator.8.gz",
       ]);
 
       // Again: nothing changes; then uninstall leaves exactly systemd's files.
@@ -249,7 +269,8 @@ describe("the installed drop-in with the real ssh client", () => {
   };
 
   test("ssh -G: unix/, vsock%, .host, machine/ get the installed proxy", async () => {
-    const proxy = `${prefix}/lib/systemd/systemd-ssh-proxy`;
+    // Our own drop-in (19-) is read before systemd's name (20-): `systemd-ssh proxy`, a path of ours.
+    const proxy = `${prefix}/lib/systemd/systemd-ssh proxy`;
     for (const h of ["unix/x", "vsock%3", "vsock/3", "vsock-mux/run/x", "machine/foo", "unix/run/MyVM/sock"]) {
       expect(await proxyOf(h)).toBe(`proxycommand ${proxy} %n %p`);
     }
@@ -293,5 +314,72 @@ describe("the installed drop-in with the real ssh client", () => {
       expect(r.code).not.toBe(0);
       expect(r.stderr.toLowerCase()).toContain("myvm/ssh.sock");
     });
+  });
+});
+
+describe("install --package (the Debian package's maintainer scripts), dpkg's answers injected", () => {
+  // Calls apply.ts directly: which paths a package owns is a fact injected here, as dpkg-query would say.
+  const lines: string[] = [];
+  const say = (l: string) => void lines.push(l);
+  const systemdPaths = plan(DEFAULT_LAYOUT).filter((e) => e.systemdOwn).map((e) => e.path);
+
+  test("systemd < 256: every entry at systemd's paths and nothing else (dpkg has the rest)", async () => {
+    const { install, uninstall } = await import("../src/install/apply.ts");
+    const root = tempDir("install-pkg");
+    try {
+      install({ root, binary: "", package: true, packaged: () => new Set(), say });
+      const s = snapshot(root);
+      const files = Object.keys(s).filter((k) => !s[k]!.startsWith("dir")).sort();
+      expect(files).toEqual([...systemdPaths, "/usr/lib/systemd/systemd-ssh.manifest"].sort());
+      expect(s["/usr/lib/systemd/system-generators/systemd-ssh-generator"]).toBe("-> ../systemd-ssh");
+      uninstall({ root, package: true, packaged: () => new Set(), say });
+      expect(snapshot(root)).toEqual({});
+    } finally {
+      removeDir(root);
+    }
+  });
+
+  test("systemd 256+: nothing is added at its paths, not even what 257 lacks; no generator in /etc", async () => {
+    const { install } = await import("../src/install/apply.ts");
+    const root = tempDir("install-pkg257");
+    try {
+      const gen = "/usr/lib/systemd/system-generators/systemd-ssh-generator";
+      mkdirSync(join(root, gen, ".."), { recursive: true });
+      writeFileSync(join(root, gen), "ELF systemd's generator\n");
+      const before = snapshot(root);
+      install({ root, binary: "", package: true, packaged: (_, ps) => new Set(ps.filter((p) => p !== "/usr/lib/systemd/systemd-ssh-issue" && !p.includes("issue.1"))), say });
+      const s = snapshot(root);
+      delete s["/usr/lib/systemd/systemd-ssh.manifest"];
+      expect(s).toEqual(before);
+    } finally {
+      removeDir(root);
+    }
+  });
+
+  test("after a 12 -> 13 upgrade: a file a package owns now is kept by uninstall, even with our very bytes", async () => {
+    const { install, uninstall } = await import("../src/install/apply.ts");
+    const root = tempDir("install-pkgup");
+    try {
+      install({ root, binary: "", package: true, packaged: () => new Set(), say });
+      const target = "/usr/lib/systemd/system/ssh-access.target";
+      const bytes = readFileSync(join(root, target));
+      // systemd 257 unpacks the same bytes over ours: the manifest alone would call it ours.
+      uninstall({ root, package: true, packaged: (_, ps) => new Set(ps.filter((p) => p === target)), say });
+      expect(readFileSync(join(root, target))).toEqual(bytes);
+      expect(lines).toContain(`kept ${root}${target} (a package's now)`);
+      expect(existsSync(join(root, "usr/lib/systemd/systemd-ssh.manifest"))).toBe(false);
+    } finally {
+      removeDir(root);
+    }
+  });
+
+  test("uninstall --package with no manifest: nothing to do, no error (a prerm must not fail)", async () => {
+    const { uninstall } = await import("../src/install/apply.ts");
+    const root = tempDir("install-pkgnone");
+    try {
+      expect(uninstall({ root, package: true, packaged: () => new Set(), say })).toBe(0);
+    } finally {
+      removeDir(root);
+    }
   });
 });
