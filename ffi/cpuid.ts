@@ -7,6 +7,7 @@
 // from mprotect; the caller then falls back to what the kernel tells it.
 
 import { CFunction, FFIType, type Pointer } from "bun:ffi";
+import { abi } from "./arch.ts";
 import { fail } from "./errors.ts";
 import { libc } from "./libc.ts";
 
@@ -27,8 +28,7 @@ const CODE = new Uint8Array([
 ]);
 
 const PAGE = 4096;
-const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-const MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20;
+const { PROT_READ, PROT_WRITE, PROT_EXEC, MAP_PRIVATE, MAP_ANONYMOUS } = abi;
 
 export interface CpuidRegisters {
   eax: number;

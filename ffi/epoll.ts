@@ -4,21 +4,17 @@
 // there. An edge-triggered watch is woken by every arrival and by the peer's hang-up, so a caller can
 // peek, find the bytes incomplete, and sleep until there are more, without consuming anything.
 
+import { abi } from "./arch.ts";
 import { Errno, fail, SysError } from "./errors.ts";
 import { errno, libc } from "./libc.ts";
 import { close } from "./socket.ts";
 
-const EPOLL_CLOEXEC = 0o2000000;
-const EPOLL_CTL_ADD = 1;
-const EPOLLIN = 0x001;
-const EPOLLERR = 0x008;
-const EPOLLHUP = 0x010;
-const EPOLLRDHUP = 0x2000;
-const EPOLLET = 0x80000000;
+const { EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLLIN, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLET } = abi;
 
 // struct epoll_event { uint32_t events; uint64_t data; }: packed on x86-64 (12 bytes), naturally aligned
-// elsewhere (16). Only `events`, at offset 0 in both, is read; one buffer of 16 bytes fits either.
-const EVENT_BUFFER = 16;
+// on aarch64 (16; ffi/arch.ts). One event at a time, and only `events` is read.
+const EVENT_BUFFER = Math.max(abi.epoll_event.size, 16);
+const EVENTS_WORD = abi.epoll_event.events / 4;
 
 export type Arrival = "data" | "hangup" | "timeout";
 
@@ -32,7 +28,7 @@ export class ArrivalWatch {
     if (ep < 0) fail("epoll_create1");
     this.ep = ep;
     const ev = new Uint32Array(new ArrayBuffer(EVENT_BUFFER));
-    ev[0] = (EPOLLIN | EPOLLRDHUP | EPOLLET) >>> 0;
+    ev[EVENTS_WORD] = (EPOLLIN | EPOLLRDHUP | EPOLLET) >>> 0;
     if (libc().epoll_ctl(ep, EPOLL_CTL_ADD, fd, ev) < 0) {
       const e = errno();
       close(ep);
@@ -45,7 +41,7 @@ export class ArrivalWatch {
     for (;;) {
       const n = libc().epoll_wait(this.ep, this.event, 1, timeoutMs);
       if (n === 0) return "timeout";
-      if (n > 0) return this.event[0]! & (EPOLLRDHUP | EPOLLHUP | EPOLLERR) ? "hangup" : "data";
+      if (n > 0) return this.event[EVENTS_WORD]! & (EPOLLRDHUP | EPOLLHUP | EPOLLERR) ? "hangup" : "data";
       if (errno() !== Errno.EINTR) fail("epoll_wait");
     }
   }

@@ -6,23 +6,13 @@
 // Paths are byte strings' bytes or UTF-8 strings (PathArg); names read back are Uint8Arrays.
 
 import { read, type Pointer } from "bun:ffi";
+import { abi } from "./arch.ts";
 import { errno, libc } from "./libc.ts";
 import { close, type PathArg } from "./socket.ts";
 import type { FileType } from "./io.ts";
 
-export const F_OK = 0;
-export const X_OK = 1;
-export const W_OK = 2;
-
-// The same on x86-64 and arm64 (asm-generic), like struct statx below, unlike struct stat.
-const O_WRONLY = 0o1;
-const O_CREAT = 0o100;
-const O_EXCL = 0o200;
-const O_CLOEXEC = 0o2000000;
-const AT_FDCWD = -100;
-const AT_SYMLINK_NOFOLLOW = 0x100;
-const STATX_TYPE = 0x1;
-const STATX_SIZE = 0x200;
+export const { F_OK, X_OK, W_OK } = abi;
+const { O_WRONLY, O_CREAT, O_EXCL, O_CLOEXEC, AT_FDCWD, AT_SYMLINK_NOFOLLOW, STATX_TYPE, STATX_SIZE } = abi;
 const EINTR = 4;
 
 const encoder = new TextEncoder();
@@ -46,22 +36,22 @@ export interface FileStat {
 }
 
 const TYPES: Record<number, FileType> = {
-  0o140000: "socket",
-  0o010000: "fifo",
-  0o020000: "chr",
-  0o100000: "reg",
-  0o040000: "dir",
-  0o060000: "blk",
-  0o120000: "link",
+  [abi.S_IFSOCK]: "socket",
+  [abi.S_IFIFO]: "fifo",
+  [abi.S_IFCHR]: "chr",
+  [abi.S_IFREG]: "reg",
+  [abi.S_IFDIR]: "dir",
+  [abi.S_IFBLK]: "blk",
+  [abi.S_IFLNK]: "link",
 };
+const STX = abi.statx;
 
 /** stat(2) (lstat(2) when `followLinks` is false) through statx(): the file's type and size, or the errno. */
 export function stat(path: PathArg, followLinks = true): FileStat | number {
-  // struct statx: stx_mode (u16) at 28, stx_size (u64) at 40; 256 bytes in all.
-  const buf = new Uint8Array(new ArrayBuffer(256));
+  const buf = new Uint8Array(new ArrayBuffer(STX.size));
   if (libc().statx(AT_FDCWD, cPath(path), followLinks ? 0 : AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_SIZE, buf) < 0) return errno();
   const view = new DataView(buf.buffer);
-  return { type: TYPES[view.getUint16(28, true) & 0o170000] ?? "unknown", size: Number(view.getBigUint64(40, true)) };
+  return { type: TYPES[view.getUint16(STX.stx_mode, true) & abi.S_IFMT] ?? "unknown", size: Number(view.getBigUint64(STX.stx_size, true)) };
 }
 
 /** mkdir(2): 0 or the errno. */

@@ -7,25 +7,13 @@
 // Pointer discipline as everywhere in ffi/: every buffer handed to libc is the call argument itself (a
 // typed-array view of an ArrayBuffer we allocated), never a pointer stored somewhere.
 
+import { abi } from "./arch.ts";
 import { Errno, fail, SysError } from "./errors.ts";
 import { errno, libc } from "./libc.ts";
 import { close, openReadOnly, type PathArg } from "./socket.ts";
 
-export const SPLICE_F_MOVE = 1;
-export const SPLICE_F_NONBLOCK = 2;
-
-export const POLLIN = 0x001;
-export const POLLOUT = 0x004;
-export const POLLERR = 0x008;
-export const POLLHUP = 0x010;
-export const POLLNVAL = 0x020;
-
-const F_GETFL = 3;
-const F_SETFL = 4;
-const F_SETPIPE_SZ = 1031;
-const F_GETPIPE_SZ = 1032;
-export const O_NONBLOCK = 0o4000;
-const O_CLOEXEC = 0o2000000;
+export const { SPLICE_F_MOVE, SPLICE_F_NONBLOCK, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, O_NONBLOCK } = abi;
+const { F_GETFL, F_SETFL, F_SETPIPE_SZ, F_GETPIPE_SZ, O_CLOEXEC } = abi;
 
 const EINTR = Errno.EINTR;
 
@@ -69,14 +57,22 @@ export function writeFrom(fd: number, buf: Uint8Array, offset: number, len: numb
   }
 }
 
-/** A reusable array of struct pollfd { int fd; short events; short revents; }. */
+// struct pollfd { int fd; short events; short revents; }, indexed as 32-bit words and 16-bit halves.
+const PFD = abi.pollfd;
+const PFD_WORDS = PFD.size / 4;
+const PFD_HALVES = PFD.size / 2;
+const FD_WORD = PFD.fd / 4;
+const EVENTS_HALF = PFD.events / 2;
+const REVENTS_HALF = PFD.revents / 2;
+
+/** A reusable array of struct pollfd. */
 export class PollSet {
   private readonly words: Int32Array;
   private readonly halves: Int16Array;
   private n = 0;
 
   constructor(readonly capacity: number) {
-    const buf = new ArrayBuffer(capacity * 8);
+    const buf = new ArrayBuffer(capacity * PFD.size);
     this.words = new Int32Array(buf);
     this.halves = new Int16Array(buf);
   }
@@ -93,18 +89,18 @@ export class PollSet {
   add(fd: number, events: number): number {
     if (this.n >= this.capacity) throw new RangeError("PollSet full");
     const i = this.n++;
-    this.words[i * 2] = fd;
-    this.halves[i * 4 + 2] = events;
-    this.halves[i * 4 + 3] = 0;
+    this.words[i * PFD_WORDS + FD_WORD] = fd;
+    this.halves[i * PFD_HALVES + EVENTS_HALF] = events;
+    this.halves[i * PFD_HALVES + REVENTS_HALF] = 0;
     return i;
   }
 
   fd(i: number): number {
-    return this.words[i * 2]!;
+    return this.words[i * PFD_WORDS + FD_WORD]!;
   }
 
   revents(i: number): number {
-    return this.halves[i * 4 + 3]! & 0xffff;
+    return this.halves[i * PFD_HALVES + REVENTS_HALF]! & 0xffff;
   }
 
   /** poll(2) the entries; timeout in ms, -1 for none. Returns the number ready, or -errno (EINTR retried). */
@@ -150,20 +146,19 @@ export function setStatusFlags(fd: number, flags: number): void {
 
 export type FileType = "socket" | "fifo" | "chr" | "reg" | "dir" | "blk" | "link" | "unknown";
 
-const S_IFMT = 0o170000;
+const S_IFMT = abi.S_IFMT;
 const TYPES: Record<number, FileType> = {
-  0o140000: "socket",
-  0o010000: "fifo",
-  0o020000: "chr",
-  0o100000: "reg",
-  0o040000: "dir",
-  0o060000: "blk",
-  0o120000: "link",
+  [abi.S_IFSOCK]: "socket",
+  [abi.S_IFIFO]: "fifo",
+  [abi.S_IFCHR]: "chr",
+  [abi.S_IFREG]: "reg",
+  [abi.S_IFDIR]: "dir",
+  [abi.S_IFBLK]: "blk",
+  [abi.S_IFLNK]: "link",
 };
 
-// struct stat: st_dev (8 bytes) and st_ino (8) first everywhere; then x86-64 has st_nlink (8) before
-// st_mode, while the generic layout used by arm64 has st_mode right after st_ino.
-const ST_MODE_OFFSET = process.arch === "x64" ? 24 : 16;
+// struct stat differs: x86-64 has st_nlink before st_mode, aarch64 has st_mode right after st_ino.
+const STAT = abi.stat;
 
 export interface FileId {
   type: FileType;
@@ -174,11 +169,12 @@ export interface FileId {
 
 /** What is open on `fd` (fstat), or null when fd is not open. */
 export function fileId(fd: number): FileId | null {
-  const buf = new ArrayBuffer(256); // sizeof(struct stat) is 144 on x86-64, 128 on arm64
+  // Room to spare past sizeof(struct stat) (checked against gcc), so no table can let fstat overrun it.
+  const buf = new ArrayBuffer(Math.max(STAT.size, 256));
   if (libc().fstat(fd, new Uint8Array(buf)) < 0) return null;
   const view = new DataView(buf);
-  const mode = view.getUint32(ST_MODE_OFFSET, true);
-  return { type: TYPES[mode & S_IFMT] ?? "unknown", dev: view.getBigUint64(0, true), ino: view.getBigUint64(8, true) };
+  const mode = view.getUint32(STAT.st_mode, true);
+  return { type: TYPES[mode & S_IFMT] ?? "unknown", dev: view.getBigUint64(STAT.st_dev, true), ino: view.getBigUint64(STAT.st_ino, true) };
 }
 
 /** The type of the file open on `fd`, or null when fd is not open. */

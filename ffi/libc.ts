@@ -8,11 +8,12 @@
 // pointer stored inside a struct can never outlive, or be moved away from, the memory it points to.
 
 import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
+import { abi } from "./arch.ts";
 
 const { i32, i64, u32, u64, ptr, cstring } = FFIType;
 
-// glibc's soname; musl keeps everything in libc.so too, under another name.
-const LIBC_CANDIDATES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"];
+// glibc's soname; musl keeps everything in libc.so too, under a name that says the architecture.
+const LIBC_CANDIDATES = abi.libcNames;
 
 // The symbols in groups, bound together the first time one of them is used: binding costs about 40 µs a
 // symbol (bun:ffi compiles a trampoline for each), so a tool binds only the groups its run needs. The

@@ -1,25 +1,25 @@
 // Socket address layouts, built in plain ArrayBuffers. Pure: no libc calls, so tests can check the bytes
-// against what the C compiler says (test/ffi/sockaddr.test.ts builds a small C program for that).
+// against what the C compiler says (test/ffi/sockaddr.test.ts builds a small C program for that, for
+// x86-64 and aarch64). The numbers and offsets come from ffi/arch.ts.
 
-export const AF_UNIX = 1;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-export const AF_VSOCK = 40;
+import { abi } from "./arch.ts";
+
+export const { AF_UNIX, AF_INET, AF_INET6, AF_VSOCK, VMADDR_CID_ANY, VMADDR_PORT_ANY } = abi;
+const UN = abi.sockaddr_un;
+const VM = abi.sockaddr_vm;
 
 /** offsetof(struct sockaddr_un, sun_path) */
-export const SUN_PATH_OFFSET = 2;
+export const SUN_PATH_OFFSET = UN.sun_path;
 /** sizeof(((struct sockaddr_un){}).sun_path) */
-export const SUN_PATH_SIZE = 108;
+export const SUN_PATH_SIZE = UN.sun_path_size;
 /** sizeof(struct sockaddr_un) */
-export const SOCKADDR_UN_SIZE = SUN_PATH_OFFSET + SUN_PATH_SIZE;
+export const SOCKADDR_UN_SIZE = UN.size;
 /** sizeof(struct sockaddr_vm) */
-export const SOCKADDR_VM_SIZE = 16;
+export const SOCKADDR_VM_SIZE = VM.size;
 
-export const VMADDR_CID_ANY = 0xffffffff;
 export const VMADDR_CID_HYPERVISOR = 0;
 export const VMADDR_CID_LOCAL = 1;
 export const VMADDR_CID_HOST = 2;
-export const VMADDR_PORT_ANY = 0xffffffff;
 
 /** A socket address ready for connect()/bind(): the bytes, and the length to pass alongside them. */
 export interface SockAddr {
@@ -51,7 +51,7 @@ export function sockaddrUn(path: string | Uint8Array): SockAddr {
 
   const length = SUN_PATH_OFFSET + name.length + (abstract ? 0 : 1);
   const buf = new ArrayBuffer(length);
-  new DataView(buf).setUint16(0, AF_UNIX, true);
+  new DataView(buf).setUint16(UN.sun_family, AF_UNIX, true);
   new Uint8Array(buf, SUN_PATH_OFFSET).set(name);
   return { family: AF_UNIX, bytes: new Uint8Array(buf), length };
 }
@@ -71,10 +71,10 @@ export function sockaddrVm(cid: number, port: number, flags = 0): SockAddr {
   }
   const buf = new ArrayBuffer(SOCKADDR_VM_SIZE);
   const view = new DataView(buf);
-  view.setUint16(0, AF_VSOCK, true); // svm_family
-  view.setUint16(2, 0, true); // svm_reserved1
-  view.setUint32(4, port, true); // svm_port
-  view.setUint32(8, cid, true); // svm_cid
-  view.setUint8(12, flags); // svm_flags; svm_zero[3] stays 0
+  view.setUint16(VM.svm_family, AF_VSOCK, true);
+  view.setUint16(VM.svm_reserved1, 0, true);
+  view.setUint32(VM.svm_port, port, true);
+  view.setUint32(VM.svm_cid, cid, true);
+  view.setUint8(VM.svm_flags, flags); // svm_zero[3] stays 0
   return { family: AF_VSOCK, bytes: new Uint8Array(buf), length: SOCKADDR_VM_SIZE };
 }

@@ -2,36 +2,16 @@
 // Every function takes and returns plain values; failures throw SysError (ffi/errors.ts).
 
 import { ptr } from "bun:ffi";
-import { fail, SysError } from "./errors.ts";
+import { abi } from "./arch.ts";
+import { Errno, fail, SysError } from "./errors.ts";
 import { errno, libc } from "./libc.ts";
 import { AF_UNIX, AF_VSOCK, sockaddrUn, sockaddrVm, SUN_PATH_SIZE, type SockAddr } from "./sockaddr.ts";
 
-export const SOCK_STREAM = 1;
-export const SOCK_DGRAM = 2;
-export const SOCK_SEQPACKET = 5;
-export const SOCK_NONBLOCK = 0o4000;
-export const SOCK_CLOEXEC = 0o2000000;
-
-export const SOL_SOCKET = 1;
-const SO_TYPE = 3;
-const SO_PEERCRED = 17;
-const SO_DOMAIN = 39;
-const FIONREAD = 0x541b; // SIOCINQ: bytes queued for reading
-const SO_RCVTIMEO = 20; // SO_RCVTIMEO_OLD: struct timeval with 64-bit fields on LP64
-const SCM_RIGHTS = 1;
-
-export const MSG_PEEK = 0x2;
-export const MSG_DONTWAIT = 0x40;
-export const MSG_NOSIGNAL = 0x4000;
-const MSG_CMSG_CLOEXEC = 0x40000000;
-
-export const SHUT_RD = 0;
-export const SHUT_WR = 1;
-export const SHUT_RDWR = 2;
-
-const O_RDONLY = 0;
-const O_CLOEXEC = 0o2000000;
-const O_PATH = 0o10000000;
+export const {
+  SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_NONBLOCK, SOCK_CLOEXEC, SOL_SOCKET,
+  MSG_PEEK, MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_RD, SHUT_WR, SHUT_RDWR,
+} = abi;
+const { SO_TYPE, SO_PEERCRED, SO_DOMAIN, FIONREAD, SO_RCVTIMEO, SCM_RIGHTS, MSG_CMSG_CLOEXEC, O_RDONLY, O_CLOEXEC, O_PATH } = abi;
 
 const encoder = new TextEncoder();
 
@@ -62,8 +42,8 @@ export function socket(family: number, type = SOCK_STREAM, protocol = 0): number
   return again;
 }
 
-const EMFILE = 24;
-const RLIMIT_NOFILE = 7; // the same on x86-64 and arm64
+const { EMFILE } = Errno;
+const { RLIMIT_NOFILE } = abi;
 /**
  * Descriptors Bun's runtime holds from start-up that a C program does not: its event loop's epoll instance
  * and eventfd (Bun 1.4). Under a descriptor limit that leaves a C tool just room for its socket (systemd's
@@ -80,16 +60,18 @@ let roomMade = false;
 function makeRoomForRuntime(): boolean {
   if (roomMade) return false;
   roomMade = true;
-  const lim = new BigUint64Array(new ArrayBuffer(16)); // struct rlimit { rlim_t cur, max; }
+  const RL = abi.rlimit; // struct rlimit { rlim_t cur, max; }
+  const lim = new BigUint64Array(new ArrayBuffer(RL.size));
+  const [CUR, MAX] = [RL.rlim_cur / 8, RL.rlim_max / 8];
   if (libc().getrlimit(RLIMIT_NOFILE, lim) < 0) return false;
-  const [cur, max] = [lim[0]!, lim[1]!];
+  const [cur, max] = [lim[CUR]!, lim[MAX]!];
   const want = cur + BigInt(RUNTIME_DESCRIPTORS);
-  lim[0] = want;
-  lim[1] = max > want ? max : want;
+  lim[CUR] = want;
+  lim[MAX] = max > want ? max : want;
   if (libc().setrlimit(RLIMIT_NOFILE, lim) === 0) return true;
   if (max <= cur) return false;
-  lim[0] = max < want ? max : want;
-  lim[1] = max;
+  lim[CUR] = max < want ? max : want;
+  lim[MAX] = max;
   return libc().setrlimit(RLIMIT_NOFILE, lim) === 0;
 }
 
@@ -225,12 +207,14 @@ export function socketFamily(fd: number): number | null {
  * cannot see, where the kernel reports 0).
  */
 export function peerPid(fd: number): number | null {
-  const buf = new ArrayBuffer(16);
-  const cred = new Int32Array(buf, 0, 3); // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
-  const len = new Uint32Array(buf, 12, 1);
-  len[0] = 12;
+  const UC = abi.ucred; // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+  const buf = new ArrayBuffer(UC.size + 4);
+  const cred = new Int32Array(buf, 0, UC.size / 4);
+  const len = new Uint32Array(buf, UC.size, 1);
+  len[0] = UC.size;
   if (libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, len) < 0) return null;
-  return cred[0]! > 0 ? cred[0]! : null;
+  const pid = cred[UC.pid / 4]!;
+  return pid > 0 ? pid : null;
 }
 
 /** How many bytes are queued for reading on a socket (FIONREAD), or null when that cannot be told. */
@@ -240,18 +224,17 @@ export function queuedBytes(fd: number): number | null {
   return n[0]!;
 }
 
-// struct msghdr on LP64: name(8) namelen(4)+pad(4) iov(8) iovlen(8) control(8) controllen(8) flags(4)+pad(4)
-const MSGHDR_SIZE = 56;
-const IOVEC_SIZE = 16;
-// struct cmsghdr: cmsg_len(8) level(4) type(4), data aligned to 8: CMSG_SPACE(sizeof(int)) = 24
-const CMSG_HDR_SIZE = 16;
+// struct msghdr, struct iovec and struct cmsghdr (LP64: 8-byte lengths and pointers, data aligned to 8).
+const MH = abi.msghdr;
+const IOV = abi.iovec;
+const CM = abi.cmsghdr;
 
 /** A msghdr with one iovec and a control buffer, all inside one ArrayBuffer so interior pointers stay valid. */
 class MsgLayout {
   readonly bytes: Uint8Array;
   readonly view: DataView;
-  readonly iovOff = MSGHDR_SIZE;
-  readonly ctlOff = MSGHDR_SIZE + IOVEC_SIZE;
+  readonly iovOff = MH.size;
+  readonly ctlOff = MH.size + IOV.size;
   readonly dataOff: number;
 
   constructor(
@@ -264,14 +247,14 @@ class MsgLayout {
     this.view = new DataView(buf);
     const base = ptr(this.bytes);
     const setPtr = (off: number, value: number) => this.view.setBigUint64(off, BigInt(value), true);
-    setPtr(16, base + this.iovOff); // msg_iov
-    this.view.setBigUint64(24, 1n, true); // msg_iovlen
+    setPtr(MH.msg_iov, base + this.iovOff);
+    this.view.setBigUint64(MH.msg_iovlen, 1n, true);
     if (controlLen > 0) {
-      setPtr(32, base + this.ctlOff); // msg_control
-      this.view.setBigUint64(40, BigInt(controlLen), true); // msg_controllen
+      setPtr(MH.msg_control, base + this.ctlOff);
+      this.view.setBigUint64(MH.msg_controllen, BigInt(controlLen), true);
     }
-    setPtr(this.iovOff, base + this.dataOff); // iov_base
-    this.view.setBigUint64(this.iovOff + 8, BigInt(dataLen), true); // iov_len
+    setPtr(this.iovOff + IOV.iov_base, base + this.dataOff);
+    this.view.setBigUint64(this.iovOff + IOV.iov_len, BigInt(dataLen), true);
   }
 }
 
@@ -281,11 +264,11 @@ class MsgLayout {
  * peer is an EPIPE error, not a SIGPIPE death.
  */
 export function sendFd(sock: number, fd: number): void {
-  const m = new MsgLayout(CMSG_HDR_SIZE + 8, 1);
-  m.view.setBigUint64(m.ctlOff, BigInt(CMSG_HDR_SIZE + 4), true); // cmsg_len = CMSG_LEN(sizeof(int))
-  m.view.setInt32(m.ctlOff + 8, SOL_SOCKET, true);
-  m.view.setInt32(m.ctlOff + 12, SCM_RIGHTS, true);
-  m.view.setInt32(m.ctlOff + CMSG_HDR_SIZE, fd, true);
+  const m = new MsgLayout(CM.spaceInt, 1);
+  m.view.setBigUint64(m.ctlOff + CM.cmsg_len, BigInt(CM.lenInt), true);
+  m.view.setInt32(m.ctlOff + CM.cmsg_level, SOL_SOCKET, true);
+  m.view.setInt32(m.ctlOff + CM.cmsg_type, SCM_RIGHTS, true);
+  m.view.setInt32(m.ctlOff + CM.data, fd, true);
   m.bytes[m.dataOff] = 0;
   // m.bytes is the call argument: the msghdr and everything it points into live in its ArrayBuffer.
   const r = libc().sendmsg(sock, m.bytes, MSG_NOSIGNAL);
@@ -301,15 +284,15 @@ export interface ReceivedFd {
 
 /** Receive one message with at most one SCM_RIGHTS descriptor (the counterpart of sendFd, for tests and relays). */
 export function recvFd(sock: number, maxData = 16): ReceivedFd {
-  const m = new MsgLayout(CMSG_HDR_SIZE + 8, maxData);
+  const m = new MsgLayout(CM.spaceInt, maxData);
   const r = Number(libc().recvmsg(sock, m.bytes, MSG_CMSG_CLOEXEC));
   if (r < 0) fail("recvmsg");
   let fd: number | null = null;
-  const controllen = Number(m.view.getBigUint64(40, true));
-  if (controllen >= CMSG_HDR_SIZE + 4) {
-    const level = m.view.getInt32(m.ctlOff + 8, true);
-    const type = m.view.getInt32(m.ctlOff + 12, true);
-    if (level === SOL_SOCKET && type === SCM_RIGHTS) fd = m.view.getInt32(m.ctlOff + CMSG_HDR_SIZE, true);
+  const controllen = Number(m.view.getBigUint64(MH.msg_controllen, true));
+  if (controllen >= CM.lenInt) {
+    const level = m.view.getInt32(m.ctlOff + CM.cmsg_level, true);
+    const type = m.view.getInt32(m.ctlOff + CM.cmsg_type, true);
+    if (level === SOL_SOCKET && type === SCM_RIGHTS) fd = m.view.getInt32(m.ctlOff + CM.data, true);
   }
   return { fd, data: m.bytes.slice(m.dataOff, m.dataOff + r) };
 }
@@ -351,21 +334,24 @@ export interface Timeval {
   usec: number;
 }
 
+// struct timeval { time_t tv_sec; suseconds_t tv_usec; }: two 64-bit fields on LP64.
+const TV = abi.timeval;
+
 export function getRecvTimeout(fd: number): Timeval {
-  const buf = new ArrayBuffer(24);
-  const tv = new BigInt64Array(buf, 0, 2);
-  const len = new Uint32Array(buf, 16, 1);
-  len[0] = 16;
+  const buf = new ArrayBuffer(TV.size + 8);
+  const tv = new BigInt64Array(buf, 0, TV.size / 8);
+  const len = new Uint32Array(buf, TV.size, 1);
+  len[0] = TV.size;
   if (libc().getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, len) < 0) fail("getsockopt");
-  if (len[0] !== 16) throw new SysError("getsockopt", 5 /* EIO */);
-  return { sec: Number(tv[0]), usec: Number(tv[1]) };
+  if (len[0] !== TV.size) throw new SysError("getsockopt", Errno.EIO);
+  return { sec: Number(tv[TV.tv_sec / 8]), usec: Number(tv[TV.tv_usec / 8]) };
 }
 
 export function setRecvTimeout(fd: number, t: Timeval): void {
-  const tv = new BigInt64Array(new ArrayBuffer(16));
-  tv[0] = BigInt(t.sec);
-  tv[1] = BigInt(t.usec);
-  if (libc().setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16) < 0) fail("setsockopt");
+  const tv = new BigInt64Array(new ArrayBuffer(TV.size));
+  tv[TV.tv_sec / 8] = BigInt(t.sec);
+  tv[TV.tv_usec / 8] = BigInt(t.usec);
+  if (libc().setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, TV.size) < 0) fail("setsockopt");
 }
 
 /** Create-and-bind an AF_UNIX listening socket (used by tests and fake peers). */

@@ -1,13 +1,13 @@
 // AF_VSOCK facts about the machine we run on. Neither function connects anything: creating an AF_VSOCK
 // socket and asking /dev/vsock for our CID are safe everywhere, connect() is not (see DEVELOPERS.md).
 
+import { abi } from "./arch.ts";
 import { SysError } from "./errors.ts";
 import { errno, libc } from "./libc.ts";
 import { AF_VSOCK } from "./sockaddr.ts";
 import { close, openReadOnly, SOCK_CLOEXEC, SOCK_STREAM } from "./socket.ts";
 
-// _IO(7, 0xb9) from <linux/vm_sockets.h>
-const IOCTL_VM_SOCKETS_GET_LOCAL_CID = 0x7b9;
+const { IOCTL_VM_SOCKETS_GET_LOCAL_CID } = abi;
 
 /**
  * Whether the kernel can make AF_VSOCK sockets, decided the way systemd does: create one and look at the

@@ -10,7 +10,7 @@
 // that our output is identical to 262's (files, modes, symlinks, exit status, log).
 //
 // Usage: scripts/bench [--runs N] [--scale-runs N] [--mem-runs N] [SECTION...]
-//   sections: proxy generator listen-10k dup-5mib relay qemu (default: all but qemu)
+//   sections: proxy generator listen-10k dup-5mib relay qemu arm64 (default: all but qemu and arm64)
 // Any failure (a candidate that exits non-zero, sends no descriptor, hangs past its timeout, or writes
 // other output than 262) ends the bench with one line naming it and a non-zero status.
 
@@ -42,8 +42,8 @@ const RUNS = option("--runs", 30);
 const SCALE_RUNS = option("--scale-runs", 5);
 const MEM_RUNS = option("--mem-runs", 2);
 const ALL = ["proxy", "generator", "listen-10k", "dup-5mib", "relay"];
-// qemu needs libvirt, so it runs only when named.
-const KNOWN = [...ALL, "qemu"];
+// qemu (libvirt) and arm64 (a cross build under qemu-user) run only when named.
+const KNOWN = [...ALL, "qemu", "arm64"];
 const sections = args.length ? args : ALL;
 for (const s of sections) if (!KNOWN.includes(s)) fail(`unknown section ${s} (sections: ${KNOWN.join(" ")})`);
 
@@ -358,6 +358,44 @@ function dup5MiBSection() {
   target("5 MiB duplicate credential, peak RSS, against systemd 262", 2, rss(GENERATORS[0]!.name), rss(GENERATORS[1]!.name), mib);
 }
 
+/**
+ * The arm64 build's hand-off under qemu-user against arm64 systemd 262's under the same emulator (only the
+ * ratio means anything: emulation costs differ between the runtime and C). Needs `scripts/build
+ * --target=arm64` and `scripts/fetch-reference --arch=arm64` (scripts/bench does both for this section).
+ */
+function arm64Section() {
+  const root = join(REPO, ".reference/arm64");
+  const lib = join(root, "262/usr/lib/aarch64-linux-gnu");
+  const proxy = "/usr/lib/systemd/systemd-ssh-proxy";
+  const sock = join(work, "arm64-target.sock");
+  const listener = listenUnix(sock);
+  const target = [`unix${sock}`, "22"];
+  const qemu = Bun.which("qemu-aarch64-static") ?? "qemu-aarch64-static"; // the harness does not search $PATH
+  const candidates: Record<string, string[]> = {
+    "ours (dist/arm64/systemd-ssh)": [qemu, "-L", join(root, "libc"), "-0", "systemd-ssh-proxy", join(REPO, "dist/arm64/systemd-ssh"), ...target],
+    "arm64 systemd 262": [qemu, join(lib, "ld-linux-aarch64.so.1"), "--library-path", `${lib}/systemd:${lib}`, "--argv0", proxy, join(root, "262", proxy), ...target],
+  };
+  const runs = Math.min(RUNS, 10);
+  const results: Record<string, { handoff: number[]; exit: number[] }> = {};
+  for (let i = -1; i < runs; i++) {
+    for (const [name, cmd] of Object.entries(candidates)) {
+      const r = measure(name, cmd, { timeoutSec: 120 });
+      if (!r.gotFd || r.code !== 0) fail(`${name}: no descriptor (exit ${r.code})`);
+      close(accept(listener));
+      if (i < 0) continue; // warm-up
+      (results[name] ??= { handoff: [], exit: [] }).handoff.push(r.handoff);
+      results[name]!.exit.push(r.exit);
+    }
+  }
+  close(listener);
+  console.log(`\n## arm64 proxy hand-off under qemu-user (${runs} runs each, alternating; median)`);
+  for (const [name, r] of Object.entries(results)) {
+    console.log(`${name.padEnd(35)} ${ms(median(r.handoff)).padStart(9)}  ${ms(median(r.exit)).padStart(9)}`);
+  }
+  const ratio = median(results["ours (dist/arm64/systemd-ssh)"]!.handoff) / median(results["arm64 systemd 262"]!.handoff);
+  console.log(`ratio (hand-off, ours / reference, same emulator): ${ratio.toFixed(1)}x`);
+}
+
 /** Relay throughput against socat: scripts/bench-relay.ts, 1 GiB each way. */
 function relaySection() {
   console.log("\n## relay throughput (1 GiB each way, ours against socat - UNIX-CONNECT:PATH)");
@@ -378,5 +416,6 @@ for (const s of sections) {
   else if (s === "dup-5mib") dup5MiBSection();
   else if (s === "relay") relaySection();
   else if (s === "qemu") qemuSection();
+  else if (s === "arm64") arm64Section();
   else fail(`unknown section ${s}`);
 }

@@ -4,6 +4,7 @@
 
 import { chmodSync, closeSync, constants, fchmodSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { abi } from "../../ffi/arch.ts";
 import { bytes } from "../shared/raw-bytes.ts";
 import { writeAll } from "../shared/write-all.ts";
 
@@ -112,7 +113,7 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
   const tmp = join(dirname(path), `.#${basename(path)}${randomSuffix()}`);
   let fd: number;
   try {
-    fd = openSync(bytes(tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | 0o2000000 /* O_CLOEXEC */, 0o600);
+    fd = openSync(bytes(tmp), abi.O_WRONLY | abi.O_CREAT | abi.O_EXCL | abi.O_NOFOLLOW | abi.O_CLOEXEC, 0o600);
   } catch (e) {
     throw new IssueWriteError("create", toEffectError(e));
   }

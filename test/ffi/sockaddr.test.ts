@@ -1,12 +1,13 @@
-// The SockAddr builder's layouts, checked against what the machine's C compiler says about the real structs.
+// The SockAddr builder's layouts, checked against what the C compiler says about the real structs, for
+// x86-64 (gcc) and aarch64 (gcc-aarch64-linux-gnu, the probe run under qemu-user).
 
-import { beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
+import { abi, ABIS, type Arch } from "../../ffi/arch.ts";
 import {
   AF_UNIX, AF_VSOCK, SOCKADDR_UN_SIZE, SOCKADDR_VM_SIZE, SUN_PATH_OFFSET, SUN_PATH_SIZE,
   sockaddrUn, sockaddrUnAbstract, sockaddrVm,
 } from "../../ffi/sockaddr.ts";
-import { removeDir, tempDir } from "../helpers/tmp.ts";
+import { compileAndRun, requireCompilerFor } from "../helpers/cross-cc.ts";
 
 // Prints the layout facts, then the bytes of a few addresses built the C way, one per line in hex.
 const C_SOURCE = String.raw`
@@ -50,55 +51,53 @@ int main(void) {
 `;
 
 const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-let facts: Record<string, number>;
-let samples: string[];
 
-beforeAll(async () => {
-  const dir = tempDir("sockaddr");
-  try {
-    await Bun.write(join(dir, "layout.c"), C_SOURCE);
-    const cc = Bun.spawnSync(["gcc", "-Wall", "-o", join(dir, "layout"), join(dir, "layout.c")]);
-    if (cc.exitCode !== 0) throw new Error(`gcc failed: ${cc.stderr.toString()}`);
-    const out = Bun.spawnSync([join(dir, "layout")]).stdout.toString().trim().split("\n");
-    facts = Object.fromEntries(out.filter((l) => l.includes(" ")).map((l) => [l.split(" ")[0]!, Number(l.split(" ")[1])]));
-    samples = out.filter((l) => !l.includes(" "));
-  } finally {
-    removeDir(dir);
-  }
-});
+for (const arch of Object.keys(ABIS) as Arch[]) {
+  const run = requireCompilerFor(arch);
+  describe.skipIf(!run)(`struct layouts match ${arch}'s C compiler`, () => {
+    const out = run ? compileAndRun(C_SOURCE, arch).trim().split("\n") : [];
+    const facts: Record<string, number> = Object.fromEntries(out.filter((l) => l.includes(" ")).map((l) => [l.split(" ")[0]!, Number(l.split(" ")[1])]));
+    const samples = out.filter((l) => !l.includes(" "));
 
-describe("struct layouts match the C compiler", () => {
-  test("constants and sockaddr_un", () => {
-    expect(facts.AF_UNIX).toBe(AF_UNIX);
-    expect(facts.AF_VSOCK).toBe(AF_VSOCK);
-    expect(facts.sizeof_sockaddr_un).toBe(SOCKADDR_UN_SIZE);
-    expect(facts.offsetof_sun_path).toBe(SUN_PATH_OFFSET);
-    expect(facts.sizeof_sun_path).toBe(SUN_PATH_SIZE);
+    // The builder below runs with this machine's table; the bytes it makes stand for `arch` because the
+    // socket address parts of the two tables are the same (and ffi/arch.ts's test checks each against C).
+    test("this architecture's socket address layout is the running one's", () => {
+      expect([ABIS[arch].sockaddr_un, ABIS[arch].sockaddr_vm, ABIS[arch].AF_UNIX, ABIS[arch].AF_VSOCK])
+        .toEqual([abi.sockaddr_un, abi.sockaddr_vm, abi.AF_UNIX, abi.AF_VSOCK]);
+    });
+
+    test("constants and sockaddr_un", () => {
+      expect(facts.AF_UNIX).toBe(AF_UNIX);
+      expect(facts.AF_VSOCK).toBe(AF_VSOCK);
+      expect(facts.sizeof_sockaddr_un).toBe(SOCKADDR_UN_SIZE);
+      expect(facts.offsetof_sun_path).toBe(SUN_PATH_OFFSET);
+      expect(facts.sizeof_sun_path).toBe(SUN_PATH_SIZE);
+    });
+
+    test("sockaddr_vm", () => {
+      expect(facts.sizeof_sockaddr_vm).toBe(SOCKADDR_VM_SIZE);
+      expect([facts.offsetof_svm_family, facts.offsetof_svm_reserved1, facts.offsetof_svm_port, facts.offsetof_svm_cid,
+        facts.offsetof_svm_flags, facts.offsetof_svm_zero]).toEqual([0, 2, 4, 8, 12, 13]);
+    });
+
+    test("a path address: bytes and length include the terminating NUL", () => {
+      const sa = sockaddrUn("/run/ssh-unix-local/socket");
+      expect(sa.length).toBe(SUN_PATH_OFFSET + "/run/ssh-unix-local/socket".length + 1);
+      expect(toHex(sa.bytes)).toBe(samples[0]!);
+    });
+
+    test("an abstract address: leading NUL, exact length", () => {
+      const sa = sockaddrUnAbstract("abstract");
+      expect(sa.length).toBe(SUN_PATH_OFFSET + 9);
+      expect(toHex(sa.bytes)).toBe(samples[1]!);
+    });
+
+    test("vsock addresses", () => {
+      expect(toHex(sockaddrVm(0x12345678, 22).bytes)).toBe(samples[2]!);
+      expect(toHex(sockaddrVm(0xffffffff, 0xffffffff).bytes)).toBe(samples[3]!);
+    });
   });
-
-  test("sockaddr_vm", () => {
-    expect(facts.sizeof_sockaddr_vm).toBe(SOCKADDR_VM_SIZE);
-    expect([facts.offsetof_svm_family, facts.offsetof_svm_reserved1, facts.offsetof_svm_port, facts.offsetof_svm_cid,
-      facts.offsetof_svm_flags, facts.offsetof_svm_zero]).toEqual([0, 2, 4, 8, 12, 13]);
-  });
-
-  test("a path address: bytes and length include the terminating NUL", () => {
-    const sa = sockaddrUn("/run/ssh-unix-local/socket");
-    expect(sa.length).toBe(SUN_PATH_OFFSET + "/run/ssh-unix-local/socket".length + 1);
-    expect(toHex(sa.bytes)).toBe(samples[0]!);
-  });
-
-  test("an abstract address: leading NUL, exact length", () => {
-    const sa = sockaddrUnAbstract("abstract");
-    expect(sa.length).toBe(SUN_PATH_OFFSET + 9);
-    expect(toHex(sa.bytes)).toBe(samples[1]!);
-  });
-
-  test("vsock addresses", () => {
-    expect(toHex(sockaddrVm(0x12345678, 22).bytes)).toBe(samples[2]!);
-    expect(toHex(sockaddrVm(0xffffffff, 0xffffffff).bytes)).toBe(samples[3]!);
-  });
-});
+}
 
 describe("limits", () => {
   test("the longest path that fits is 107 bytes; 108 does not", () => {

@@ -91,6 +91,9 @@ describe("VMs", () => {
     ["/sys/hypervisor/type", { "/sys/hypervisor/type": "foo\n" }, {}, "vm-other"],
     ["device tree KVM (arm64)", { "/proc/device-tree/hypervisor/compatible": "linux,kvm" }, { arch: "arm64", cpuid: noExec }, "kvm"],
     ["device tree fw-cfg (arm64)", { "/proc/device-tree/fw-cfg@9020000/x": "" }, { arch: "arm64", cpuid: noExec }, "qemu"],
+    // systemd has no CPUID stage off x86: on arm64 even a CPU that would answer KVM is not asked; DMI still counts.
+    ["arm64: no CPUID stage", { ...HV_FLAG, [CLOCKS]: "kvm-clock tsc \n" }, { arch: "arm64", ...KVM }, null],
+    ["arm64: DMI still decides", { ...HV_FLAG, "/sys/class/dmi/id/sys_vendor": "QEMU\n" }, { arch: "arm64", ...KVM }, "qemu"],
     ["Amazon metal", { "/sys/class/dmi/id/sys_vendor": "Amazon EC2", "/sys/class/dmi/id/product_name": "c5.metal\n" }, {}, null],
     ["Amazon VM", { "/sys/class/dmi/id/sys_vendor": "Amazon EC2", "/sys/class/dmi/id/product_name": "c5.large\n" }, {}, "amazon"],
     // CPUID cannot run (no executable memory): the kernel's view of it.

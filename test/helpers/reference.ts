@@ -8,6 +8,10 @@
  * real argv[0]): systemd-ssh-proxy, systemd-ssh-generator, systemd-ssh-issue
  * (262 only), systemd-analyze, systemd-detect-virt.
  *
+ * With SYSTEMD_SSH_REFERENCE_ARCH=arm64 (scripts/test-arm64), the same for
+ * Debian's arm64 packages, from `<root>/arm64/<version>/`
+ * (`scripts/fetch-reference --arch=arm64`), run under qemu-aarch64-static.
+ *
  * API:
  *   referenceRoot(): string
  *     The directory holding all versions.
@@ -71,9 +75,14 @@ const INSTALLED: Record<SshToolName, string> = {
 
 const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
+/** The architecture of the reference binaries, and how to run their loader. */
+const ARCH = process.env.SYSTEMD_SSH_REFERENCE_ARCH === "arm64"
+	? { dir: "arm64", triplet: "aarch64-linux-gnu", loader: "ld-linux-aarch64.so.1", emulator: [Bun.which("qemu-aarch64-static") ?? "qemu-aarch64-static"] }
+	: { dir: "", triplet: "x86_64-linux-gnu", loader: "ld-linux-x86-64.so.2", emulator: [] as string[] };
+
 export function referenceRoot(): string {
 	const override = process.env.SYSTEMD_SSH_REFERENCE_DIR;
-	return override ? resolve(override) : join(REPO_ROOT, ".reference");
+	return join(override ? resolve(override) : join(REPO_ROOT, ".reference"), ARCH.dir);
 }
 
 export function referenceDir(version: ReferenceVersion = "262"): string {
@@ -106,9 +115,9 @@ export function requireReference(version: ReferenceVersion = "262"): Reference |
 		dir,
 		has: (name) => referenceTool(name, version) !== null,
 		direct(name) {
-			const lib = join(dir, "usr/lib/x86_64-linux-gnu");
+			const lib = join(dir, "usr/lib", ARCH.triplet);
 			const installed = INSTALLED[name];
-			return [join(lib, "ld-linux-x86-64.so.2"), "--library-path", `${lib}/systemd:${lib}`, "--argv0", installed, join(dir, installed.slice(1))];
+			return [...ARCH.emulator, join(lib, ARCH.loader), "--library-path", `${lib}/systemd:${lib}`, "--argv0", installed, join(dir, installed.slice(1))];
 		},
 		tool(name) {
 			const path = referenceTool(name, version);

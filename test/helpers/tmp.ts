@@ -3,7 +3,7 @@
 
 import { mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 export function tempDir(prefix = "systemd-ssh-test"): string {
   const hex = crypto.getRandomValues(new Uint8Array(6)).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "");
@@ -18,6 +18,10 @@ export function removeDir(dir: string): void {
 
 /** The repository's root, for finding dist/ and scripts/. */
 export const REPO = join(import.meta.dir, "..", "..");
-export const DIST = join(REPO, "dist");
+/**
+ * The directory of the binary under test and its tool links: dist/, or $SYSTEMD_SSH_DIST (scripts/test-arm64
+ * points it at wrappers that run dist/arm64/systemd-ssh under qemu-user).
+ */
+export const DIST = process.env.SYSTEMD_SSH_DIST ? resolve(process.env.SYSTEMD_SSH_DIST) : join(REPO, "dist");
 export const BINARY = join(DIST, "systemd-ssh");
 export const PROXY = join(DIST, "systemd-ssh-proxy");
