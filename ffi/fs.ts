@@ -7,13 +7,13 @@
 
 import { read, type Pointer } from "bun:ffi";
 import { abi } from "./arch.ts";
+import { Errno } from "./errno.ts";
 import { errno, libc } from "./libc.ts";
 import { close, type PathArg } from "./socket.ts";
 import type { FileType } from "./io.ts";
 
 export const { F_OK, X_OK, W_OK } = abi;
 const { O_WRONLY, O_CREAT, O_EXCL, O_CLOEXEC, AT_FDCWD, AT_SYMLINK_NOFOLLOW, STATX_TYPE, STATX_SIZE } = abi;
-const EINTR = 4;
 
 const encoder = new TextEncoder();
 
@@ -90,7 +90,7 @@ export function writeAll(fd: number, data: Uint8Array): number {
     const r = Number(libc().write(fd, off === 0 ? buf : buf.subarray(off), buf.length - off));
     if (r < 0) {
       const e = errno();
-      if (e === EINTR) continue;
+      if (e === Errno.EINTR) continue;
       return e;
     }
     off += r;
