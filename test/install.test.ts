@@ -47,7 +47,7 @@ describe("install --root", () => {
   });
   afterAll(() => removeDir(root));
 
-  test("installs the binary, the argv[0] links, the drop-in and its link, the unit, tmpfiles.d", async () => {
+  test("installs the binary, the argv[0] links, the drop-in and its link, the units, tmpfiles.d, the udev rule", async () => {
     const r = await cli(["install", "--root", root, "--binary", BINARY]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -57,12 +57,18 @@ describe("install --root", () => {
     expect(s["/usr/lib/systemd/systemd-ssh-issue"]).toBe("-> systemd-ssh");
     expect(s["/usr/lib/systemd/system-generators/systemd-ssh-generator"]).toBe("-> ../systemd-ssh");
     expect(s["/etc/ssh/ssh_config.d/20-systemd-ssh-proxy.conf"]).toBe("-> /usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf");
-    for (const f of ["/usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf", "/usr/lib/systemd/system/ssh-access.target", "/usr/lib/tmpfiles.d/20-systemd-ssh-generator.conf"]) {
+    for (const f of [
+      "/usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf",
+      "/usr/lib/systemd/system/ssh-access.target",
+      "/usr/lib/tmpfiles.d/20-systemd-ssh-generator.conf",
+      "/usr/lib/systemd/system/systemd-ssh-vsock-late.service",
+      "/usr/lib/udev/rules.d/70-systemd-ssh-vsock.rules",
+    ]) {
       expect(s[f]).toStartWith("file 644 ");
     }
     expect(s["/usr/lib/systemd/system-generators"]).toBe("dir 755");
     // One line per file on stdout, nothing left behind by the atomic writes.
-    expect(r.stdout.trim().split("\n")).toHaveLength(9);
+    expect(r.stdout.trim().split("\n")).toHaveLength(11);
     expect(Object.keys(s).filter((k) => k.includes("/.#"))).toEqual([]);
     // The installed tool links work (argv[0] dispatch through the relative links).
     const issue = await runCommand([join(root, "usr/lib/systemd/systemd-ssh-issue"), "--bogus"]);
@@ -167,9 +173,13 @@ describe("ownership", () => {
         "/etc/systemd",
         "/etc/systemd/system-generators",
         "/etc/systemd/system-generators/systemd-ssh-generator",
+        "/usr/lib/systemd/system/systemd-ssh-vsock-late.service",
         "/usr/lib/systemd/systemd-ssh",
         "/usr/lib/systemd/systemd-ssh-issue",
         "/usr/lib/systemd/systemd-ssh.manifest",
+        "/usr/lib/udev",
+        "/usr/lib/udev/rules.d",
+        "/usr/lib/udev/rules.d/70-systemd-ssh-vsock.rules",
       ]);
 
       // Again: nothing changes; then uninstall leaves exactly systemd's files.
