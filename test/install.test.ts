@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sshConfigDropin } from "../src/install/layout.ts";
+import { DEFAULT_LAYOUT, plan, sshConfigDropin } from "../src/install/layout.ts";
 import { ensureBuilt } from "./helpers/build.ts";
 import { requireReference } from "./helpers/reference.ts";
 import { runCommand, startSshd, type TestSshd } from "./helpers/sshd.ts";
@@ -67,8 +67,14 @@ describe("install --root", () => {
       expect(s[f]).toStartWith("file 644 ");
     }
     expect(s["/usr/lib/systemd/system-generators"]).toBe("dir 755");
-    // One line per file on stdout, nothing left behind by the atomic writes.
-    expect(r.stdout.trim().split("\n")).toHaveLength(11);
+    // The command on PATH, our own drop-in (read before systemd's), the man pages.
+    expect(s["/usr/bin/systemd-ssh"]).toBe("-> ../lib/systemd/systemd-ssh");
+    expect(s["/etc/ssh/ssh_config.d/19-systemd-ssh.conf"]).toStartWith("file 644 ");
+    for (const m of ["man1/systemd-ssh.1.gz", "man1/systemd-ssh-proxy.1.gz", "man1/systemd-ssh-issue.1.gz", "man8/systemd-ssh-generator.8.gz"]) {
+      expect(s[`/usr/share/man/${m}`]).toStartWith("file 644 ");
+    }
+    // One line per file on stdout (and the manifest), nothing left behind by the atomic writes.
+    expect(r.stdout.trim().split("\n")).toHaveLength(plan(DEFAULT_LAYOUT).length + 1);
     expect(Object.keys(s).filter((k) => k.includes("/.#"))).toEqual([]);
     // The installed tool links work (argv[0] dispatch through the relative links).
     const issue = await runCommand([join(root, "usr/lib/systemd/systemd-ssh-issue"), "--bogus"]);
@@ -259,7 +265,8 @@ describe("the installed drop-in with the real ssh client", () => {
   };
 
   test("ssh -G: unix/, vsock%, .host, machine/ get the installed proxy", async () => {
-    const proxy = `${prefix}/lib/systemd/systemd-ssh-proxy`;
+    // Our own drop-in (19-) is read before systemd's name (20-): `systemd-ssh proxy`, a path of ours.
+    const proxy = `${prefix}/lib/systemd/systemd-ssh proxy`;
     for (const h of ["unix/x", "vsock%3", "vsock/3", "vsock-mux/run/x", "machine/foo", "unix/run/MyVM/sock"]) {
       expect(await proxyOf(h)).toBe(`proxycommand ${proxy} %n %p`);
     }

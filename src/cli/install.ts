@@ -15,6 +15,11 @@ const prefixArg = {
   description: "Installation prefix on the target system (default /usr: files go to PATH/lib/systemd/...)",
 } as const;
 
+const packageArg = {
+  type: "boolean",
+  description: "For the Debian package's maintainer scripts: only the files at systemd's own paths, where no package has them",
+} as const;
+
 /** What the running program is, if it is the compiled single binary. */
 function runningBinary(): string | null {
   // Inside `bun build --compile` output the bundled entry lives on Bun's virtual file system.
@@ -42,17 +47,18 @@ export const installCommand = defineCommand({
     sysconfdir: { type: "string", valueHint: "PATH", description: "Configuration directory on the target system (default /etc)" },
     force: { type: "boolean", description: "Replace files that systemd-ssh did not install" },
     binary: { type: "string", valueHint: "PATH", description: "The executable to install (default: this one)" },
+    package: packageArg,
   },
   async run({ args }) {
-    const binary = args.binary ?? runningBinary();
-    if (!binary) {
+    const binary = args.binary ?? runningBinary() ?? (args.package ? "" : null);
+    if (binary === null) {
       process.stderr.write("systemd-ssh: not running as the compiled binary; build it (scripts/build) or pass --binary PATH\n");
       process.exitCode = 1;
       return;
     }
     const { install } = await import("../install/apply.ts");
-    await report(() => install({ root: args.root, prefix: args.prefix, sysconfdir: args.sysconfdir, force: args.force, binary, say }));
-    if (!process.exitCode && (args.root === undefined || args.root === "/")) {
+    await report(() => install({ root: args.root, prefix: args.prefix, sysconfdir: args.sysconfdir, force: args.force, binary, package: args.package, say }));
+    if (!process.exitCode && !args.package && (args.root === undefined || args.root === "/")) {
       process.stderr.write("Run 'systemctl daemon-reload' to run the generator, and 'systemd-tmpfiles --create' for /run/sshd.\n");
     }
   },
@@ -60,9 +66,9 @@ export const installCommand = defineCommand({
 
 export const uninstallCommand = defineCommand({
   meta: { name: "uninstall", description: "Remove exactly what 'systemd-ssh install' wrote (by its manifest)" },
-  args: { root: rootArg, prefix: prefixArg },
+  args: { root: rootArg, prefix: prefixArg, package: packageArg },
   async run({ args }) {
     const { uninstall } = await import("../install/apply.ts");
-    await report(() => uninstall({ root: args.root, prefix: args.prefix, say }));
+    await report(() => uninstall({ root: args.root, prefix: args.prefix, package: args.package, say }));
   },
 });

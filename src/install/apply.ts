@@ -22,8 +22,16 @@ export interface InstallOptions {
   prefix?: string;
   sysconfdir?: string;
   force?: boolean;
-  /** The executable to install; default: the running one. */
+  /** The executable to install; default: the running one. Not read with `package`. */
   binary: string;
+  /**
+   * Run by the Debian package's maintainer scripts: only the entries at systemd's own paths (dpkg has the
+   * rest), each only where nothing else is: a file that a package owns or that is not ours is kept, never
+   * a conflict; systemd's generator is never overridden (on systemd 256+ its own tools stay in charge).
+   */
+  package?: boolean;
+  /** Which of these target-system paths a package owns (default: ask dpkg-query). */
+  packaged?: (root: string, paths: string[]) => Set<string>;
   /** One line per file, for the user. */
   say(line: string): void;
 }
@@ -180,21 +188,63 @@ function checkedRoot(value: string | undefined): string {
   return root;
 }
 
+/**
+ * The paths among `paths` that a Debian package owns (or diverts) in the dpkg database of `root`. Both
+ * spellings are asked for, /usr/lib/X and /lib/X: on a merged-/usr system Debian 12's packages still list
+ * /lib/... . No dpkg (not a Debian system): none.
+ */
+export function dpkgOwned(root: string, targets: string[]): Set<string> {
+  const alias = (p: string) => p.replace(/^\/usr\/(lib|bin|sbin)\//, "/$1/");
+  const asked = [...new Set(targets.flatMap((p) => [p, alias(p)]))];
+  const admindir = root === "/" ? [] : [`--admindir=${root}/var/lib/dpkg`];
+  const r = require("node:child_process").spawnSync("dpkg-query", [...admindir, "-S", "--", ...asked], { encoding: "utf8" });
+  const found = new Set<string>();
+  if (r.error || typeof r.stdout !== "string") return found;
+  for (const line of r.stdout.split("\n")) {
+    const at = line.lastIndexOf(": ");
+    if (at > 0) found.add(line.slice(at + 2));
+  }
+  return new Set(targets.filter((p) => found.has(p) || found.has(alias(p))));
+}
+
+/** The package mode's plan: systemd's paths only, each where nothing but an earlier install of ours is. */
+function packageEntries(root: string, layout: Layout, recorded: Map<string, Recorded>, packaged: Set<string>, keptOwn: Entry[]): Entry[] {
+  return plan(layout).filter((e) => {
+    if (!e.systemdOwn) return false;
+    const disk = under(root, e.path);
+    if (!packaged.has(e.path)) {
+      if (lstatOrNull(disk) === null || recordedMatches(disk, recorded.get(e.path))) return true;
+      const want = e.kind === "file" ? { kind: "file" as const, data: Buffer.from(e.content ?? ""), mode: e.mode } : { kind: "link" as const, target: e.target };
+      if (stateOf(disk, want, recorded.get(e.path)) === "same") return true;
+    }
+    keptOwn.push(e);
+    return false;
+  });
+}
+
 export function install(opts: InstallOptions): number {
   const root = checkedRoot(opts.root);
   const layout: Layout = {
     prefix: checkedPath("prefix", opts.prefix, DEFAULT_LAYOUT.prefix),
     sysconfdir: checkedPath("sysconfdir", opts.sysconfdir, DEFAULT_LAYOUT.sysconfdir),
   };
-  let binary: Uint8Array;
-  try {
-    binary = readFileSync(opts.binary);
-  } catch (e) {
-    throw new InstallError(`Failed to read the binary to install, ${opts.binary}: ${describe(e)}`);
+  let binary: Uint8Array = new Uint8Array(0);
+  if (!opts.package) {
+    try {
+      binary = readFileSync(opts.binary);
+    } catch (e) {
+      throw new InstallError(`Failed to read the binary to install, ${opts.binary}: ${describe(e)}`);
+    }
   }
   const manifestPath = paths(layout).manifest;
   const old = readManifest(under(root, manifestPath));
   const recorded = new Map((old?.entries ?? []).map((r) => [r.path, r]));
+  if (opts.package) {
+    const keptOwn: Entry[] = [];
+    const candidates = plan(layout).filter((e) => e.systemdOwn).map((e) => e.path);
+    const entries = packageEntries(root, layout, recorded, (opts.packaged ?? dpkgOwned)(root, candidates), keptOwn);
+    return write(opts, root, layout, old, recorded, entries, binary, keptOwn.map((e) => `kept ${under(root, e.path)} (not ours: ${e.what})`));
+  }
 
   // systemd 256+ ships its own generator where ours would go: install alongside it (see plan()).
   const gen = under(root, paths(layout).generator);
@@ -214,9 +264,24 @@ export function install(opts: InstallOptions): number {
     keptOwn.push(e);
     return false;
   });
+  return write(opts, root, layout, old, recorded, entries, binary, keptOwn.map((e) => `kept ${under(root, e.path)} (systemd's own ${e.what})`));
+}
+
+/** Check for conflicts, then write `entries` and the manifest; `kept` lines are said at the end. */
+function write(
+  opts: InstallOptions,
+  root: string,
+  layout: Layout,
+  old: Manifest | null,
+  recorded: Map<string, Recorded>,
+  entries: Entry[],
+  binary: Uint8Array,
+  kept: string[],
+): number {
+  const manifestPath = paths(layout).manifest;
   const wants = entries.map((e) =>
     e.kind === "file"
-      ? { kind: "file" as const, data: e.content === null ? binary : Buffer.from(e.content), mode: e.mode }
+      ? { kind: "file" as const, data: e.content === null ? binary : typeof e.content === "string" ? Buffer.from(e.content) : e.content, mode: e.mode }
       : { kind: "link" as const, target: e.target },
   );
   const states = entries.map((e, i) => stateOf(under(root, e.path), wants[i]!, recorded.get(e.path)));
@@ -262,7 +327,7 @@ export function install(opts: InstallOptions): number {
     } catch {}
     throw new InstallError(`Install failed: ${describe(e)}`);
   }
-  for (const e of keptOwn) opts.say(`kept ${under(root, e.path)} (systemd's own ${e.what})`);
+  for (const line of kept) opts.say(line);
   mkdirParents(under(root, manifestPath));
   writeManifest();
   opts.say(`${old ? "updated" : "installed"} ${under(root, manifestPath)} (manifest)`);
@@ -272,6 +337,9 @@ export function install(opts: InstallOptions): number {
 export interface UninstallOptions {
   root?: string;
   prefix?: string;
+  /** Run by the Debian package's prerm: no manifest is not an error, and a path a package owns now is kept. */
+  package?: boolean;
+  packaged?: (root: string, paths: string[]) => Set<string>;
   say(line: string): void;
 }
 
@@ -280,11 +348,20 @@ export function uninstall(opts: UninstallOptions): number {
   const prefix = checkedPath("prefix", opts.prefix, DEFAULT_LAYOUT.prefix);
   const manifestPath = under(root, paths({ ...DEFAULT_LAYOUT, prefix }).manifest);
   const m = readManifest(manifestPath);
+  if (!m && opts.package) return 0;
   if (!m) throw new InstallError(`No manifest at ${manifestPath}: systemd-ssh is not installed there.`);
+  // A file of ours that a package (systemd 256+ on an upgrade) has since put at the same path, possibly with
+  // the very same content or link target, is that package's now.
+  const files = m.entries.filter((r) => r.kind !== "dir").map((r) => r.path);
+  const packaged = opts.package ? (opts.packaged ?? dpkgOwned)(root, files) : new Set<string>();
   let kept = 0;
   for (const r of [...m.entries].reverse()) {
     if (r.kind === "dir") continue;
     const disk = under(root, r.path);
+    if (packaged.has(r.path)) {
+      opts.say(`kept ${disk} (a package's now)`);
+      continue;
+    }
     const st = lstatOrNull(disk);
     if (!st) {
       opts.say(`already gone ${disk}`);

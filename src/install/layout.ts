@@ -7,6 +7,7 @@
 // when writing; `prefix` (default /usr) and `sysconfdir` (default /etc) say where on the target system.
 
 import { proxyCommandWord } from "../shared/shell-quote.ts";
+import { MAN_PAGES } from "./man-pages.ts";
 
 export interface Layout {
   prefix: string;
@@ -15,15 +16,30 @@ export interface Layout {
 
 /**
  * `systemdOwn`: systemd 256+ ships a file at this path itself. When the target system has systemd's own ssh
- * tools (see plan()), such a file that is already there is kept, not replaced.
+ * tools (see plan()), such a file that is already there is kept, not replaced. The Debian package never
+ * ships these paths (dpkg would report a file conflict the day systemd's package brings them): its
+ * maintainer scripts create them with `install --package` where no package has them (docs/install.md).
+ * Every other entry is a file of the Debian package, so an entry added here lands in the .deb too.
+ * `conffile`: a configuration file under sysconfdir that an admin may edit (a dpkg conffile in the .deb).
  */
 export type Entry =
-  | { kind: "file"; path: string; mode: number; /** Content, or null for the binary (copied from a file). */ content: string | null; what: string; systemdOwn?: boolean }
+  | {
+      kind: "file";
+      path: string;
+      mode: number;
+      /** Content, or null for the binary (copied from a file). */
+      content: string | Uint8Array | null;
+      what: string;
+      systemdOwn?: boolean;
+      conffile?: boolean;
+    }
   | { kind: "link"; path: string; target: string; what: string; systemdOwn?: boolean };
 
 export const DEFAULT_LAYOUT: Layout = { prefix: "/usr", sysconfdir: "/etc" };
 
 export const DROPIN_NAME = "20-systemd-ssh-proxy.conf";
+/** Sorts just before systemd's drop-in, which no longer matters for the hosts both name. */
+export const OWN_DROPIN_NAME = "19-systemd-ssh.conf";
 export const LATE_VSOCK_RULE_NAME = "70-systemd-ssh-vsock.rules";
 export const LATE_VSOCK_SERVICE = "systemd-ssh-vsock-late.service";
 /** The kernel's driver names of the AF_VSOCK transports (virtio, VMware VMCI, Hyper-V), as systemd's 80-vsock.hwdb lists them. */
@@ -33,6 +49,8 @@ export function paths(l: Layout) {
   const lib = `${l.prefix}/lib/systemd`;
   return {
     binary: `${lib}/systemd-ssh`,
+    /** The `systemd-ssh` command on PATH. */
+    command: `${l.prefix}/bin/systemd-ssh`,
     proxy: `${lib}/systemd-ssh-proxy`,
     issue: `${lib}/systemd-ssh-issue`,
     generator: `${lib}/system-generators/systemd-ssh-generator`,
@@ -40,6 +58,9 @@ export function paths(l: Layout) {
     generatorOverride: `${l.sysconfdir}/systemd/system-generators/systemd-ssh-generator`,
     dropin: `${lib}/ssh_config.d/${DROPIN_NAME}`,
     dropinLink: `${l.sysconfdir}/ssh/ssh_config.d/${DROPIN_NAME}`,
+    /** Ours, read before systemd's (ssh takes the first value it finds): our proxy even on systemd 256+. */
+    ownDropin: `${l.sysconfdir}/ssh/ssh_config.d/${OWN_DROPIN_NAME}`,
+    man: `${l.prefix}/share/man`,
     target: `${lib}/system/ssh-access.target`,
     tmpfiles: `${l.prefix}/lib/tmpfiles.d/20-systemd-ssh-generator.conf`,
     lateVsockRule: `${l.prefix}/lib/udev/rules.d/${LATE_VSOCK_RULE_NAME}`,
@@ -53,13 +74,19 @@ export function paths(l: Layout) {
  * block passes %n (the host as typed) instead of %h, which OpenSSH lowercases, so that
  * `ssh unix/run/MyVM/sock` reaches the socket it names.
  */
-export function sshConfigDropin(proxyPath: string): string {
+export function sshConfigDropin(proxyPath: string, subcommand = ""): string {
   // Quoted only when the install prefix needs it; systemd's own path never does.
-  const proxy = proxyCommandWord(proxyPath);
+  const proxy = proxyCommandWord(proxyPath) + (subcommand ? ` ${subcommand}` : "");
+  const header = subcommand
+    ? `# systemd-ssh's own drop-in. It is read before systemd's ${DROPIN_NAME} (ssh uses the first
+# value it finds), so these hosts go through systemd-ssh's proxy even where systemd 256+ ships its own:
+# relay mode for clients that cannot take a descriptor, --wait (SYSTEMD_SSH_PROXY_WAIT=SECONDS), and
+# the host name passed as typed (%n). Remove this file to let systemd's drop-in take over.`
+    : `# Installed by systemd-ssh: systemd 262's ssh_config drop-in, except that the host name is passed to
+# the proxy as typed (%n), since OpenSSH lowercases %h and AF_UNIX socket paths are case-sensitive.`;
   return `# SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Installed by systemd-ssh: systemd 262's ssh_config drop-in, except that the host name is passed to
-# the proxy as typed (%n), since OpenSSH lowercases %h and AF_UNIX socket paths are case-sensitive.
+${header}
 #
 # Allow connecting to the local host directly via ".host"
 Host .host machine/.host
@@ -167,6 +194,7 @@ export function plan(l: Layout, opts: { alongsideSystemd?: boolean } = {}): Entr
     : { kind: "link", path: p.generator, target: "../systemd-ssh", what: "generator", systemdOwn: true };
   return [
     { kind: "file", path: p.binary, mode: 0o755, content: null, what: "binary" },
+    { kind: "link", path: p.command, target: "../lib/systemd/systemd-ssh", what: "command" },
     { kind: "link", path: p.proxy, target: "systemd-ssh", what: "ssh ProxyCommand", systemdOwn: true },
     { kind: "link", path: p.issue, target: "systemd-ssh", what: "issue tool", systemdOwn: true },
     generator,
@@ -178,5 +206,9 @@ export function plan(l: Layout, opts: { alongsideSystemd?: boolean } = {}): Entr
     // loads the transport before the generators, the service only finds the socket running and the hint right.
     { kind: "file", path: p.lateVsockService, mode: 0o644, content: lateVsockService(p.issue), what: "unit for a late vsock transport" },
     { kind: "file", path: p.lateVsockRule, mode: 0o644, content: lateVsockRule(LATE_VSOCK_SERVICE), what: "udev rule for a late vsock transport" },
+    { kind: "file", path: p.ownDropin, mode: 0o644, content: sshConfigDropin(p.binary, "proxy"), what: "ssh_config drop-in, read before systemd's", conffile: true },
+    ...MAN_PAGES.map(
+      (m): Entry => ({ kind: "file", path: `${p.man}/man${m.section}/${m.name}.${m.section}.gz`, mode: 0o644, content: m.gz(), what: "man page", systemdOwn: m.systemdOwn }),
+    ),
   ];
 }

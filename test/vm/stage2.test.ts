@@ -126,7 +126,9 @@ for (const suite of suites) {
       key = join(work, "id_ed25519");
       expect(Bun.spawnSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ephemeral", "-f", key]).exitCode).toBe(0);
       const t0 = performance.now();
-      builds = { install: buildStage2(suite, { via: "install" }), deb: BOOT1_VIA === "deb" ? buildStage2(suite, { via: "deb" }) : undefined! };
+      // VM_STAGE2_BINARY: install another build (e.g. one without the late-vsock rule, to watch boot 3 fail).
+      const binary = process.env.VM_STAGE2_BINARY;
+      builds = { install: buildStage2(suite, { via: "install", binary }), deb: BOOT1_VIA === "deb" ? buildStage2(suite, { via: "deb", binary }) : undefined! };
       if (BOOT1_VIA === "install") builds.deb = builds.install;
       build = builds[BOOT1_VIA];
       figures[`${suite}BuildMs`] = Math.round(performance.now() - t0);
