@@ -176,9 +176,12 @@ describe("ownership", () => {
       expect(r.stdout).toContain(`installed ${root}/etc/systemd/system-generators/systemd-ssh-generator -> /usr/lib/systemd/systemd-ssh (generator, overriding systemd's own)`);
       const added = Object.keys(s).filter((k) => !(k in systemds)).sort();
       expect(added).toEqual([
+        "/etc/ssh/ssh_config.d/19-systemd-ssh.conf",
         "/etc/systemd",
         "/etc/systemd/system-generators",
         "/etc/systemd/system-generators/systemd-ssh-generator",
+        "/usr/bin",
+        "/usr/bin/systemd-ssh",
         "/usr/lib/systemd/system/systemd-ssh-vsock-late.service",
         "/usr/lib/systemd/systemd-ssh",
         "/usr/lib/systemd/systemd-ssh-issue",
@@ -186,6 +189,14 @@ describe("ownership", () => {
         "/usr/lib/udev",
         "/usr/lib/udev/rules.d",
         "/usr/lib/udev/rules.d/70-systemd-ssh-vsock.rules",
+        "/usr/share",
+        "/usr/share/man",
+        "/usr/share/man/man1",
+        "/usr/share/man/man1/systemd-ssh-issue.1.gz",
+        "/usr/share/man/man1/systemd-ssh-proxy.1.gz",
+        "/usr/share/man/man1/systemd-ssh.1.gz",
+        "/usr/share/man/man8",
+        "/usr/share/man/man8/systemd-ssh-generator.8.gz",
       ]);
 
       // Again: nothing changes; then uninstall leaves exactly systemd's files.
