@@ -23,7 +23,6 @@ import { bootVm, buildStage2, repoRoot, type Stage2Build, type Stage2Via, type V
 import { proxyCommandWord } from "../../src/shared/shell-quote.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
 
-setDefaultTimeout(300_000);
 
 const PROXY = join(repoRoot, "dist/systemd-ssh-proxy");
 const BINARY = join(repoRoot, "dist/systemd-ssh");
@@ -32,6 +31,11 @@ const CID = 42;
 const MEM_MB = process.env.VM_STAGE2_MEM_MB ? Number(process.env.VM_STAGE2_MEM_MB) : 1024;
 // A bound, not an expectation: a stock boot under TCG on a loaded 2-core machine takes 1-3 minutes.
 const BOOT_TIMEOUT_MS = 420_000;
+// Building the images: a cold mmdebstrap with a kernel and update-initramfs takes minutes, far more on a
+// machine busy with other builds.
+const BUILD_TIMEOUT_MS = 3_600_000;
+// A boot hook waits for the boot, then for a login (each bounded by BOOT_TIMEOUT_MS).
+setDefaultTimeout(2 * BOOT_TIMEOUT_MS + 60_000);
 // Boot 1's image gets our tools the way users get them: the .deb, when this checkout can build one.
 const BOOT1_VIA: Stage2Via = process.env.VM_STAGE2_VIA === "install" || !existsSync(join(repoRoot, "scripts/make-deb")) ? "install" : "deb";
 // The kernel logs each module's init call with a timestamp (KERN_DEBUG: the journal, not the console):
@@ -136,7 +140,7 @@ for (const suite of suites) {
       figures[`${suite}Boot1Via`] = BOOT1_VIA;
       knownHosts = join(work, "known_hosts");
       writeFileSync(knownHosts, `vm-${suite} ${readFileSync(build.hostKeyPub, "utf8")}`);
-    });
+    }, BUILD_TIMEOUT_MS);
 
     afterAll(async () => {
       await vm?.stop();
