@@ -132,10 +132,18 @@ fi
 installer=${VM_INSTALLER:-$binary}
 if [[ $via == deb && -z $deb ]]; then
 	[[ -x $VM_REPO/scripts/make-deb ]] || die "--via deb needs scripts/make-deb (the packaging branch) or --deb PATH"
-	debdir=$out/deb
-	mkdir -p "$debdir"
-	deb=$("$VM_REPO/scripts/make-deb" --arch amd64 --binary "$binary" --out "$debdir" | tail -n1) \
-		|| die "scripts/make-deb failed"
+	# One .deb per binary and packaging code, shared by the suites (xz over 100 MB is not cheap).
+	deb_hash=$(cat "$binary" "$VM_REPO/scripts/make-deb" "$VM_REPO"/scripts/make-deb.ts "$VM_REPO"/src/install/*.ts 2>/dev/null | sha256sum | cut -c1-16)
+	debdir=$VM_CACHE/deb/$deb_hash
+	vm_lock deb
+	if [[ ! -f $debdir/.done ]]; then
+		rm -rf "$debdir" && mkdir -p "$debdir"
+		log "scripts/make-deb --binary $binary"
+		"$VM_REPO/scripts/make-deb" --arch amd64 --binary "$binary" --out "$debdir" >"$debdir/path" || die "scripts/make-deb failed"
+		touch "$debdir/.done"
+		for old in "$VM_CACHE"/deb/*; do [[ $old == "$debdir" ]] || rm -rf "$old"; done
+	fi
+	deb=$(tail -n1 "$debdir/path")
 fi
 if [[ $via == deb ]]; then
 	[[ -f $deb ]] || die "--deb $deb: no such file"
