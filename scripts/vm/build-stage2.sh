@@ -170,7 +170,11 @@ if [[ ! -f $image/.done ]]; then
 	else
 		log "dpkg -i $(basename "$deb") in a chroot of the $suite tree"
 		cp "$deb" "$stage/tree/tmp/"
-		chroot "$stage/tree" dpkg -i "/tmp/$(basename "$deb")" >"$stage/install.log" 2>&1 \
+		# With /proc, as image builders (mmdebstrap, debootstrap) give their chroots: the postinst runs our
+		# binary, and a Bun executable finds its own code through /proc/self/exe (without it, it aborts).
+		# The mount lives in a private mount namespace and ends with dpkg.
+		unshare --mount --propagation private sh -c 'mount -t proc proc "$1/proc" && exec chroot "$1" dpkg -i "$2"' \
+			sh "$stage/tree" "/tmp/$(basename "$deb")" >"$stage/install.log" 2>&1 \
 			|| { cat "$stage/install.log" >&2; die "dpkg -i of our .deb failed in the $suite tree"; }
 		rm -f "$stage/tree/tmp/$(basename "$deb")"
 	fi
