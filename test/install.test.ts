@@ -49,7 +49,7 @@ describe("install --root", () => {
   });
   afterAll(() => removeDir(root));
 
-  test("installs the binary, the argv[0] links, the drop-in and its link, the unit, tmpfiles.d", async () => {
+  test("installs the binary, the argv[0] links, the drop-in and its link, the units, tmpfiles.d, the udev rule", async () => {
     const r = await cli(["install", "--root", root, "--binary", BINARY]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -59,7 +59,13 @@ describe("install --root", () => {
     expect(s["/usr/lib/systemd/systemd-ssh-issue"]).toBe("-> systemd-ssh");
     expect(s["/usr/lib/systemd/system-generators/systemd-ssh-generator"]).toBe("-> ../systemd-ssh");
     expect(s["/etc/ssh/ssh_config.d/20-systemd-ssh-proxy.conf"]).toBe("-> /usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf");
-    for (const f of ["/usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf", "/usr/lib/systemd/system/ssh-access.target", "/usr/lib/tmpfiles.d/20-systemd-ssh-generator.conf"]) {
+    for (const f of [
+      "/usr/lib/systemd/ssh_config.d/20-systemd-ssh-proxy.conf",
+      "/usr/lib/systemd/system/ssh-access.target",
+      "/usr/lib/tmpfiles.d/20-systemd-ssh-generator.conf",
+      "/usr/lib/systemd/system/systemd-ssh-vsock-late.service",
+      "/usr/lib/udev/rules.d/70-systemd-ssh-vsock.rules",
+    ]) {
       expect(s[f]).toStartWith("file 644 ");
     }
     expect(s["/usr/lib/systemd/system-generators"]).toBe("dir 755");
@@ -179,9 +185,13 @@ describe("ownership", () => {
         "/etc/systemd/system-generators/systemd-ssh-generator",
         "/usr/bin",
         "/usr/bin/systemd-ssh",
+        "/usr/lib/systemd/system/systemd-ssh-vsock-late.service",
         "/usr/lib/systemd/systemd-ssh",
         "/usr/lib/systemd/systemd-ssh-issue",
         "/usr/lib/systemd/systemd-ssh.manifest",
+        "/usr/lib/udev",
+        "/usr/lib/udev/rules.d",
+        "/usr/lib/udev/rules.d/70-systemd-ssh-vsock.rules",
         "/usr/share",
         "/usr/share/man",
         "/usr/share/man/man1",

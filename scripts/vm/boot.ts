@@ -1,7 +1,7 @@
 // Boot a lab guest by hand and keep it up until Ctrl-C (or SIGTERM).
 //
 //   bun scripts/vm/boot.ts [--key ~/.ssh/id_ed25519.pub] [--mem 1024] [--cpu max] [--extra PATH]...
-//   bun scripts/vm/boot.ts --suite bookworm|trixie --key KEY.pub [--append WORD]...   (stage 2, as root)
+//   bun scripts/vm/boot.ts --suite bookworm|trixie [--via install|deb] --key KEY.pub [--append WORD]...   (stage 2, as root)
 //
 // Stage 2 passes the key as the ssh.ephemeral-authorized_keys-all and ssh.authorized_keys.root credentials.
 // Prints the hybrid socket and a ready-made ssh command line. Teardown kills QEMU and
@@ -19,16 +19,18 @@ const { values } = parseArgs({
     extra: { type: "string", multiple: true },
     suite: { type: "string" },
     append: { type: "string", multiple: true },
+    via: { type: "string" },
   },
 });
 
 const key = values.key ? readFileSync(values.key, "utf8") : undefined;
 const stage2 = values.suite !== undefined;
-const build = stage2 ? buildStage2(values.suite!) : buildGuest({ extra: values.extra ?? [] });
+const via = values.via === "deb" ? "deb" : "install";
+const build = stage2 ? buildStage2(values.suite!, { via }) : buildGuest({ extra: values.extra ?? [] });
 const cred = key ? Buffer.from(key).toString("base64") : undefined;
 const vm = await bootVm({
   build,
-  memMb: values.mem ? Number(values.mem) : stage2 ? 2048 : undefined,
+  memMb: values.mem ? Number(values.mem) : stage2 ? 1024 : undefined,
   cpu: values.cpu,
   authorizedKey: stage2 ? undefined : key,
   append: values.append,
@@ -36,7 +38,7 @@ const vm = await bootVm({
     stage2 && cred
       ? ["ssh.ephemeral-authorized_keys-all", "ssh.authorized_keys.root"].flatMap((n) => ["-smbios", `type=11,value=io.systemd.credential.binary:${n}=${cred}`])
       : [],
-  readyTimeoutMs: 240_000,
+  readyTimeoutMs: 420_000,
   keepDir: true,
 });
 console.log(`ready after ${vm.bootMs} ms`);

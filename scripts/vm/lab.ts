@@ -59,17 +59,25 @@ export function buildGuest(opts: BuildOptions = {}): GuestBuild {
 
 export interface Stage2Build extends GuestBuild {
   suite: string;
+  /** How our tools got into the image: `systemd-ssh install --root` or `dpkg -i` of our .deb. */
+  via: Stage2Via;
+  /** The ext4 root disk (booted as a snapshot: never written). */
+  disk: string;
   /** The guest's root tree on the host (read-only use: e.g. its sshd host key, its generators). */
   base: string;
 }
 
+export type Stage2Via = "install" | "deb";
+
 /**
- * Runs scripts/vm/build-stage2.sh SUITE (cached) and returns its products: a Debian tree with systemd as
- * PID 1 and our tools installed by `systemd-ssh install --root`, as one initramfs.
+ * Runs scripts/vm/build-stage2.sh SUITE (cached) and returns its products: a Debian root disk whose own
+ * kernel and initramfs (update-initramfs, Debian's defaults) boot it, systemd as PID 1 after the
+ * initramfs's switch-root, our tools installed by `systemd-ssh install --root` or by dpkg from our .deb.
  */
-export function buildStage2(suite: string, opts: { binary?: string } = {}): Stage2Build {
-  const args = [join(repoRoot, "scripts/vm/build-stage2.sh"), suite];
+export function buildStage2(suite: string, opts: { binary?: string; via?: Stage2Via; deb?: string } = {}): Stage2Build {
+  const args = [join(repoRoot, "scripts/vm/build-stage2.sh"), suite, "--via", opts.via ?? "install"];
   if (opts.binary) args.push("--binary", resolve(opts.binary));
+  if (opts.deb) args.push("--deb", resolve(opts.deb));
   const r = Bun.spawnSync(["bash", ...args], { stdout: "pipe", stderr: "inherit", env: { ...process.env } });
   if (r.exitCode !== 0) throw new Error(`build-stage2.sh ${suite} failed with exit code ${r.exitCode}`);
   const kv = parseKv(r.stdout.toString());
@@ -80,6 +88,8 @@ export function buildStage2(suite: string, opts: { binary?: string } = {}): Stag
   };
   return {
     suite: get("VM_SUITE"),
+    via: get("VM_VIA") as Stage2Via,
+    disk: get("VM_DISK"),
     base: get("VM_BASE"),
     vmlinux: get("VM_VMLINUX"),
     initrd: get("VM_INITRD"),
@@ -99,7 +109,8 @@ function parseKv(text: string): Map<string, string> {
 }
 
 export interface BootOptions {
-  build: GuestBuild;
+  /** With a `disk`, the guest boots the way Debian does: its initramfs mounts the disk (virtio-blk) as root. */
+  build: GuestBuild & { disk?: string };
   /** One authorized_keys line for root, passed on the kernel command line. */
   authorizedKey?: string;
   /** Guest RAM in MiB. The initramfs is unpacked into RAM, so big extras need more. */
@@ -119,6 +130,11 @@ export interface BootOptions {
    * (for callers that wait with the proxy's own boot-wait, or for a port the guest opens later).
    */
   readyPort?: number | null;
+  /**
+   * Boot without the vsock device and add it later with Vm.plugVsock() (PCI hotplug through QEMU's QMP
+   * socket): a transport that arrives after boot, whatever PID 1 loads early.
+   */
+  vsockLater?: boolean;
 }
 
 export interface Vm {
@@ -137,6 +153,10 @@ export interface Vm {
   waitForPort(port: number, timeoutMs?: number): Promise<number>;
   /** Resolves when QEMU exits (a crashed guest, or stop()). */
   exited: Promise<unknown>;
+  /** With vsockLater: hot-plug the vsock device now (QMP device_add). */
+  plugVsock(): Promise<void>;
+  /** Resolves (ms since QEMU start) once the guest's serial console matches `pattern`; throws after timeoutMs. */
+  waitForConsole(pattern: RegExp, timeoutMs: number): Promise<number>;
   /** The last `chars` characters of the guest's serial console. */
   consoleTail(chars?: number): string;
   stop(): Promise<void>;
@@ -221,6 +241,48 @@ async function waitForPath(path: string, timeoutMs: number, what: string): Promi
   }
 }
 
+const VSOCK_DEVICE = "vhost-user-vsock-pci,chardev=v";
+
+/**
+ * Sends QMP commands in order over QEMU's monitor socket (AF_UNIX), one JSON object each, and waits for
+ * each one's reply; rejects on an error reply. Events QEMU sends in between are skipped.
+ */
+function qmp(path: string, commands: object[]): Promise<void> {
+  return new Promise((resolveP, rejectP) => {
+    const sock = createConnection({ path });
+    let buf = "";
+    let sent = 0;
+    let greeted = false;
+    const timer = setTimeout(() => done(new Error("QMP: no reply within 30 s")), 30_000);
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      sock.destroy();
+      if (e) rejectP(e);
+      else resolveP();
+    };
+    const next = () => {
+      if (sent === commands.length) return done();
+      sock.write(`${JSON.stringify(commands[sent++])}\n`);
+    };
+    sock.on("data", (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        const msg = JSON.parse(line) as { QMP?: unknown; return?: unknown; error?: { desc?: string } };
+        if (msg.QMP && !greeted) {
+          greeted = true;
+          next();
+        } else if (msg.error) done(new Error(`QMP: ${msg.error.desc ?? JSON.stringify(msg.error)}`));
+        else if ("return" in msg) next();
+      }
+    });
+    sock.on("error", (e: Error) => done(new Error(`QMP: ${e.message}`)));
+  });
+}
+
 /** Boots the guest and resolves once sshd answers on vsock port 22. */
 export async function bootVm(opts: BootOptions): Promise<Vm> {
   const { build } = opts;
@@ -233,6 +295,7 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
   const hybridSock = join(dir, "hybrid.sock");
   const consoleLog = join(dir, "console.log");
   const daemonLog = join(dir, "vhost-device-vsock.log");
+  const qmpSock = join(dir, "qmp.sock");
 
   const daemon = Bun.spawn(
     [build.vhost, "--vm", `guest-cid=${opts.cid ?? 3},socket=${vhostSock},uds-path=${hybridSock}`],
@@ -261,7 +324,13 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
   try {
     await waitForPath(vhostSock, 5000, "vhost-device-vsock");
 
-    const append = ["console=ttyS0", "quiet", "panic=-1", "mitigations=off", "rdinit=/init", ...(opts.append ?? [])];
+    // Stage 1 runs its initramfs as the system (rdinit=/init); a stage-2 guest's initramfs-tools mounts
+    // root=/dev/vda (the first virtio disk) and switches to it. The disk is a snapshot: writes go to a
+    // temporary file QEMU deletes, the cached image stays as built.
+    const disk = build.disk;
+    const rootArgs = disk ? ["root=/dev/vda", "rw"] : ["rdinit=/init"];
+    const diskArgs = disk ? ["-drive", `file=${disk},format=raw,if=virtio,snapshot=on`] : [];
+    const append = ["console=ttyS0", "quiet", "panic=-1", "mitigations=off", ...rootArgs, ...(opts.append ?? [])];
     if (opts.authorizedKey) {
       append.push(`ssh.authorized_key=${Buffer.from(opts.authorizedKey.trim()).toString("base64")}`);
     }
@@ -281,8 +350,9 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
         "-object", `memory-backend-memfd,id=mem,size=${memMb}M,share=on`,
         "-numa", "node,memdev=mem",
         "-chardev", `socket,id=v,path=${vhostSock}`,
-        "-device", "vhost-user-vsock-pci,chardev=v",
+        ...(opts.vsockLater ? ["-qmp", `unix:${qmpSock},server=on,wait=off`] : ["-device", VSOCK_DEVICE]),
         "-kernel", build.vmlinux, "-initrd", build.initrd,
+        ...diskArgs,
         "-append", append.join(" "),
         // Like -nographic, but the serial console goes to a file and no monitor on stdio.
         "-display", "none", "-monitor", "none", "-serial", `file:${consoleLog}`,
@@ -313,11 +383,23 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
         }
       }
     };
+    const waitForConsole = async (pattern: RegExp, timeoutMs: number): Promise<number> => {
+      for (;;) {
+        if (existsSync(consoleLog) && pattern.test(readFileSync(consoleLog, "utf8"))) return Math.round(performance.now() - t0);
+        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`QEMU exited early; see ${dir}\n--- guest console (tail) ---\n${consoleTail()}`);
+        if (performance.now() - t0 > timeoutMs) throw new Error(`console never matched ${pattern} within ${timeoutMs} ms\n--- guest console (tail) ---\n${consoleTail()}`);
+        await sleep(250);
+      }
+    };
+    const plugVsock = async () => {
+      if (!opts.vsockLater) throw new Error("plugVsock: boot with vsockLater");
+      await qmp(qmpSock, [{ execute: "qmp_capabilities" }, { execute: "device_add", arguments: { driver: "vhost-user-vsock-pci", chardev: "v", id: "vsock0" } }]);
+    };
     const readyPort = opts.readyPort === undefined ? 22 : opts.readyPort;
     const bootMs = readyPort === null ? 0 : await waitForPort(readyPort);
     return {
       dir, vhostSock, hybridSock, consoleLog, qemuPid: qemu.pid, daemonPid: daemon.pid, bootMs, startedAt: t0,
-      waitForPort, consoleTail, stop, exited: proc.exited,
+      waitForPort, waitForConsole, plugVsock, consoleTail, stop, exited: proc.exited,
     };
   } catch (e) {
     opts.keepDir = true;

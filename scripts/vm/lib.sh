@@ -29,9 +29,11 @@ need_host_cmd() {
 		die "missing '$cmd': install the Debian package '$pkg' (apt-get install $pkg) or run this as root"
 	fi
 	log "installing missing host package $pkg (for $cmd)"
-	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg" >&2; then
-		apt-get update >&2
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg" >&2
+	# Other builds on the machine may hold dpkg's lock: wait for it instead of failing.
+	local lock=(-o DPkg::Lock::Timeout=600)
+	if ! DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y --no-install-recommends "$pkg" >&2; then
+		apt-get "${lock[@]}" update >&2
+		DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y --no-install-recommends "$pkg" >&2
 	fi
 	command -v "$cmd" >/dev/null 2>&1 || die "installed $pkg but '$cmd' is still missing"
 }
@@ -117,15 +119,17 @@ ensure_vmlinux() {
 		start=$(((setup_sects + 1) * 512 + payload_offset))
 		payload() { dd if="$bz" iflag=skip_bytes,count_bytes skip="$start" count="$1" bs=1M status=none; }
 		magic=$(payload 6 | od -An -tx1 | tr -d ' \n')
-		local decomp
+		# The payload ends with the 4-byte uncompressed size; xz stops at the end of its stream, zstd
+		# (trixie's kernels) refuses trailing bytes: cut them off.
+		local decomp len=$payload_length
 		case $magic in
-		fd377a585a00) decomp=(xz -dc --single-stream) ;;  # payload ends with a 4-byte size: ignore it
+		fd377a585a00) decomp=(xz -dc --single-stream) ;;
 		1f8b*) decomp=(gzip -dc) ;;
-		28b52ffd*) decomp=(zstd -dc) ;;
+		28b52ffd*) need_host_cmd zstd zstd; decomp=(zstd -dc); len=$((payload_length - 4)) ;;
 		*) die "unknown kernel payload compression (magic $magic)" ;;
 		esac
 		mkdir -p "$out"
-		payload "$payload_length" | "${decomp[@]}" >"$vmlinux.tmp" || die "decompressing the kernel payload failed"
+		payload "$len" | "${decomp[@]}" >"$vmlinux.tmp" || die "decompressing the kernel payload failed"
 		[[ $(od -An -tx1 -N4 "$vmlinux.tmp" | tr -d ' \n') == 7f454c46 ]] || die "extracted kernel is not ELF"
 		mv "$vmlinux.tmp" "$vmlinux"
 	fi

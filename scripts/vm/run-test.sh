@@ -2,7 +2,8 @@
 # `npm run vm:test`: build our binary (unless SYSTEMD_SSH_BUILT=1: scripts/test or CI just did),
 # fetch and build the guests (cached), and run test/vm/*.test.ts:
 #   stage1.test.ts  minimal busybox guest: our proxy on both sides of a real virtio-vsock device
-#   stage2.test.ts  Debian 12 and 13 guests, systemd as PID 1, our tools installed (root only: mmdebstrap)
+#   stage2.test.ts  Debian 12 and 13 guests booted the stock way (own kernel, update-initramfs, ext4 root),
+#                   our tools from our .deb and from install --root (root only: mmdebstrap)
 # Env: VM_STAGE2=0 skips stage 2; VM_STAGE2_SUITES="bookworm" limits it; VM_FIGURES=FILE writes figures;
 # VM_CACHE=DIR moves the cache (default ~/.cache/systemd-ssh-vm, see lib.sh).
 #

@@ -40,6 +40,10 @@ export const DEFAULT_LAYOUT: Layout = { prefix: "/usr", sysconfdir: "/etc" };
 export const DROPIN_NAME = "20-systemd-ssh-proxy.conf";
 /** Sorts just before systemd's drop-in, which no longer matters for the hosts both name. */
 export const OWN_DROPIN_NAME = "19-systemd-ssh.conf";
+export const LATE_VSOCK_RULE_NAME = "70-systemd-ssh-vsock.rules";
+export const LATE_VSOCK_SERVICE = "systemd-ssh-vsock-late.service";
+/** The kernel's driver names of the AF_VSOCK transports (virtio, VMware VMCI, Hyper-V), as systemd's 80-vsock.hwdb lists them. */
+export const VSOCK_TRANSPORT_DRIVERS = ["vmw_vsock_virtio_transport", "vmw_vsock_vmci_transport", "hv_sock"];
 
 export function paths(l: Layout) {
   const lib = `${l.prefix}/lib/systemd`;
@@ -59,6 +63,8 @@ export function paths(l: Layout) {
     man: `${l.prefix}/share/man`,
     target: `${lib}/system/ssh-access.target`,
     tmpfiles: `${l.prefix}/lib/tmpfiles.d/20-systemd-ssh-generator.conf`,
+    lateVsockRule: `${l.prefix}/lib/udev/rules.d/${LATE_VSOCK_RULE_NAME}`,
+    lateVsockService: `${lib}/system/${LATE_VSOCK_SERVICE}`,
     manifest: `${lib}/systemd-ssh.manifest`,
   };
 }
@@ -152,6 +158,43 @@ d /run/sshd 0755
 }
 
 /**
+ * A vsock transport that loads after the generators ran. Debian's initramfs (initramfs-tools, MODULES=most)
+ * has no vsock transport and systemd 252's PID 1 loads none, so udev loads it during coldplug, after the
+ * generators (docs/vm.md has the guest's timestamps). The generator's own AF_VSOCK probe loads the vsock core,
+ * /dev/vsock answers VMADDR_CID_ANY and the socket is written anyway (the 249-257 behaviour we keep), but a
+ * socket started before the transport writes an issue hint without the CID, and a generator that found no
+ * AF_VSOCK at all wrote no socket. This rule fires when a transport's driver registers (ACTION add, SUBSYSTEM
+ * drivers; coldplug replays it for one loaded earlier, hotplug for a device added later) and pulls in the
+ * service below through the driver's device unit.
+ */
+export function lateVsockRule(service: string): string {
+  return `# Installed by systemd-ssh: when an AF_VSOCK transport driver appears, possibly after the generators
+# ran, make sure sshd listens on AF_VSOCK and the issue hint names this VM's CID (${service}).
+ACTION=="add", SUBSYSTEM=="drivers", KERNEL=="${VSOCK_TRANSPORT_DRIVERS.join("|")}", TAG+="systemd", ENV{SYSTEMD_WANTS}+="${service}"
+`;
+}
+
+/**
+ * The service the rule pulls in. No sshd-vsock.socket generated: a daemon-reload runs the generators again,
+ * which now see the transport. Then the socket, if there is one now, is started (a no-op when it runs), and
+ * when its unit has the issue hook (systemd 252-form and 258+-form units; 257's have none) the hint is written
+ * again, now with the CID. systemd.ssh_auto=0, or no sshd: no socket, nothing to start.
+ */
+export function lateVsockService(issueTool: string): string {
+  const socket = "/run/systemd/generator/sshd-vsock.socket";
+  return `# Installed by systemd-ssh (see ${LATE_VSOCK_RULE_NAME}).
+[Unit]
+Description=SSH over AF_VSOCK for a vsock transport that loaded late
+Documentation=man:systemd-ssh-generator(8)
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'test -e ${socket} || systemctl daemon-reload'
+ExecStart=/bin/sh -c 'test -e ${socket} || exit 0; systemctl start sshd-vsock.socket || exit; grep -q "systemd-ssh-issue make-vsock" ${socket} || exit 0; exec ${issueTool} make-vsock'
+`;
+}
+
+/**
  * The entries of an install, in the order they are written (and removed in reverse).
  *
  * `alongsideSystemd`: the target's systemd (256+) ships its own ssh generator, proxy, drop-in, unit and
@@ -175,6 +218,10 @@ export function plan(l: Layout, opts: { alongsideSystemd?: boolean } = {}): Entr
     { kind: "link", path: p.dropinLink, target: p.dropin, what: "ssh_config drop-in link", systemdOwn: true },
     { kind: "file", path: p.target, mode: 0o644, content: SSH_ACCESS_TARGET, what: "unit", systemdOwn: true },
     { kind: "file", path: p.tmpfiles, mode: 0o644, content: tmpfilesConf(p.dropin, p.dropinLink), what: "tmpfiles.d entry", systemdOwn: true },
+    // Ours on every systemd version: 256-261 have the late-transport problem too, and on 262, whose PID 1
+    // loads the transport before the generators, the service only finds the socket running and the hint right.
+    { kind: "file", path: p.lateVsockService, mode: 0o644, content: lateVsockService(p.issue), what: "unit for a late vsock transport" },
+    { kind: "file", path: p.lateVsockRule, mode: 0o644, content: lateVsockRule(LATE_VSOCK_SERVICE), what: "udev rule for a late vsock transport" },
     { kind: "file", path: p.ownDropin, mode: 0o644, content: sshConfigDropin(p.binary, "proxy"), what: "ssh_config drop-in, read before systemd's", conffile: true },
     ...MAN_PAGES.map(
       (m): Entry => ({ kind: "file", path: `${p.man}/man${m.section}/${m.name}.${m.section}.gz`, mode: 0o644, content: m.gz(), what: "man page", systemdOwn: m.systemdOwn }),
