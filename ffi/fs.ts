@@ -10,7 +10,7 @@ import { abi } from "./arch.ts";
 import { Errno } from "./errno.ts";
 import { errno, libc } from "./libc.ts";
 import { close, type PathArg } from "./socket.ts";
-import type { FileType } from "./io.ts";
+import { fileTypeOf, type FileType } from "./io.ts";
 
 export const { F_OK, X_OK, W_OK } = abi;
 const { O_WRONLY, O_CREAT, O_EXCL, O_CLOEXEC, AT_FDCWD, AT_SYMLINK_NOFOLLOW, STATX_TYPE, STATX_SIZE } = abi;
@@ -35,15 +35,6 @@ export interface FileStat {
   size: number;
 }
 
-const TYPES: Record<number, FileType> = {
-  [abi.S_IFSOCK]: "socket",
-  [abi.S_IFIFO]: "fifo",
-  [abi.S_IFCHR]: "chr",
-  [abi.S_IFREG]: "reg",
-  [abi.S_IFDIR]: "dir",
-  [abi.S_IFBLK]: "blk",
-  [abi.S_IFLNK]: "link",
-};
 const STX = abi.statx;
 
 /** stat(2) (lstat(2) when `followLinks` is false) through statx(): the file's type and size, or the errno. */
@@ -51,7 +42,7 @@ export function stat(path: PathArg, followLinks = true): FileStat | number {
   const buf = new Uint8Array(new ArrayBuffer(STX.size));
   if (libc().statx(AT_FDCWD, cPath(path), followLinks ? 0 : AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_SIZE, buf) < 0) return errno();
   const view = new DataView(buf.buffer);
-  return { type: TYPES[view.getUint16(STX.stx_mode, true) & abi.S_IFMT] ?? "unknown", size: Number(view.getBigUint64(STX.stx_size, true)) };
+  return { type: fileTypeOf(view.getUint16(STX.stx_mode, true)), size: Number(view.getBigUint64(STX.stx_size, true)) };
 }
 
 /** mkdir(2): 0 or the errno. */

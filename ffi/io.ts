@@ -146,7 +146,6 @@ export function setStatusFlags(fd: number, flags: number): void {
 
 export type FileType = "socket" | "fifo" | "chr" | "reg" | "dir" | "blk" | "link" | "unknown";
 
-const S_IFMT = abi.S_IFMT;
 const TYPES: Record<number, FileType> = {
   [abi.S_IFSOCK]: "socket",
   [abi.S_IFIFO]: "fifo",
@@ -156,6 +155,11 @@ const TYPES: Record<number, FileType> = {
   [abi.S_IFBLK]: "blk",
   [abi.S_IFLNK]: "link",
 };
+
+/** The file type in a st_mode (or stx_mode) value. */
+export function fileTypeOf(mode: number): FileType {
+  return TYPES[mode & abi.S_IFMT] ?? "unknown";
+}
 
 // struct stat differs: x86-64 has st_nlink before st_mode, aarch64 has st_mode right after st_ino.
 const STAT = abi.stat;
@@ -174,7 +178,7 @@ export function fileId(fd: number): FileId | null {
   if (libc().fstat(fd, new Uint8Array(buf)) < 0) return null;
   const view = new DataView(buf);
   const mode = view.getUint32(STAT.st_mode, true);
-  return { type: TYPES[mode & S_IFMT] ?? "unknown", dev: view.getBigUint64(STAT.st_dev, true), ino: view.getBigUint64(STAT.st_ino, true) };
+  return { type: fileTypeOf(mode), dev: view.getBigUint64(STAT.st_dev, true), ino: view.getBigUint64(STAT.st_ino, true) };
 }
 
 /** The type of the file open on `fd`, or null when fd is not open. */
