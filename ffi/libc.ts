@@ -3,7 +3,7 @@
 // This file and its siblings in ffi/ are the only places that deal in pointers, struct layouts and errno.
 // Everything exported from ffi/ takes and returns plain numbers, strings and Uint8Arrays.
 //
-// Pointer discipline (see ffi/README.md): every buffer handed to libc is either passed directly as a call
+// Pointer discipline: every buffer handed to libc is either passed directly as a call
 // argument (Bun keeps it alive and pinned for the call) or lives inside such an argument's ArrayBuffer, so a
 // pointer stored inside a struct can never outlive, or be moved away from, the memory it points to.
 

@@ -151,7 +151,7 @@ export function connectUnix(path: PathArg): number {
 
 /**
  * A new AF_VSOCK stream socket connected to cid:port.
- * Never call this on the development and CI machines (see DEVELOPERS.md): they are VMs whose vsock device
+ * Never call this on the development and CI machines: they are VMs whose vsock device
  * belongs to the hosting infrastructure. Tests stop before it through an injected connector.
  */
 export function connectVsock(cid: number, port: number): number {

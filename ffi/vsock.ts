@@ -1,5 +1,6 @@
 // AF_VSOCK facts about the machine we run on. Neither function connects anything: creating an AF_VSOCK
-// socket and asking /dev/vsock for our CID are safe everywhere, connect() is not (see DEVELOPERS.md).
+// socket and asking /dev/vsock for our CID are safe everywhere; connect() is not (our development and CI
+// machines are VMs whose vsock belongs to the hosting infrastructure).
 
 import { abi } from "./arch.ts";
 import { SysError } from "./errors.ts";
