@@ -1,7 +1,7 @@
 // The built binary: argv[0] dispatch, the umbrella command, and independence from the directory it runs in.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { readlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { close, socketpair } from "../ffi/socket.ts";
 import { VERSION } from "../src/version.ts";
@@ -17,6 +17,11 @@ describe("dist/", () => {
     for (const tool of ["systemd-ssh-proxy", "systemd-ssh-generator", "systemd-ssh-issue"]) {
       expect(readlinkSync(join(DIST, tool))).toBe("systemd-ssh");
     }
+  });
+
+  test("the binary's version is package.json's, which the .deb and the tarball are named after", () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dir, "../package.json"), "utf8")) as { version: string };
+    expect(VERSION).toBe(pkg.version);
   });
 
   test("version and help", async () => {

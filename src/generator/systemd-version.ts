@@ -1,4 +1,4 @@
-// Which systemd we generate for (issue 7): $SYSTEMD_SSH_TARGET_VERSION, else the NNN of
+// Which systemd we generate for: $SYSTEMD_SSH_TARGET_VERSION, else the NNN of
 // libsystemd-shared-NNN.so next to the manager, else the manager binary's embedded version string.
 
 import { readdir } from "../../ffi/fs.ts";

@@ -1,4 +1,4 @@
-// What the generator writes and says, per systemd version: the ONE table (issue 7). Every difference between
+// What the generator writes and says, per systemd version: the ONE table. Every difference between
 // the forms lives here; core.ts and units.ts only read it.
 //
 // - 262 (and 258+): systemd 262's own generator, byte for byte (reference: Debian sid 262.1).

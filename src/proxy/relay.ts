@@ -11,7 +11,7 @@
 // Each direction ends on its own, exactly:
 // - EOF on stdin: everything read is written to the socket, then the socket's write side is shut down
 //   (shutdown(SHUT_WR)) and the other direction carries on. Except when told not to (vsock-mux: real
-//   multiplexers tear down both directions on a host-side shutdown, see vm-lab-notes): then the write
+//   multiplexers tear down both directions on a host-side shutdown, as vhost-device-vsock does): then the write
 //   side stays open and the connection ends when the peer closes.
 // - EOF on the socket: everything read is written to stdout, then stdout is closed (a socket on stdout is
 //   shut down for writing first, since stdin may be the same socket).

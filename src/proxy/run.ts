@@ -25,7 +25,7 @@ export interface HandOffContext {
   transport: Transport;
   /**
    * May EOF on stdin be passed on as shutdown(SHUT_WR)? Not on vsock-mux connections: there a host-side
-   * half-close makes real multiplexers tear down both directions (vm-lab-notes).
+   * half-close makes real multiplexers tear down both directions (measured with vhost-device-vsock).
    */
   halfClose: boolean;
 }
@@ -128,7 +128,7 @@ export function openTarget(deps: ProxyDeps, target: Target): number {
 const CTX: Record<Target["kind"], Omit<HandOffContext, "transport">> = {
   unix: { family: "AF_UNIX", halfClose: true },
   vsock: { family: "AF_VSOCK", halfClose: true },
-  // No half-close on vsock-mux: a host-side SHUT_WR tears down both directions there (vm-lab-notes).
+  // No half-close on vsock-mux: a host-side SHUT_WR tears down both directions there.
   "vsock-mux": { family: "AF_UNIX", halfClose: false },
 };
 

@@ -77,7 +77,7 @@ for (const [version, analyze] of targets) {
   });
 }
 
-// The check above can fail: 262's units under 252 draw "Unknown key" complaints, which is why issue 7 exists.
+// The check above can fail: 262's units under 252 draw "Unknown key" complaints, which is why the generator writes a form per version.
 describe.skipIf(!hostAnalyze252() || !canUnshare)("systemd-analyze verify catches version mismatches", () => {
   test("262's units are not clean for 252", () => {
     const out = join(base, "out-mismatch");

@@ -1,6 +1,6 @@
 // A fake vsock multiplexer (the "hybrid vsock" AF_UNIX socket of vhost-device-vsock, Firecracker and
 // cloud-hypervisor), for tests: the real one needs a VM. It behaves like rust-vmm's vhost-device-vsock as
-// measured in /work/shared/vm-lab-notes.md, unless told to answer otherwise:
+// measured in the VM lab (docs/vm.md), unless told to answer otherwise:
 // - The host connects and sends `CONNECT <port>\n` in ONE write. The keyword is case-insensitive, `\r\n`
 //   is accepted. A first read without a complete line, or any other text, closes the connection. Bytes
 //   after the line in that same read are dropped.
