@@ -17,6 +17,7 @@
 // and qemu:///session (e.g. with libvirt's test driver, test:///PATH/node.xml), in the manner of systemd's
 // $SYSTEMD_* test variables. Messages name the URI actually tried.
 
+import type { Connection, Domain } from "../../ffi/libvirt.ts";
 import { ProxyError } from "./errors.ts";
 
 export type QemuScope = "system" | "session";
@@ -34,20 +35,9 @@ export const SESSION_URI_ENV = "SYSTEMD_SSH_LIBVIRT_SESSION_URI";
 
 export const VSOCK_CID_PATH = "/domain/devices/vsock/cid/@address";
 
-/** What the lookup needs from libvirt: ffi/libvirt.ts's functions, in the shapes tests can fake. */
-export interface LibvirtDomain {
-  name(): string;
-  xml(): string;
-  free(): void;
-}
-export interface LibvirtConnection {
-  lookupByName(name: string): LibvirtDomain | null;
-  lookupByUUIDString(uuid: string): LibvirtDomain | null;
-  lookupByID(id: number): LibvirtDomain | null;
-  /** Every domain, running or not (for `systemd-ssh machines`). */
-  listAll(): LibvirtDomain[];
-  close(): void;
-}
+/** What the lookup needs from libvirt: ffi/libvirt.ts's shapes, which tests fake (a type-only import loads nothing). */
+export type LibvirtDomain = Domain;
+export type LibvirtConnection = Connection;
 export interface LibvirtDeps {
   /** Throws LibvirtMissing (not installed) or LibvirtError (libvirt's message). */
   openReadOnly(uri: string): LibvirtConnection;
