@@ -330,8 +330,8 @@ export class VirtDetector {
    * it too (a bhyve signature with kvm-clock has been seen). Otherwise "vm-other", which later stages refine.
    */
   private cpuidFromKernel(e: unknown): string | null {
-    const why = (e as { strerror?: string; syscall?: string }).strerror !== undefined
-      ? `${(e as { syscall: string }).syscall}: ${(e as { strerror: string }).strerror}` : String((e as Error)?.message ?? e);
+    // A SysError's message is "syscall: strerror".
+    const why = e instanceof Error ? e.message : String(e);
     this.debug(`Cannot execute CPUID (${why}), using the kernel's view of it instead.`);
     const info = this.probe.readFile("/proc/cpuinfo");
     const flags = isErr(info) ? [] : /^flags\s*:(.*)$/m.exec(info)?.[1]?.split(/\s+/) ?? [];
@@ -486,7 +486,7 @@ export function realProbe(): Probe {
   const ffi = require("../../ffi/fs.ts") as typeof import("../../ffi/fs.ts");
   const { readFile } = require("../../ffi/io.ts") as typeof import("../../ffi/io.ts");
   const { errnoCode } = require("../../ffi/errno.ts") as typeof import("../../ffi/errno.ts");
-  const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+  const { fromBytes: latin1 } = require("./raw-bytes.ts") as typeof import("./raw-bytes.ts");
   const code = (e: unknown): Errno => (e as { code?: string }).code ?? "EIO";
   const readText = (path: string): string => latin1(readFile(path));
   return {
