@@ -217,6 +217,16 @@ export function pathEntries(p: string): string[] {
   return entries;
 }
 
+/** Why `path` is not an executable regular file, in find_executable_full()'s order of checks; null if it is. */
+function notExecutable(path: Uint8Array): Errno | null {
+  const st = stat(path);
+  if (typeof st === "number") return errnoCode(st);
+  if (st.type === "dir") return "EISDIR";
+  if (st.type !== "reg") return "EBADFD";
+  const e = access(path, X_OK);
+  return e === 0 ? null : errnoCode(e);
+}
+
 /** find_executable(): the first executable regular file called `name` in $PATH. */
 export function findExecutable(name: string, pathEnv: string | undefined): Result<string> {
   const p = pathEnv ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin";
@@ -224,11 +234,9 @@ export function findExecutable(name: string, pathEnv: string | undefined): Resul
   for (const element of pathEntries(p)) {
     if (!element.startsWith("/")) continue;
     const full = pathJoin(element, name);
-    const st = stat(bytes(full));
-    const e = typeof st === "number" ? errnoCode(st) : st.type === "dir" ? "EISDIR" : st.type !== "reg" ? "EBADFD" : access(bytes(full), X_OK);
-    if (e === 0) return pathSimplify(full);
-    const c = typeof e === "number" ? errnoCode(e) : e;
-    if (c !== "EACCES") last = c;
+    const why = notExecutable(bytes(full));
+    if (why === null) return pathSimplify(full);
+    if (why !== "EACCES") last = why;
   }
   return { errno: last };
 }
