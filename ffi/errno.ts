@@ -156,3 +156,14 @@ export function errnoFromName(name: string): number | null {
   const upper = name.toUpperCase();
   return Object.hasOwn(Errno, upper) ? Errno[upper as ErrnoName] : null;
 }
+
+// systemd's errno classes (src/basic/errno-util.h), by name: what a tool treats as "not here" rather than
+// as a failure.
+
+/** ERRNO_IS_NOT_SUPPORTED(): the kernel, or this kind of socket, does not do that. */
+export const NOT_SUPPORTED: ReadonlySet<string> = new Set<ErrnoName>([
+  "EOPNOTSUPP", "ENOTTY", "ENOSYS", "EAFNOSUPPORT", "EPFNOSUPPORT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT", "ENOPROTOOPT",
+]);
+
+/** ERRNO_IS_DEVICE_ABSENT(): the device node is not there. */
+export const DEVICE_ABSENT: ReadonlySet<string> = new Set<ErrnoName>(["ENODEV", "ENXIO", "ENOENT"]);

@@ -12,7 +12,7 @@ import { basename, dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import { SysError } from "../../ffi/errors.ts";
 import { vsockSupport } from "../../ffi/vsock.ts";
-import { ProxyError } from "../proxy/errors.ts";
+import { Failure } from "../shared/failure.ts";
 import { proxyCommandWord, shellQuote } from "../shared/shell-quote.ts";
 import {
   checkExportSocket,
@@ -42,19 +42,19 @@ export function listScope(scope: RuntimeScope, env: Env = process.env): ScopeLis
       const machines: JsonObject[] = [];
       for (const reply of link.callMore(LIST, {})) {
         if (reply.error === "io.systemd.Machine.NoSuchMachine") break;
-        if (reply.error !== null) throw new ProxyError(`Failed to issue ${LIST}() varlink call: ${varlinkCallFailure(reply.error, reply.parameters)}`);
+        if (reply.error !== null) throw new Failure(`Failed to issue ${LIST}() varlink call: ${varlinkCallFailure(reply.error, reply.parameters)}`);
         machines.push(reply.parameters);
       }
       return { scope, ok: true, machines };
     } catch (e) {
-      if (e instanceof SysError) throw new ProxyError(`Failed to issue ${LIST}() varlink call: ${e.strerror}`);
+      if (e instanceof SysError) throw new Failure(`Failed to issue ${LIST}() varlink call: ${e.strerror}`);
       throw e;
     } finally {
       link.close();
     }
   } catch (e) {
     if (e instanceof NoRuntimeDirectory) return { scope, ok: false, error: `${e.reason}.` };
-    if (e instanceof ProxyError) return { scope, ok: false, error: e.message };
+    if (e instanceof Failure) return { scope, ok: false, error: e.message };
     throw e;
   }
 }
@@ -103,10 +103,10 @@ export function machineRows(listings: ScopeListing[], env: Env = process.env, ha
       try {
         const target = machineTarget(name, dispatchMachine(params), listing.scope, env);
         if (target.kind === "container") checkExportSocket(target.path);
-        else if (!hasVsock()) throw new ProxyError("Failed to allocate AF_VSOCK socket: this host has no AF_VSOCK support");
+        else if (!hasVsock()) throw new Failure("Failed to allocate AF_VSOCK socket: this host has no AF_VSOCK support");
         row.host = `machine/${name}`;
       } catch (e) {
-        if (!(e instanceof ProxyError)) throw e;
+        if (!(e instanceof Failure)) throw e;
         row.why = e.message;
       }
     }

@@ -5,7 +5,7 @@
 
 import { defineCommand } from "citty";
 import { SysError } from "../../ffi/errors.ts";
-import { ProxyError } from "../proxy/errors.ts";
+import { Failure } from "../shared/failure.ts";
 import { lookupsFor, parseHostOrFail } from "../proxy/run.ts";
 import { describeTarget, resolveTarget, type Lookups } from "../proxy/target.ts";
 import { bytes, utf8Bytes } from "../shared/raw-bytes.ts";
@@ -21,7 +21,7 @@ export async function resolveHost(host: string, port: string, lookups?: Lookups)
     const spec = parseHostOrFail(host);
     return { ok: true, line: describeTarget(resolveTarget(spec, port, lookups ?? (await lookupsFor(spec)))) };
   } catch (e) {
-    if (e instanceof ProxyError || e instanceof SysError) return { ok: false, error: e.message };
+    if (e instanceof Failure || e instanceof SysError) return { ok: false, error: e.message };
     throw e;
   }
 }

@@ -10,7 +10,7 @@
 // To add an option, add a field to ProxyOptions and DEFAULTS and an entry to OPTIONS.
 
 import { parseWaitSeconds } from "./boot-wait.ts";
-import { ProxyError } from "./errors.ts";
+import { Failure } from "../shared/failure.ts";
 
 /** How the connected socket reaches our caller. */
 export type Transport = "auto" | "fdpass" | "relay";
@@ -29,7 +29,7 @@ export interface ProxyArgs extends ProxyOptions {
 
 const DEFAULTS: ProxyOptions = { transport: "auto", waitMs: null };
 
-/** A flag (`--name`), or an option with a value (`--name=VALUE`; apply throws ProxyError on a bad value). */
+/** A flag (`--name`), or an option with a value (`--name=VALUE`; apply throws Failure on a bad value). */
 type OptionSpec =
   | { takesValue: false; apply(o: ProxyOptions): void }
   | { takesValue: true; apply(o: ProxyOptions, value: string): void };
@@ -41,7 +41,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   "--wait": { takesValue: true, apply: (o, v) => void (o.waitMs = parseWaitSeconds(v, "--wait=")) },
 };
 
-/** Parse argv (without the program name). Throws ProxyError with the message to print. */
+/** Parse argv (without the program name). Throws Failure with the message to print. */
 export function parseProxyArgs(args: readonly string[]): ProxyArgs {
   const opts: ProxyOptions = { ...DEFAULTS };
   let i = 0;
@@ -55,6 +55,6 @@ export function parseProxyArgs(args: readonly string[]): ProxyArgs {
     else spec.apply(opts);
   }
   const rest = args.slice(i);
-  if (rest.length !== 2) throw new ProxyError("Expected two arguments: host and port.", "EINVAL");
+  if (rest.length !== 2) throw new Failure("Expected two arguments: host and port.", "EINVAL");
   return { ...opts, host: rest[0]!, port: rest[1]! };
 }

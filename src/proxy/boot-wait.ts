@@ -19,7 +19,7 @@
 // deadline. An attempt that is itself slow (the vsock-mux OK wait, a vsock connect timeout) is not cut
 // short, so the total may overrun the deadline by one attempt.
 
-import { ProxyError } from "./errors.ts";
+import { Failure } from "../shared/failure.ts";
 
 /** Error codes (errno names) that mean "the VM or its service is not up yet: try again". */
 export const NOT_UP_YET: ReadonlySet<string> = new Set([
@@ -57,18 +57,18 @@ export const realClock: WaitClock = {
 };
 
 export function isNotUpYet(e: unknown): boolean {
-  return e instanceof ProxyError && e.code !== undefined && NOT_UP_YET.has(e.code);
+  return e instanceof Failure && e.code !== undefined && NOT_UP_YET.has(e.code);
 }
 
 /**
  * Parse a wait time in seconds as given to --wait= or $SYSTEMD_SSH_PROXY_WAIT: a non-negative decimal
- * number ("30", "2.5"), optionally followed by "s". Returns milliseconds; throws ProxyError otherwise.
+ * number ("30", "2.5"), optionally followed by "s". Returns milliseconds; throws Failure otherwise.
  */
 export function parseWaitSeconds(value: string, source: string): number {
   const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*s?\s*$/.exec(value);
   const secs = m ? Number(m[1]) : Number.NaN;
   if (!Number.isFinite(secs) || secs > 86400 * 365) {
-    throw new ProxyError(`Invalid wait time in ${source}: ${JSON.stringify(value)} (expected seconds, e.g. 30 or 2.5).`, "EINVAL");
+    throw new Failure(`Invalid wait time in ${source}: ${JSON.stringify(value)} (expected seconds, e.g. 30 or 2.5).`, "EINVAL");
   }
   return Math.round(secs * 1000);
 }
@@ -87,7 +87,7 @@ export async function retryUntilUp<T>(
   attempt: () => T | Promise<T>,
   policy: WaitPolicy,
   what: string,
-  opts: { clock?: WaitClock; onRetry?: (e: ProxyError, attempt: number, delayMs: number) => void } = {},
+  opts: { clock?: WaitClock; onRetry?: (e: Failure, attempt: number, delayMs: number) => void } = {},
 ): Promise<T> {
   const clock = opts.clock ?? realClock;
   const start = clock.now();
@@ -101,14 +101,14 @@ export async function retryUntilUp<T>(
       const left = deadline - clock.now();
       if (policy.timeoutMs <= 0) throw e;
       if (left <= 0) {
-        const err = e as ProxyError;
-        throw new ProxyError(
+        const err = e as Failure;
+        throw new Failure(
           `Gave up waiting for ${what} after ${formatSeconds(policy.timeoutMs)} (${n} attempts): ${err.message}`,
           "ETIMEDOUT",
         );
       }
       const pause = Math.min(delay, left);
-      opts.onRetry?.(e as ProxyError, n, pause);
+      opts.onRetry?.(e as Failure, n, pause);
       await clock.sleep(pause);
       delay = Math.min(delay * 2, policy.maxDelayMs);
     }

@@ -22,7 +22,7 @@ import { VMADDR_CID_ANY } from "../shared/vsock-address.ts";
 import { VarlinkConnection } from "../varlink/client.ts";
 import { varlinkErrorToErrno } from "../varlink/errors.ts";
 import { JsonNumber, type JsonObject } from "../varlink/json.ts";
-import { ProxyError, withCause } from "./errors.ts";
+import { Failure, withCause } from "../shared/failure.ts";
 
 export type RuntimeScope = "user" | "system";
 export const SCOPES: readonly RuntimeScope[] = ["user", "system"];
@@ -35,7 +35,7 @@ const NO_SUCH_MACHINE = "io.systemd.Machine.NoSuchMachine";
 const LIST = "io.systemd.Machine.List";
 
 /** The scope's runtime directory cannot be determined (the user scope without a usable $XDG_RUNTIME_DIR). */
-export class NoRuntimeDirectory extends ProxyError {
+export class NoRuntimeDirectory extends Failure {
   constructor(readonly reason: string) {
     super(reason, "ENXIO");
   }
@@ -69,9 +69,9 @@ export function varlinkCallFailure(error: string, parameters: JsonObject): strin
 }
 
 const callFailed = (what: string, code?: string) =>
-  new ProxyError(`Failed to issue ${LIST}() varlink call: ${what}`, code);
+  new Failure(`Failed to issue ${LIST}() varlink call: ${what}`, code);
 
-/** Connect to the scope's machined. Throws ProxyError with systemd's message. */
+/** Connect to the scope's machined. Throws Failure with systemd's message. */
 export function connectMachined(scope: RuntimeScope, env: Env = process.env, timeoutMs?: number): VarlinkConnection {
   const address = machinedAddress(scope, env);
   try {
@@ -85,7 +85,7 @@ export function connectMachined(scope: RuntimeScope, env: Env = process.env, tim
 
 /**
  * fetch_machine(): the List reply's parameters for NAME in one scope, or null when that machined answers
- * NoSuchMachine. Throws ProxyError with systemd's message for everything else.
+ * NoSuchMachine. Throws Failure with systemd's message for everything else.
  */
 export function fetchMachine(name: string, scope: RuntimeScope, env: Env = process.env, timeoutMs?: number): JsonObject | null {
   const link = connectMachined(scope, env, timeoutMs);
@@ -110,7 +110,7 @@ export interface MachineInfo {
   vSockCid: number;
 }
 
-const parseFailed = (errno: number) => new ProxyError(`Failed to parse Varlink reply: ${strerror(errno)}`);
+const parseFailed = (errno: number) => new Failure(`Failed to parse Varlink reply: ${strerror(errno)}`);
 
 /**
  * sd_json_dispatch() of the reply with ssh-proxy's table: "class" (string, mandatory), "service"
@@ -142,20 +142,20 @@ export function dispatchMachine(parameters: JsonObject): MachineInfo {
 
 export type MachineTarget = { kind: "container"; path: string } | { kind: "vm"; cid: number };
 
-/** Where ssh-proxy goes for a machine of this description, found in `scope`; ProxyError when it cannot. */
+/** Where ssh-proxy goes for a machine of this description, found in `scope`; Failure when it cannot. */
 export function machineTarget(name: string, info: MachineInfo, scope: RuntimeScope, env: Env = process.env): MachineTarget {
   if (info.class === "container") {
     if (info.service !== "systemd-nspawn") {
       // systemd prints a missing service through printf's "%s", which glibc renders as "(null)".
-      throw new ProxyError(`Don't know how to SSH into '${info.service ?? "(null)"}' container ${name}.`, "EMEDIUMTYPE");
+      throw new Failure(`Don't know how to SSH into '${info.service ?? "(null)"}' container ${name}.`, "EMEDIUMTYPE");
     }
     const dir = runtimeDirectory(scope, "systemd/nspawn", env);
     return { kind: "container", path: joinPath(dir, `${name}/unix-export/ssh`) };
   }
   if (info.class !== "vm") {
-    throw new ProxyError(`Don't know how to SSH into machine ${name} with class '${info.class}'.`, "EMEDIUMTYPE");
+    throw new Failure(`Don't know how to SSH into machine ${name} with class '${info.class}'.`, "EMEDIUMTYPE");
   }
-  if (info.vSockCid === VMADDR_CID_ANY) throw new ProxyError(`Machine ${name} has no AF_VSOCK CID assigned.`, "EINVAL");
+  if (info.vSockCid === VMADDR_CID_ANY) throw new Failure(`Machine ${name} has no AF_VSOCK CID assigned.`, "EINVAL");
   return { kind: "vm", cid: info.vSockCid };
 }
 
@@ -166,11 +166,11 @@ export function checkExportSocket(path: string): void {
     st = statSync(path);
   } catch (e) {
     const errno = Math.abs(Number((e as { errno?: number }).errno ?? 0));
-    if (errno > 0) throw new ProxyError(`Failed to check if '${path}' exists and is a socket: ${strerror(errno)}`, (e as { code?: string }).code);
+    if (errno > 0) throw new Failure(`Failed to check if '${path}' exists and is a socket: ${strerror(errno)}`, (e as { code?: string }).code);
     throw e;
   }
   if (!st.isSocket()) {
-    throw new ProxyError(
+    throw new Failure(
       `'${path}' does not exist or is not a socket, are sshd and systemd-ssh-generator installed and enabled in the container?`,
       "ENOENT",
     );
@@ -192,7 +192,7 @@ export function resolveMachine(name: string, env: Env = process.env): ResolvedMa
   } catch (e) {
     // systemd 262 exits silently here; we say why.
     if (e instanceof NoRuntimeDirectory) {
-      throw new ProxyError(`Cannot look up machine ${name} with the user's systemd-machined: ${e.reason}.`, e.code);
+      throw new Failure(`Cannot look up machine ${name} with the user's systemd-machined: ${e.reason}.`, e.code);
     }
     throw e;
   }
@@ -202,7 +202,7 @@ export function resolveMachine(name: string, env: Env = process.env): ResolvedMa
   }
   // systemd 262 exits silently here too.
   if (reply === null) {
-    throw new ProxyError(`No machine ${name} is registered with systemd-machined (user or system scope).`, "ESRCH");
+    throw new Failure(`No machine ${name} is registered with systemd-machined (user or system scope).`, "ESRCH");
   }
   const info = dispatchMachine(reply);
   return { scope, info, target: machineTarget(name, info, scope, env) };

@@ -18,7 +18,7 @@
 // $SYSTEMD_* test variables. Messages name the URI actually tried.
 
 import type { Connection, Domain } from "../../ffi/libvirt.ts";
-import { ProxyError } from "./errors.ts";
+import { Failure } from "../shared/failure.ts";
 
 export type QemuScope = "system" | "session";
 
@@ -151,10 +151,10 @@ const CODE: Record<Exclude<Outcome, { ok: true }>["kind"], string> = {
   "bad-xml": "EBADMSG",
 };
 
-/** Resolve a qemu host spec to the domain's CID. Throws ProxyError with our one line. */
+/** Resolve a qemu host spec to the domain's CID. Throws Failure with our one line. */
 export function resolveQemuCid(spec: QemuSpec, deps: LibvirtDeps): number {
   const uris = urisFor(spec, deps.euid, deps.env);
-  if (spec.domain === "") throw new ProxyError("No libvirt domain named in the host (expected qemu/NAME, qemu:system/NAME or qemu:session/NAME).", "EINVAL");
+  if (spec.domain === "") throw new Failure("No libvirt domain named in the host (expected qemu/NAME, qemu:system/NAME or qemu:session/NAME).", "EINVAL");
   const failures: { uri: string; outcome: Exclude<Outcome, { ok: true }> }[] = [];
   for (const uri of uris) {
     let outcome: Outcome;
@@ -162,7 +162,7 @@ export function resolveQemuCid(spec: QemuSpec, deps: LibvirtDeps): number {
       outcome = lookupOn(uri, spec.domain, deps);
     } catch (e) {
       if (deps.isMissing(e)) {
-        throw new ProxyError(
+        throw new Failure(
           `Cannot look up libvirt domain ${spec.domain} at ${uris.join(" or ")}: libvirt is not installed (libvirt.so.0 cannot be loaded).`,
           "ELIBACC",
         );
@@ -177,7 +177,7 @@ export function resolveQemuCid(spec: QemuSpec, deps: LibvirtDeps): number {
       ? ` at ${failures[0]!.uri}: ${failures[0]!.outcome.detail}`
       : `: ${failures.map((f) => `${f.uri}: ${f.outcome.detail}`).join("; ")}`;
   const waitable = failures.some((f) => f.outcome.kind === "no-cid");
-  throw new ProxyError(`No usable vsock found for libvirt domain ${spec.domain}${what}.`, waitable ? "EAGAIN" : CODE[failures[0]!.outcome.kind]);
+  throw new Failure(`No usable vsock found for libvirt domain ${spec.domain}${what}.`, waitable ? "EAGAIN" : CODE[failures[0]!.outcome.kind]);
 }
 
 /** The real libvirt, through ffi/libvirt.ts and ffi/libxml2.ts (both load their library on first call). */

@@ -23,13 +23,13 @@
 //   Go's x/crypto/ssh and JSch close both pipes when done; without this, a peer that does not close on
 //   our EOF (and any vsock-mux connection, where we pass no EOF on) would keep the proxy alive for ever.
 //   A half-close alone (stdin at EOF, stdout still read) changes nothing.
-// Any other failure ends the relay with ProxyError (one line, exit status 1).
+// Any other failure ends the relay with Failure (one line, exit status 1).
 
 import { Errno, errnoCode, strerror, SysError } from "../../ffi/errors.ts";
 import * as io from "../../ffi/io.ts";
 import { close, SHUT_WR, shutdown } from "../../ffi/socket.ts";
 import { log } from "../shared/log.ts";
-import { ProxyError, withCause } from "./errors.ts";
+import { Failure, withCause } from "../shared/failure.ts";
 
 export interface RelayOptions {
   /** The connected socket (ours: it is made non-blocking). */
@@ -164,13 +164,13 @@ const VANISHED = new Set<number>([Errno.EPIPE, Errno.ECONNRESET]);
 
 /**
  * Relay between stdin/stdout and `socket` until both directions are done. Returns normally when they
- * are (including when a peer vanished); throws ProxyError on any other failure.
+ * are (including when a peer vanished); throws Failure on any other failure.
  */
 export function relay(opts: RelayOptions): void {
   try {
     relayLoop(opts);
   } catch (e) {
-    // Set-up calls (fcntl, pipe2) throw SysError; the loop itself throws ProxyError, which passes through.
+    // Set-up calls (fcntl, pipe2) throw SysError; the loop itself throws Failure, which passes through.
     throw withCause(e, "Failed to relay the connection");
   }
 }
@@ -298,7 +298,7 @@ function relayLoop(opts: RelayOptions): void {
             progress = true;
             break;
           } else {
-            throw new ProxyError(`Failed to relay ${d.name}: ${strerror(-n)}`, errnoCode(-n));
+            throw new Failure(`Failed to relay ${d.name}: ${strerror(-n)}`, errnoCode(-n));
           }
         }
       }
@@ -313,9 +313,9 @@ function relayLoop(opts: RelayOptions): void {
       }
       // With stdin done, watch for the client's going away even while there is nothing to write to it.
       const clientWatch = up.done && !down.done && !polled.includes(outEnd) ? poll.add(outEnd.fd, 0) : -1;
-      if (poll.count === 0) throw new ProxyError("Relay stalled: nothing to wait for (internal error).", "EIO");
+      if (poll.count === 0) throw new Failure("Relay stalled: nothing to wait for (internal error).", "EIO");
       const r = poll.wait(-1);
-      if (r < 0) throw new ProxyError(`Failed to wait for the connection: ${strerror(-r)}`, errnoCode(-r));
+      if (r < 0) throw new Failure(`Failed to wait for the connection: ${strerror(-r)}`, errnoCode(-r));
       if (clientWatch >= 0 && poll.revents(clientWatch) & (io.POLLERR | io.POLLHUP)) {
         log.debug("EOF on STDIN and nobody reads STDOUT any more: the client has gone, ending the relay.");
         endDirection(down);

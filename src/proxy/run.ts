@@ -10,7 +10,7 @@ import { log, LOG_DEBUG, LOG_ERR } from "../shared/log.ts";
 import { byteArray, rawArgs, utf8Bytes } from "../shared/raw-bytes.ts";
 import { parseProxyArgs, type Transport } from "./args.ts";
 import { DEFAULT_DELAYS, parseWaitSeconds, retryUntilUp } from "./boot-wait.ts";
-import { ProxyError, withCause } from "./errors.ts";
+import { Failure, withCause } from "../shared/failure.ts";
 import { parseHostSpec, type HostSpec } from "./host-spec.ts";
 import type { QemuSpec } from "./qemu.ts";
 import { resolveTarget, type Lookups, type Target } from "./target.ts";
@@ -99,7 +99,7 @@ function connectUnixOrFail(deps: ProxyDeps, path: string): number {
 // repeats the open step while the VM is booting (boot-wait.ts); for qemu/ the lookup too, since a
 // starting domain has no CID yet.
 
-/** Connect to a target; for vsock-mux also the CONNECT/OK handshake. Throws ProxyError with systemd's message. */
+/** Connect to a target; for vsock-mux also the CONNECT/OK handshake. Throws Failure with systemd's message. */
 export function openTarget(deps: ProxyDeps, target: Target): number {
   switch (target.kind) {
     case "unix":
@@ -146,7 +146,7 @@ function asText<A, R>(f: (arg: A) => R, decode: (arg: A) => A): (arg: A) => R {
     try {
       return f(decode(arg));
     } catch (e) {
-      throw e instanceof ProxyError ? new ProxyError(utf8Bytes(e.message), e.code) : e;
+      throw e instanceof Failure ? new Failure(utf8Bytes(e.message), e.code) : e;
     }
   };
 }
@@ -170,7 +170,7 @@ export async function lookupsFor(spec: HostSpec): Promise<Lookups> {
 /** HOST (a byte string) parsed, with systemd's message when no scheme matches. */
 export function parseHostOrFail(host: string): HostSpec {
   const spec = parseHostSpec(host);
-  if (spec === null) throw new ProxyError(`Don't know how to parse host name specification: ${host}`, "EINVAL");
+  if (spec === null) throw new Failure(`Don't know how to parse host name specification: ${host}`, "EINVAL");
   return spec;
 }
 
@@ -183,7 +183,7 @@ export async function runProxy(args: readonly string[], deps: ProxyDeps = realDe
     await proxy(rawArgs(args), deps);
     return 0;
   } catch (e) {
-    const message = e instanceof ProxyError || e instanceof SysError ? e.message : utf8Bytes(`Unexpected error: ${String(e)}`);
+    const message = e instanceof Failure || e instanceof SysError ? e.message : utf8Bytes(`Unexpected error: ${String(e)}`);
     log.logBytes(LOG_ERR, message);
     return 1;
   }

@@ -3,7 +3,7 @@
 // opens the target (run.ts); `systemd-ssh resolve` prints it (src/cli/resolve.ts).
 
 import { parseVsockCid, parseVsockPort, VMADDR_CID_ANY } from "../shared/vsock-address.ts";
-import { ProxyError } from "./errors.ts";
+import { Failure } from "../shared/failure.ts";
 import { absolutizeSocketPath, type HostSpec } from "./host-spec.ts";
 import type { QemuSpec } from "./qemu.ts";
 
@@ -12,7 +12,7 @@ export type Target =
   | { kind: "vsock"; cid: number; port: number }
   | { kind: "vsock-mux"; path: string; port: string };
 
-/** The lookups machine/ and qemu/ need. Both throw ProxyError with the line to print. */
+/** The lookups machine/ and qemu/ need. Both throw Failure with the line to print. */
 export interface Lookups {
   /** A registered machine: its exported sshd socket (checked to be one) or its CID. */
   machine(name: string): { kind: "container"; path: string } | { kind: "vm"; cid: number };
@@ -22,7 +22,7 @@ export interface Lookups {
 
 function vsockPort(portArg: string): number {
   const port = parseVsockPort(portArg);
-  if (port === null) throw new ProxyError(`Failed to parse vsock port: ${portArg}`, "EINVAL");
+  if (port === null) throw new Failure(`Failed to parse vsock port: ${portArg}`, "EINVAL");
   return port;
 }
 
@@ -35,9 +35,9 @@ export function resolveTarget(spec: HostSpec, port: string, lookups: Lookups): T
       return { kind: "vsock-mux", path: absolutizeSocketPath(spec.path), port };
     case "vsock": {
       const cid = parseVsockCid(spec.cid);
-      if (cid === null) throw new ProxyError(`Failed to parse vsock cid: ${spec.cid}`, "EINVAL");
+      if (cid === null) throw new Failure(`Failed to parse vsock cid: ${spec.cid}`, "EINVAL");
       // "any", "-1" and 4294967295 parse (they are valid for listening), but name no peer.
-      if (cid === VMADDR_CID_ANY) throw new ProxyError("Cannot use VMADDR_CID_ANY to connect to a remote host.", "EINVAL");
+      if (cid === VMADDR_CID_ANY) throw new Failure("Cannot use VMADDR_CID_ANY to connect to a remote host.", "EINVAL");
       return { kind: "vsock", cid, port: vsockPort(port) };
     }
     case "machine": {

@@ -17,7 +17,7 @@ import { SysError } from "../../ffi/errors.ts";
 import { getRecvTimeout, MSG_DONTWAIT, MSG_PEEK, recv, sendAll, setRecvTimeout } from "../../ffi/socket.ts";
 import { log, LOG_DEBUG } from "../shared/log.ts";
 import { byteArray } from "../shared/raw-bytes.ts";
-import { ProxyError, withCause } from "./errors.ts";
+import { Failure, withCause } from "../shared/failure.ts";
 
 /** systemd's buffer: the longest OK line it consumes. */
 const SYSTEMD_OK_LINE = "OK 65535\n".length;
@@ -66,8 +66,8 @@ export function skipOkLine(fd: number, path: string, port: string): OkOutcome {
   return outcome;
 }
 
-function eio(message: string): ProxyError {
-  return new ProxyError(message, "EIO");
+function eio(message: string): Failure {
+  return new Failure(message, "EIO");
 }
 
 /** Messages name the path as the byte string it is (src/shared/raw-bytes.ts). */
@@ -184,7 +184,7 @@ function readOkLine(fd: number, path: string, port: string): OkOutcome {
       debug(`Connection closed while waiting for OK PORT response from ${path}`);
       if (a.consumed > 0) throw eio(`Connection closed before full OK PORT response received from ${path}.`);
       debug("No data received, which means the connecting port is not open.");
-      throw new ProxyError(`Port ${port} on ${path} is not open`, "ECONNREFUSED");
+      throw new Failure(`Port ${port} on ${path} is not open`, "ECONNREFUSED");
     }
   }
 }

@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { SysError } from "../../ffi/errors.ts";
 import * as sock from "../../ffi/socket.ts";
 import { retryUntilUp, DEFAULT_DELAYS } from "../../src/proxy/boot-wait.ts";
-import { ProxyError } from "../../src/proxy/errors.ts";
+import { Failure } from "../../src/shared/failure.ts";
 import { sendConnect, skipOkLine } from "../../src/proxy/vsock-mux.ts";
 
 const [path, port, waitMs, marker] = process.argv.slice(2) as [string, string, string, string | undefined];
@@ -22,7 +22,7 @@ try {
       try {
         fd = sock.connectUnix(path);
       } catch (e) {
-        if (e instanceof SysError) throw new ProxyError(`Failed to connect to AF_UNIX socket ${path}: ${e.strerror}`, e.code);
+        if (e instanceof SysError) throw new Failure(`Failed to connect to AF_UNIX socket ${path}: ${e.strerror}`, e.code);
         throw e;
       }
       try {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { close } from "../../ffi/socket.ts";
 import { parseProxyArgs } from "../../src/proxy/args.ts";
 import { isNotUpYet, parseWaitSeconds, retryUntilUp, type WaitClock } from "../../src/proxy/boot-wait.ts";
-import { ProxyError } from "../../src/proxy/errors.ts";
+import { Failure } from "../../src/shared/failure.ts";
 import { readAll, runFdpass } from "../helpers/fdpass.ts";
 import { scriptedPeerSequence } from "../helpers/scripted-peer.ts";
 import { ensureBuilt } from "../helpers/build.ts";
@@ -30,7 +30,7 @@ function fakeClock() {
 }
 
 const policy = (timeoutMs: number) => ({ timeoutMs, firstDelayMs: 50, maxDelayMs: 500 });
-const notUp = (code = "ECONNRESET") => new ProxyError(`Failed: ${code}`, code);
+const notUp = (code = "ECONNRESET") => new Failure(`Failed: ${code}`, code);
 
 describe("retry policy", () => {
   test("backoff doubles from 50 ms to 500 ms, then stays", async () => {
@@ -49,7 +49,7 @@ describe("retry policy", () => {
     let n = 0;
     const p = retryUntilUp(() => {
       n++;
-      throw new ProxyError("Port 22 on /x/hybrid.sock is not open", "ECONNREFUSED");
+      throw new Failure("Port 22 on /x/hybrid.sock is not open", "ECONNREFUSED");
     }, policy(2000), "vsock-mux/x/hybrid.sock port 22", { clock });
     await expect(p).rejects.toThrow(
       /^Gave up waiting for vsock-mux\/x\/hybrid\.sock port 22 after 2s \(\d+ attempts\): Port 22 on \/x\/hybrid\.sock is not open$/,
@@ -58,7 +58,7 @@ describe("retry policy", () => {
     expect(sleeps.reduce((a, b) => a + b, 0)).toBe(2000);
     expect(n).toBe(sleeps.length + 1);
     const err = await p.catch((e) => e);
-    expect(err).toBeInstanceOf(ProxyError);
+    expect(err).toBeInstanceOf(Failure);
     expect(err.code).toBe("ETIMEDOUT");
   });
 
@@ -78,10 +78,10 @@ describe("retry policy", () => {
   test("an error that waiting cannot fix is thrown at once, unchanged", async () => {
     const { clock, sleeps } = fakeClock();
     for (const code of ["EACCES", "EINVAL", "EIO", undefined]) {
-      const e = new ProxyError("nope", code);
+      const e = new Failure("nope", code);
       await expect(retryUntilUp(() => { throw e; }, policy(60_000), "x", { clock })).rejects.toBe(e);
     }
-    const plain = new Error("not a ProxyError");
+    const plain = new Error("not a Failure");
     await expect(retryUntilUp(() => { throw plain; }, policy(60_000), "x", { clock })).rejects.toBe(plain);
     expect(sleeps).toEqual([]);
   });
@@ -96,9 +96,9 @@ describe("retry policy", () => {
 
   test("what counts as not up yet", () => {
     for (const c of ["ENOENT", "ECONNREFUSED", "EPIPE", "ECONNRESET", "ETIMEDOUT", "ENODEV", "EHOSTUNREACH", "EAGAIN"]) {
-      expect(isNotUpYet(new ProxyError("x", c))).toBe(true);
+      expect(isNotUpYet(new Failure("x", c))).toBe(true);
     }
-    for (const c of ["EACCES", "EINVAL", "EIO", "EAFNOSUPPORT", "ENOTSOCK"]) expect(isNotUpYet(new ProxyError("x", c))).toBe(false);
+    for (const c of ["EACCES", "EINVAL", "EIO", "EAFNOSUPPORT", "ENOTSOCK"]) expect(isNotUpYet(new Failure("x", c))).toBe(false);
     expect(isNotUpYet(new Error("x"))).toBe(false);
   });
 

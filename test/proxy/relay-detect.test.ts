@@ -6,7 +6,7 @@ import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { close, recvFd, sendAll, setIntOption, setRecvTimeout, SHUT_WR, shutdown, SOL_SOCKET, socketpair } from "../../ffi/socket.ts";
 import { parseProxyArgs } from "../../src/proxy/args.ts";
-import { ProxyError } from "../../src/proxy/errors.ts";
+import { Failure } from "../../src/shared/failure.ts";
 import { mapsFile, mapsLibssh } from "../../src/proxy/transport.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
 import { readAll, spawnPiped } from "../helpers/relay.ts";
@@ -186,7 +186,7 @@ describe("argument parsing", () => {
   test.each([[[]], [["--relay"]], [["--relay", "unix/x"]], [["unix/x"]], [["--foo", "unix/x", "22"]], [["--", "unix/x", "22"]], [["a", "b", "c"]]])(
     "%j is systemd's usage error",
     (args) => {
-      expect(() => parseProxyArgs(args)).toThrow(new ProxyError(usage));
+      expect(() => parseProxyArgs(args)).toThrow(new Failure(usage));
     },
   );
 
