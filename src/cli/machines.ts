@@ -14,6 +14,7 @@ import { SysError } from "../../ffi/errors.ts";
 import { vsockSupport } from "../../ffi/vsock.ts";
 import { Failure } from "../shared/failure.ts";
 import { proxyCommandWord, shellQuote } from "../shared/shell-quote.ts";
+import { TOOLS } from "../shared/tool-names.ts";
 import {
   checkExportSocket,
   connectMachined,
@@ -144,7 +145,7 @@ export function libvirtRows(listings: LibvirtListing[], hasVsock = () => vsockSu
 export function proxyCommandPath(): string {
   const exe = process.execPath;
   if (basename(exe).startsWith("bun")) return `${proxyCommandWord(exe)} ${proxyCommandWord(Bun.main)} proxy`;
-  const sibling = join(dirname(exe), "systemd-ssh-proxy");
+  const sibling = join(dirname(exe), TOOLS.proxy.program);
   return existsSync(sibling) ? proxyCommandWord(sibling) : `${proxyCommandWord(exe)} proxy`;
 }
 
@@ -219,7 +220,7 @@ export function renderMachines(
   for (const p of libvirtProblems) if (!p.ok) out.push(`libvirt ${p.uri}: ${p.error}`);
   if (unconfigured) {
     const forms = [...unconfiguredForms].sort().join(" and ");
-    out.push(`ssh is not configured to use systemd-ssh-proxy for ${forms} hosts, so the commands above name it with -o.`);
+    out.push(`ssh is not configured to use ${TOOLS.proxy.program} for ${forms} hosts, so the commands above name it with -o.`);
   }
   return `${out.join("\n")}\n`;
 }
