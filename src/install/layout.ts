@@ -200,7 +200,7 @@ ExecStart=/bin/sh -c 'test -e ${socket} || exit 0; systemctl start sshd-vsock.so
  *
  * `alongsideSystemd`: the target's systemd (256+) ships its own ssh generator, proxy, drop-in, unit and
  * tmpfiles.d entry. Then our generator goes to /etc/systemd/system-generators/, where a generator overrides
- * the same-named one in /usr/lib (systemd.generator(7)), and systemd's own files stay as they are (apply.ts
+ * the same-named one in /usr/lib (systemd.generator(7)), and systemd's own files stay as they are (core.ts
  * keeps any `systemdOwn` entry that is already there): replacing them in /usr would fight the package
  * manager, which owns them and puts them back on every systemd update.
  */
