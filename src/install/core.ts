@@ -32,10 +32,10 @@ export interface Manifest {
 }
 
 /** What an entry is to be on disk. */
-export type Want = { kind: "file"; data: Uint8Array; sha256: string; mode: number } | { kind: "link"; target: string };
+type Want = { kind: "file"; data: Uint8Array; sha256: string; mode: number } | { kind: "link"; target: string };
 
 /** How the thing at an entry's path relates to what we want there and to what the last install recorded. */
-export type State = "absent" | "same" | "ours" | "foreign";
+type State = "absent" | "same" | "ours" | "foreign";
 
 export const sha256 = (data: Uint8Array): string => createHash("sha256").update(data).digest("hex");
 
@@ -52,13 +52,13 @@ export function under(root: string, path: string): string {
 }
 
 /** Is `onDisk` exactly what an earlier install recorded there? */
-export function recordedMatches(onDisk: OnDisk, rec: Recorded | undefined): boolean {
+function recordedMatches(onDisk: OnDisk, rec: Recorded | undefined): boolean {
   if (rec === undefined || rec.kind === "dir") return false;
   if (rec.kind === "link") return onDisk.kind === "link" && onDisk.target === rec.target;
   return onDisk.kind === "file" && onDisk.sha256 === rec.sha256;
 }
 
-export function stateOf(onDisk: OnDisk, want: Want, recorded: Recorded | undefined): State {
+function stateOf(onDisk: OnDisk, want: Want, recorded: Recorded | undefined): State {
   switch (onDisk.kind) {
     case "absent":
       return "absent";
@@ -74,7 +74,7 @@ export function stateOf(onDisk: OnDisk, want: Want, recorded: Recorded | undefin
 }
 
 /** What install learnt about the target before deciding anything. */
-export interface InstallFacts {
+interface InstallFacts {
   root: string;
   layout: Layout;
   /** The binary to install (empty in package mode, which never writes it). */
@@ -88,13 +88,13 @@ export interface InstallFacts {
   force: boolean;
 }
 
-export interface Step {
+interface Step {
   entry: Entry;
   want: Want;
   state: State;
 }
 
-export interface InstallPlan {
+interface InstallPlan {
   steps: Step[];
   /** Said after the steps: the entries left as they are, and why. */
   kept: string[];
@@ -199,7 +199,7 @@ export function recordOf(s: Step): Recorded {
 }
 
 /** What uninstall does with one recorded file or link. */
-export type Removal = { path: string; action: "remove" | "gone" | "changed" | "packaged" };
+type Removal = { path: string; action: "remove" | "gone" | "changed" | "packaged" };
 
 /**
  * Uninstall's decisions, last written first: a path a package owns now is that package's (possibly with our

@@ -8,7 +8,7 @@ import { candidatePaths, checkedPath, MANIFEST_FORMAT, planInstall, planUninstal
 import { describe, realEffects, type InstallEffects } from "./effects.ts";
 import { DEFAULT_LAYOUT, paths, plan, type Layout } from "./layout.ts";
 
-export interface InstallOptions {
+interface InstallOptions {
   root?: string;
   prefix?: string;
   sysconfdir?: string;
@@ -25,6 +25,8 @@ export interface InstallOptions {
   say(line: string): void;
   effects?: InstallEffects;
 }
+
+const MANIFEST_MODE = 0o644;
 
 function checkedRoot(fx: InstallEffects, value: string | undefined): string {
   if (value === undefined) return "/";
@@ -60,7 +62,7 @@ export function install(opts: InstallOptions): number {
   const written: Recorded[] = [];
   const writeManifest = () => {
     const m: Manifest = { format: MANIFEST_FORMAT, version: VERSION, entries: [...[...createdDirs].map((path) => ({ kind: "dir" as const, path })), ...written] };
-    fx.writeFile(manifestPath, Buffer.from(`${JSON.stringify(m, null, 2)}\n`), 0o644);
+    fx.writeFile(manifestPath, Buffer.from(`${JSON.stringify(m, null, 2)}\n`), MANIFEST_MODE);
   };
   const made = (disk: string) => {
     for (const d of fx.mkdirParents(disk)) createdDirs.add(root === "/" ? d : d.slice(root.length));
@@ -91,7 +93,7 @@ export function install(opts: InstallOptions): number {
   return 0;
 }
 
-export interface UninstallOptions {
+interface UninstallOptions {
   root?: string;
   prefix?: string;
   /** Run by the Debian package's prerm: no manifest is not an error, and a path a package owns now is kept. */

@@ -1,10 +1,12 @@
 // install's and uninstall's decisions from facts built here: every branch without touching a disk.
 
 import { describe, expect, test } from "bun:test";
-import { planInstall, planUninstall, sha256, type InstallFacts, type Manifest, type OnDisk } from "../../src/install/core.ts";
+import { planInstall, planUninstall, sha256, type Manifest, type OnDisk } from "../../src/install/core.ts";
 import { DEFAULT_LAYOUT, paths } from "../../src/install/layout.ts";
 
 const p = paths(DEFAULT_LAYOUT);
+type InstallFacts = Parameters<typeof planInstall>[0];
+
 const binary = new TextEncoder().encode("ELF ours");
 
 function facts(disk: Record<string, OnDisk>, more: Partial<InstallFacts> = {}): InstallFacts {
