@@ -4,8 +4,6 @@
 import { Errno, errnoCode } from "./errno.ts";
 import { errno, libc } from "./libc.ts";
 
-export { Errno, errnoCode };
-
 /** libc's message for an errno value, e.g. 2 → "No such file or directory". */
 export function strerror(err: number): string {
   return String(libc().strerror(err));

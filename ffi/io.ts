@@ -8,12 +8,13 @@
 // typed-array view of an ArrayBuffer we allocated), never a pointer stored somewhere.
 
 import { abi } from "./arch.ts";
-import { Errno, fail, SysError } from "./errors.ts";
+import { Errno } from "./errno.ts";
+import { fail, SysError } from "./errors.ts";
 import { errno, libc } from "./libc.ts";
 import { close, openReadOnly, type PathArg } from "./socket.ts";
 
 export const { SPLICE_F_MOVE, SPLICE_F_NONBLOCK, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, O_NONBLOCK } = abi;
-const { F_GETFL, F_SETFL, F_SETPIPE_SZ, F_GETPIPE_SZ, O_CLOEXEC } = abi;
+const { F_GETFL, F_SETFL, F_SETPIPE_SZ, O_CLOEXEC } = abi;
 
 const EINTR = Errno.EINTR;
 
@@ -125,11 +126,6 @@ export function pipe(nonblocking = true): [number, number] {
 /** Ask for a pipe buffer of `bytes`; returns the size the pipe now has, or -errno (e.g. EPERM over the limit). */
 export function setPipeSize(fd: number, bytes: number): number {
   const r = libc().fcntl(fd, F_SETPIPE_SZ, bytes);
-  return r >= 0 ? r : -errno();
-}
-
-export function pipeSize(fd: number): number {
-  const r = libc().fcntl(fd, F_GETPIPE_SZ, 0);
   return r >= 0 ? r : -errno();
 }
 

@@ -1,13 +1,10 @@
 // systemd-ssh-issue's decisions, free of effects: what the command line asks for, and what make-vsock
 // should write given the facts about the machine. main.ts supplies the facts and carries out the result.
 
+import { VMADDR_CID_ANY, VMADDR_CID_HOST } from "../../ffi/sockaddr.ts";
 import { LOG_DEBUG } from "../shared/log.ts";
 
 export const DEFAULT_ISSUE_PATH = "/run/issue.d/50-ssh-vsock.issue";
-
-/** VMADDR_CID_ANY, and the reserved CIDs (hypervisor, local, host) that cannot name this VM. */
-const VMADDR_CID_ANY = 0xffffffff;
-const VMADDR_CID_HOST = 2;
 
 /**
  * What systemd's acquire_cid() learns about the machine, gathered lazily and in its order: the

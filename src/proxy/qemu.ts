@@ -19,6 +19,7 @@
 
 import type { Connection, Domain } from "../../ffi/libvirt.ts";
 import type { ErrnoName } from "../../ffi/errno.ts";
+import { VMADDR_CID_ANY } from "../../ffi/sockaddr.ts";
 import { Failure } from "../shared/failure.ts";
 import type { LibvirtListing, QemuScope, QemuSpec } from "./core.ts";
 
@@ -80,7 +81,7 @@ export function parseCidAddress(s: string): number | null {
     if (d < 0 || d > 9) return null;
     value = value * 10 + d;
   }
-  return value < 0xffffffff ? value : null;
+  return value < VMADDR_CID_ANY ? value : null;
 }
 
 /** How one URI answered. "no-cid" is the one state waiting can end: a vsock device whose CID is not assigned yet. */

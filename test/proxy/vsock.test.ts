@@ -2,7 +2,8 @@
 // is recorded and never performed (AF_VSOCK connects are forbidden on these machines).
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { Errno, SysError } from "../../ffi/errors.ts";
+import { Errno } from "../../ffi/errno.ts";
+import { SysError } from "../../ffi/errors.ts";
 import { AF_VSOCK, sockaddrVm } from "../../ffi/sockaddr.ts";
 import { close, socketpair } from "../../ffi/socket.ts";
 import { realEffects, type ProxyEffects } from "../../src/proxy/effects.ts";
