@@ -12,6 +12,7 @@ import { basename, dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import { vsockSupport } from "../../ffi/vsock.ts";
 import { proxyCommandWord, shellQuote } from "../shared/shell-quote.ts";
+import { TOOLS } from "../shared/tool-names.ts";
 import type { LibvirtListing, MachineListing } from "../proxy/core.ts";
 import { listLibvirtDomains, listMachines } from "../proxy/effects.ts";
 
@@ -78,7 +79,7 @@ export function libvirtRows(listings: LibvirtListing[], hasVsock = () => vsockSu
 export function proxyCommandPath(): string {
   const exe = process.execPath;
   if (basename(exe).startsWith("bun")) return `${proxyCommandWord(exe)} ${proxyCommandWord(Bun.main)} proxy`;
-  const sibling = join(dirname(exe), "systemd-ssh-proxy");
+  const sibling = join(dirname(exe), TOOLS.proxy.program);
   return existsSync(sibling) ? proxyCommandWord(sibling) : `${proxyCommandWord(exe)} proxy`;
 }
 
@@ -153,7 +154,7 @@ export function renderMachines(
   for (const p of libvirtProblems) if (!p.ok) out.push(`libvirt ${p.uri}: ${p.error}`);
   if (unconfigured) {
     const forms = [...unconfiguredForms].sort().join(" and ");
-    out.push(`ssh is not configured to use systemd-ssh-proxy for ${forms} hosts, so the commands above name it with -o.`);
+    out.push(`ssh is not configured to use ${TOOLS.proxy.program} for ${forms} hosts, so the commands above name it with -o.`);
   }
   return `${out.join("\n")}\n`;
 }

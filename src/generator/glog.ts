@@ -9,6 +9,7 @@
 
 import { isatty, parseLogLevel } from "../shared/log.ts";
 import { consoleRecord, kmsgRecord, logLines } from "../shared/log-core.ts";
+import { TOOLS } from "../shared/tool-names.ts";
 
 // node:fs is loaded with the first line logged: a boot that logs nothing (the usual one) never loads it.
 const fs = () => require("node:fs") as typeof import("node:fs");
@@ -44,7 +45,7 @@ export class GenLog {
   private colour: boolean | undefined;
   /** Where kmsg records go (tests point this elsewhere). */
   kmsgPath = "/dev/kmsg";
-  ident = "systemd-ssh-generator";
+  ident = TOOLS.generator.program;
 
   /** Everything logged, for explain mode and tests. */
   readonly records: Array<{ level: number; line: string }> = [];
