@@ -160,7 +160,7 @@ export function fileTypeOf(mode: number): FileType {
 // struct stat differs: x86-64 has st_nlink before st_mode, aarch64 has st_mode right after st_ino.
 const STAT = abi.stat;
 
-export interface FileId {
+interface FileId {
   type: FileType;
   /** st_dev and st_ino: equal for two descriptors of the same file (or the same socket). */
   dev: bigint;
