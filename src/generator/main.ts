@@ -5,12 +5,13 @@ import { cmdlineItems, splitCmdline } from "../shared/proc-cmdline.ts";
 import { generate } from "./core.ts";
 import { consoleSink, Logger, logSettings, type LogSink, type LogTarget, nullSink } from "../shared/log.ts";
 import { kmsgSink } from "../shared/log-kmsg.ts";
+import { TOOLS } from "../shared/tool-names.ts";
 import { fromBytes, rawArgs, rawEnviron } from "../shared/raw-bytes.ts";
 import { readFile } from "../../ffi/io.ts";
 import { inInitrd, realFacts, realTree } from "./system.ts";
 
 const realSink = (target: LogTarget): LogSink =>
-  target === "kmsg" ? kmsgSink("systemd-ssh-generator") : target === "null" ? nullSink : consoleSink;
+  target === "kmsg" ? kmsgSink(TOOLS.generator.program) : target === "null" ? nullSink : consoleSink;
 
 /**
  * The generator proper, with the environment, the logger and the sink for each log target given (tests run
