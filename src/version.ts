@@ -1,5 +1,5 @@
-// Our version, and the systemd release whose behaviour we match (test/scripts/build.test.ts keeps it in step
-// with package.json).
+// Our version, and the systemd release whose behaviour we match (test/scripts/build.test.ts keeps VERSION in
+// step with package.json).
 export const VERSION = "0.1.0";
 export const SYSTEMD_PARITY = 262;
 

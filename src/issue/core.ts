@@ -3,11 +3,8 @@
 // the facts through effects.ts and carries out the plan.
 
 import { DEVICE_ABSENT, NOT_SUPPORTED } from "../../ffi/errno.ts";
+import { VMADDR_CID_ANY, VMADDR_CID_HOST } from "../../ffi/sockaddr.ts";
 import { LOG_DEBUG } from "../shared/log.ts";
-
-/** VMADDR_CID_ANY, and the reserved CIDs (hypervisor, local, host) that cannot name this VM. */
-const VMADDR_CID_ANY = 0xffffffff;
-const VMADDR_CID_HOST = 2;
 
 /**
  * What systemd's acquire_cid() learns about the machine, gathered lazily and in its order: the
