@@ -2,14 +2,15 @@
 // directory), writes into NORMAL. `--explain` prints what it would do instead (see explain.ts).
 
 import { cmdlineItems, splitCmdline } from "../shared/proc-cmdline.ts";
-import { generate } from "./core.ts";
-import { GenLog } from "./glog.ts";
 import { fromBytes, rawArgs, rawEnviron } from "../shared/raw-bytes.ts";
 import { readFile } from "../../ffi/io.ts";
-import { inInitrd, realFacts, realTree } from "./system.ts";
+import { parseArgs, type GeneratorRequest } from "./args.ts";
+import { run } from "./core.ts";
+import { inInitrd, realFacts, realTree } from "./effects.ts";
+import { GenLog } from "./glog.ts";
 
 /** The generator proper, with the environment and the logger given (tests run it in-process). */
-export function runGenerator(args: readonly string[], env: Map<string, string>, log: GenLog): number {
+export function runGenerator(request: Exclude<GeneratorRequest, { kind: "explain" }>, env: Map<string, string>, log: GenLog): number {
   log.setup(Object.fromEntries(env), () => {
     try {
       const words = splitCmdline(env.get("SYSTEMD_PROC_CMDLINE") ?? fromBytes(readFile("/proc/cmdline")));
@@ -18,19 +19,20 @@ export function runGenerator(args: readonly string[], env: Map<string, string>, 
       return [];
     }
   });
-  if (args.length !== 1 && args.length !== 3) {
-    log.log(3, "This program takes one or three arguments.");
-    return 234;
+  if (request.kind === "usage") {
+    log.log(3, request.message);
+    return request.status;
   }
   const facts = realFacts(env, log.log);
   log.log(7, `Generating units in the form of systemd ${facts.form.form} (target systemd version ${facts.form.version ?? "unknown"}).`);
-  return generate(facts, realTree(args[0]!), log.log, { recordListen: false }).exitStatus;
+  return run(facts, realTree(request.dest), log.log, { recordListen: false }).exitStatus;
 }
 
 export async function main(args: readonly string[]): Promise<number> {
-  if (args[0] === "--explain") return (await import("./explain.ts")).explainMain(args.slice(1));
   // Directory names are bytes, as for systemd: printed and used exactly as given, whatever their encoding.
-  const status = runGenerator(rawArgs(args), rawEnviron(), new GenLog());
+  const request = parseArgs(rawArgs(args));
+  if (request.kind === "explain") return (await import("./explain.ts")).explainMain(args.slice(1));
+  const status = runGenerator(request, rawEnviron(), new GenLog());
   // systemd runs every generator at boot and waits for each; all our writes (files, log) are synchronous,
   // so skip the runtime's teardown.
   const { exitNow } = await import("../../ffi/process.ts");

@@ -143,17 +143,17 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
 
 /**
  * detect_virtualization(): a container wins over the VM it may run in, as in systemd. The detector throws
- * the errno name of a read that failed; that becomes an EffectError for systemd's "%m".
+ * a SysError for a read that failed; that becomes an EffectError for systemd's "%m".
  */
 function detectVirtualization(): Virtualization {
-  const { realProbe, strerror, VirtDetector } = require("../shared/virt.ts") as typeof import("../shared/virt.ts");
+  const { realProbe, VirtDetector } = require("../shared/virt.ts") as typeof import("../shared/virt.ts");
   try {
     const found = new VirtDetector(realProbe()).detectVirtualization();
     return { vm: found?.kind === "vm", container: found?.kind === "container" };
   } catch (e) {
-    if (typeof e !== "string") throw e;
-    const { Errno, errnoFromName } = require("../../ffi/errno.ts") as typeof import("../../ffi/errno.ts");
-    throw new EffectError(errnoFromName(e) ?? Errno.EIO, strerror(e));
+    const { SysError } = require("../../ffi/errors.ts") as typeof import("../../ffi/errors.ts");
+    if (!(e instanceof SysError)) throw e;
+    throw new EffectError(e.errno, e.strerror);
   }
 }
 

@@ -6,6 +6,7 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GenLog } from "../../src/generator/glog.ts";
+import { parseArgs } from "../../src/generator/args.ts";
 import { runGenerator } from "../../src/generator/main.ts";
 import type { Reference } from "../helpers/reference.ts";
 import { printfArg, shQuote } from "../helpers/shell.ts";
@@ -153,7 +154,9 @@ export function runOurs(c: Case, root: string, version = "262"): Snapshot {
   m.set("SYSTEMD_PROC_CMDLINE", c.cmdline);
   const log = new GenLog();
   log.capture = true;
-  const status = runGenerator(dirs, m, log);
+  const request = parseArgs(dirs);
+  if (request.kind === "explain") throw new Error("runOurs: not a generator run");
+  const status = runGenerator(request, m, log);
   const stderr = log.records.map((r) => `${r.line}\n`).join("").replace(OUR_EXTRA_DEBUG, "");
   return { tree: snapshot(dest), status, stderr };
 }

@@ -6,9 +6,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { detectSystemdVersion } from "../../src/generator/systemd-version.ts";
-import { pathEntries, unitNameKind } from "../../src/generator/system.ts";
+import { pathEntries } from "../../src/generator/find-executable.ts";
+import { unitNameKind } from "../../src/generator/unit-lookup.ts";
 import { cmdlineItems, cmdlineKeyEq, filterPid1Args, parseBoolean, splitCmdline } from "../../src/shared/proc-cmdline.ts";
-import { inetNtop6, inetPton6, parseSocketAddress, printSocketAddress } from "../../src/shared/socket-address.ts";
+import { inetNtop6, inetPton6, parseSocketAddress, printSocketAddress, type SocketEnv } from "../../src/shared/socket-address.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gen-parsers-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,7 +40,7 @@ describe("proc-cmdline", () => {
 });
 
 describe("socket addresses", () => {
-  const noV6 = { ipv6Supported: () => false, resolveInterface: () => "ENODEV", interfaceName: () => null };
+  const noV6: SocketEnv = { ipv6Supported: () => false, resolveInterface: () => "ENODEV", interfaceName: () => null };
   test("a bare port without IPv6 is 0.0.0.0:PORT", () => {
     const r = parseSocketAddress("0x16", noV6);
     expect(r.ok && printSocketAddress(r.address, noV6)).toEqual({ ok: true, text: "0.0.0.0:22" });
