@@ -214,7 +214,7 @@ function addSymlink(u: Units, linkName: string, target: string): Step {
   if (slash > 0) u.tree.mkdirs(linkName.slice(0, slash));
   const e = u.tree.symlink(target, linkName);
   if (e && e !== "EEXIST") {
-    u.log(LOG_ERR, `Failed to create symlink "${u.tree.dest}/${linkName}": ${strerrorName(e)}`);
+    u.log(LOG_ERR, `Failed to create symlink ${u.tree.dest}/${linkName}: ${strerrorName(e)}`);
     return e;
   }
   return null;

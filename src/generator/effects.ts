@@ -190,8 +190,11 @@ export function realTree(dest: string): Tree {
       return e === 0 ? null : nameOf(e);
     },
     mkdirs(name) {
-      // Errors are ignored, as systemd does: the symlink that follows reports them.
-      mkdirP(pathJoin(dest, name));
+      // Errors are ignored, as systemd does: the symlink that follows reports them. systemd's mkdir_parents()
+      // refuses a missing directory whose path has a ".." component (path_find_first_component() without
+      // accept_dot_dot), so such a directory is never made.
+      const dir = pathJoin(dest, name);
+      if (!dir.split("/").includes("..")) mkdirP(dir);
     },
     symlink(target, name) {
       const e = symlink(bytes(target), bytes(pathJoin(dest, name)));
