@@ -3,7 +3,8 @@
 
 import { ptr } from "bun:ffi";
 import { abi } from "./arch.ts";
-import { Errno, fail, SysError } from "./errors.ts";
+import { Errno } from "./errno.ts";
+import { fail, SysError } from "./errors.ts";
 import { errno, libc } from "./libc.ts";
 import { AF_UNIX, AF_VSOCK, sockaddrUn, sockaddrVm, SUN_PATH_SIZE, type SockAddr } from "./sockaddr.ts";
 

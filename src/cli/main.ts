@@ -3,21 +3,21 @@
 // here; they appear below so that --help lists them.
 
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
+import { COMMAND, TOOLS, type ToolName } from "../shared/tool-names.ts";
 import { SYSTEMD_PARITY, VERSION } from "../version.ts";
 
-const passthrough = (name: string, description: string) =>
-  defineCommand({ meta: { name, description }, run() {} });
+const passthrough = (name: ToolName) => defineCommand({ meta: { name, description: TOOLS[name].description }, run() {} });
 
 export const rootCommand = defineCommand({
   meta: {
-    name: "systemd-ssh",
+    name: COMMAND.program,
     version: VERSION,
     description: `systemd's SSH tools (proxy, generator, issue) in one binary, at parity with systemd ${SYSTEMD_PARITY}`,
   },
   subCommands: {
-    proxy: () => passthrough("proxy", "HOST PORT: connect to unix/PATH, vsock/CID, vsock-mux/PATH, machine/NAME or qemu/NAME for ssh's ProxyCommand"),
-    generator: () => passthrough("generator", "NORMAL [EARLY LATE]: the systemd generator for socket-activated sshd"),
-    issue: () => passthrough("issue", "make-vsock|rm-vsock: write or remove the console hint for reaching this VM"),
+    proxy: () => passthrough("proxy"),
+    generator: () => passthrough("generator"),
+    issue: () => passthrough("issue"),
     explain: () => import("./explain.ts").then((m) => m.default),
     install: () => import("./install.ts").then((m) => m.installCommand),
     uninstall: () => import("./install.ts").then((m) => m.uninstallCommand),

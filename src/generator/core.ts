@@ -65,7 +65,7 @@ export interface Tree {
 
 export type LogFn = (level: number, message: string) => void;
 
-export interface Listen {
+interface Listen {
   /** As given. */
   input: string;
   source: "cmdline" | "credential";
@@ -74,7 +74,7 @@ export interface Listen {
   error: string | null;
 }
 
-export interface Outcome {
+interface Outcome {
   exitStatus: number;
   listen: Listen[];
   sshd: string | null;
@@ -86,7 +86,7 @@ export interface Outcome {
   written: string[];
 }
 
-export interface RunOptions {
+interface RunOptions {
   /** Keep every address given, with its verdict, in Outcome.listen (explain shows them). Default true; the
    * boot-time generator turns it off, since a credential may hold millions of addresses. */
   recordListen?: boolean;
@@ -188,7 +188,7 @@ function parseCredentials(ctx: Context): void {
 }
 
 /** The symlink target generator_add_symlink() writes for a unit given by name or path. */
-export function symlinkSource(src: string): string {
+function symlinkSource(src: string): string {
   const trimmed = src.replace(/\/+$/, "");
   const slash = trimmed.lastIndexOf("/");
   if (slash < 0) return `../${trimmed}`;

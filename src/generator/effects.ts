@@ -12,8 +12,9 @@
 
 import { Errno as E, errnoCode, type ErrnoName } from "../../ffi/errno.ts";
 import { SysError } from "../../ffi/errors.ts";
-import { access, close, createExclusive, F_OK, link, mkdir, stat, symlink, unlink, W_OK, writeAll } from "../../ffi/fs.ts";
+import { access, F_OK, mkdir, stat, symlink, W_OK } from "../../ffi/fs.ts";
 import { readFile } from "../../ffi/io.ts";
+import { writeFileAtomic } from "../shared/atomic-file.ts";
 import { LOG_DEBUG } from "../shared/log.ts";
 import { pathJoin } from "../shared/path.ts";
 import { filterPid1Args, parseBoolean, splitCmdline } from "../shared/proc-cmdline.ts";
@@ -159,10 +160,10 @@ export function realFacts(env: Map<string, string>, log: LogFn): Facts {
   };
 }
 
-/** Writes into the real output directory: a temporary file linked into place, so a unit file never appears
- * half-written, and link() refuses an existing name just like systemd's O_EXCL. */
+/** Writes into the real output directory: each unit file through a temporary file linked into place
+ * (src/shared/atomic-file.ts), so none appears half-written, and an existing name is refused like systemd's
+ * O_EXCL. */
 export function realTree(dest: string): Tree {
-  let seq = 0;
   // Directories made (or found) already: systemd's generator makes sockets.target.wants/ once per symlink;
   // asking the kernel again for each of 10,000 sockets tells us nothing new.
   const made = new Set<string>();
@@ -179,15 +180,13 @@ export function realTree(dest: string): Tree {
   return {
     dest,
     createFile(name, content) {
-      const final = bytes(pathJoin(dest, name));
-      const tmp = bytes(pathJoin(dest, `.#${name}.${process.pid}.${seq++}`));
-      const fd = createExclusive(tmp, 0o666);
-      if (fd < 0) return nameOf(-fd);
-      const written = writeAll(fd, bytes(content));
-      close(fd);
-      const e = written !== 0 ? written : link(tmp, final);
-      unlink(tmp);
-      return e === 0 ? null : nameOf(e);
+      try {
+        writeFileAtomic(pathJoin(dest, name), bytes(content), { exclusive: true });
+        return null;
+      } catch (e) {
+        if (!(e instanceof SysError)) throw e;
+        return codeOf(e);
+      }
     },
     mkdirs(name) {
       // Errors are ignored, as systemd does: the symlink that follows reports them. systemd's mkdir_parents()

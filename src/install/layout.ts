@@ -8,6 +8,7 @@
 
 import { proxyCommandWord } from "../shared/shell-quote.ts";
 import { SSH_ACCESS_TARGET_FILE } from "../shared/ssh-access-target.ts";
+import { COMMAND, TOOLS } from "../shared/tool-names.ts";
 import { MAN_PAGES } from "./man-pages.ts";
 
 export interface Layout {
@@ -49,14 +50,14 @@ export const VSOCK_TRANSPORT_DRIVERS = ["vmw_vsock_virtio_transport", "vmw_vsock
 export function paths(l: Layout) {
   const lib = `${l.prefix}/lib/systemd`;
   return {
-    binary: `${lib}/systemd-ssh`,
+    binary: `${lib}/${COMMAND.program}`,
     /** The `systemd-ssh` command on PATH. */
-    command: `${l.prefix}/bin/systemd-ssh`,
-    proxy: `${lib}/systemd-ssh-proxy`,
-    issue: `${lib}/systemd-ssh-issue`,
-    generator: `${lib}/system-generators/systemd-ssh-generator`,
+    command: `${l.prefix}/bin/${COMMAND.program}`,
+    proxy: `${lib}/${TOOLS.proxy.program}`,
+    issue: `${lib}/${TOOLS.issue.program}`,
+    generator: `${lib}/system-generators/${TOOLS.generator.program}`,
     /** Where our generator goes when systemd ships its own (a same-named generator in /etc wins). */
-    generatorOverride: `${l.sysconfdir}/systemd/system-generators/systemd-ssh-generator`,
+    generatorOverride: `${l.sysconfdir}/systemd/system-generators/${TOOLS.generator.program}`,
     dropin: `${lib}/ssh_config.d/${DROPIN_NAME}`,
     dropinLink: `${l.sysconfdir}/ssh/ssh_config.d/${DROPIN_NAME}`,
     /** Ours, read before systemd's (ssh takes the first value it finds): our proxy even on systemd 256+. */
@@ -195,12 +196,12 @@ export function plan(l: Layout, opts: { alongsideSystemd?: boolean } = {}): Entr
   const p = paths(l);
   const generator: Entry = opts.alongsideSystemd
     ? { kind: "link", path: p.generatorOverride, target: p.binary, what: "generator, overriding systemd's own" }
-    : { kind: "link", path: p.generator, target: "../systemd-ssh", what: "generator", systemdOwn: true };
+    : { kind: "link", path: p.generator, target: `../${COMMAND.program}`, what: "generator", systemdOwn: true };
   return [
     { kind: "file", path: p.binary, mode: 0o755, content: null, what: "binary" },
-    { kind: "link", path: p.command, target: "../lib/systemd/systemd-ssh", what: "command" },
-    { kind: "link", path: p.proxy, target: "systemd-ssh", what: "ssh ProxyCommand", systemdOwn: true },
-    { kind: "link", path: p.issue, target: "systemd-ssh", what: "issue tool", systemdOwn: true },
+    { kind: "link", path: p.command, target: `../lib/systemd/${COMMAND.program}`, what: "command" },
+    { kind: "link", path: p.proxy, target: COMMAND.program, what: "ssh ProxyCommand", systemdOwn: true },
+    { kind: "link", path: p.issue, target: COMMAND.program, what: "issue tool", systemdOwn: true },
     generator,
     { kind: "file", path: p.dropin, mode: 0o644, content: sshConfigDropin(p.proxy), what: "ssh_config drop-in", systemdOwn: true },
     { kind: "link", path: p.dropinLink, target: p.dropin, what: "ssh_config drop-in link", systemdOwn: true },

@@ -18,15 +18,9 @@
 // $SYSTEMD_* test variables. Messages name the URI actually tried.
 
 import type { Connection, Domain } from "../../ffi/libvirt.ts";
+import type { ErrnoName } from "../../ffi/errno.ts";
 import { Failure } from "../shared/failure.ts";
-
-export type QemuScope = "system" | "session";
-
-/** The qemu host forms: `scope` null for plain qemu/X (system, then session). */
-export interface QemuSpec {
-  scope: QemuScope | null;
-  domain: string;
-}
+import type { LibvirtListing, QemuScope, QemuSpec } from "./core.ts";
 
 export const SYSTEM_URI = "qemu:///system";
 export const SESSION_URI = "qemu:///session";
@@ -143,7 +137,7 @@ function lookupOn(uri: string, key: string, deps: LibvirtDeps): Outcome {
 
 // Error codes, for --wait (boot-wait.ts retries only "not up yet" codes): a vsock without a CID is a
 // domain that is starting; everything else is final.
-const CODE: Record<Exclude<Outcome, { ok: true }>["kind"], string> = {
+const CODE: Record<Exclude<Outcome, { ok: true }>["kind"], ErrnoName> = {
   connect: "ENOTCONN",
   "no-domain": "ESRCH",
   "no-vsock": "ENXIO",
@@ -192,11 +186,6 @@ export async function realLibvirtDeps(env: Record<string, string | undefined> = 
     env,
   };
 }
-
-/** One URI's domains that have a usable CID, for `systemd-ssh machines`; or why the URI cannot be listed. */
-export type LibvirtListing =
-  | { scope: QemuScope; uri: string; ok: true; domains: { name: string; cid: number }[] }
-  | { scope: QemuScope; uri: string; ok: false; error: string };
 
 /**
  * List the domains with a CID on each URI qemu/NAME would ask (the root rule included). null when libvirt

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { close } from "../../ffi/socket.ts";
-import { parseHostSpec } from "../../src/proxy/host-spec.ts";
+import { parseHostSpec } from "../../src/proxy/core.ts";
 import { parseVsockCid, parseVsockPort, VMADDR_CID_ANY } from "../../src/shared/vsock-address.ts";
 import { readAll, runFdpass } from "../helpers/fdpass.ts";
 import { requireReference } from "../helpers/reference.ts";

@@ -1,7 +1,7 @@
 // Parsing of the proxy's arguments: host forms, CIDs and ports with systemd's number rules.
 
 import { describe, expect, test } from "bun:test";
-import { absolutizeSocketPath, parseHostSpec } from "../../src/proxy/host-spec.ts";
+import { absolutizeSocketPath, parseHostSpec } from "../../src/proxy/core.ts";
 import { safeAtou } from "../../src/shared/parse-number.ts";
 import { parseVsockCid, parseVsockPort } from "../../src/shared/vsock-address.ts";
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { xpathStrings } from "../../ffi/libxml2.ts";
-import { parseHostSpec } from "../../src/proxy/host-spec.ts";
+import { parseHostSpec, type QemuSpec } from "../../src/proxy/core.ts";
 import {
   cidFromXml,
   parseDomainId,
@@ -17,7 +17,6 @@ import {
   urisFor,
   type LibvirtConnection,
   type LibvirtDeps,
-  type QemuSpec,
 } from "../../src/proxy/qemu.ts";
 import { HAVE_LIBVIRT, nodeXml, requireOrSkip, writeNode } from "../helpers/libvirt.ts";
 import { BINARY, removeDir, tempDir } from "../helpers/tmp.ts";

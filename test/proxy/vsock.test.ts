@@ -2,10 +2,12 @@
 // is recorded and never performed (AF_VSOCK connects are forbidden on these machines).
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { Errno, SysError } from "../../ffi/errors.ts";
+import { Errno } from "../../ffi/errno.ts";
+import { SysError } from "../../ffi/errors.ts";
 import { AF_VSOCK, sockaddrVm } from "../../ffi/sockaddr.ts";
 import { close, socketpair } from "../../ffi/socket.ts";
-import { runProxy, type ProxyDeps } from "../../src/proxy/run.ts";
+import { realEffects, type ProxyEffects } from "../../src/proxy/effects.ts";
+import { runProxy } from "../../src/proxy/main.ts";
 import { log, type LogSink } from "../../src/shared/log.ts";
 
 const lines: string[] = [];
@@ -16,9 +18,9 @@ afterEach(() => {
   log.sink = originalSink;
 });
 
-function deps(connect: (cid: number, port: number) => number) {
+function effects(connect: (cid: number, port: number) => number) {
   const calls: { vsock: [number, number][]; handedOff: number[]; closed: number[] } = { vsock: [], handedOff: [], closed: [] };
-  const d: ProxyDeps = {
+  const d: ProxyEffects = {
     connectUnix: () => {
       throw new Error("unexpected AF_UNIX connect");
     },
@@ -34,11 +36,12 @@ function deps(connect: (cid: number, port: number) => number) {
       calls.closed.push(fd);
       close(fd);
     },
+    lookups: realEffects.lookups,
   };
   return { d, calls };
 }
 
-async function run(args: string[], d: ProxyDeps) {
+async function run(args: string[], d: ProxyEffects) {
   log.sink = capture;
   const code = await runProxy(args, d);
   return { code, lines: [...lines] };
@@ -53,7 +56,7 @@ describe("vsock/CID with an injected connector", () => {
     ["vsock/0x10", "022", 16, 18],
     ["vsock/4294967294", "4294967294", 4294967294, 4294967294],
   ])("%s %s connects to cid %d port %d and hands the socket off", async (host, port, cid, p) => {
-    const { d, calls } = deps(() => socketpair()[0]);
+    const { d, calls } = effects(() => socketpair()[0]);
     const r = await run([host, port], d);
     expect(r).toEqual({ code: 0, lines: [] });
     expect(calls.vsock).toEqual([[cid, p]]);
@@ -62,14 +65,14 @@ describe("vsock/CID with an injected connector", () => {
   });
 
   test("a refused connect reports systemd's message", async () => {
-    const { d } = deps(() => {
+    const { d } = effects(() => {
       throw new SysError("connect", Errno.ECONNREFUSED);
     });
     expect(await run(["vsock/3", "22"], d)).toEqual({ code: 1, lines: ["Failed to connect to vsock:3:22: Connection refused"] });
   });
 
   test("no AF_VSOCK in the kernel", async () => {
-    const { d } = deps(() => {
+    const { d } = effects(() => {
       throw new SysError("socket", Errno.EAFNOSUPPORT);
     });
     expect(await run(["vsock/3", "22"], d)).toEqual({
@@ -80,14 +83,14 @@ describe("vsock/CID with an injected connector", () => {
 
   test("bad ports and VMADDR_CID_ANY never reach the connector", async () => {
     for (const args of [["vsock/3", "4294967295"], ["vsock/3", "x"], ["vsock/any", "22"], ["vsock/bad", "22"]]) {
-      const { d, calls } = deps(() => socketpair()[0]);
+      const { d, calls } = effects(() => socketpair()[0]);
       expect((await run(args, d)).code).toBe(1);
       expect(calls.vsock).toEqual([]);
     }
   });
 
   test("a failed hand-off reports systemd's message and closes the socket", async () => {
-    const { d, calls } = deps(() => socketpair()[0]);
+    const { d, calls } = effects(() => socketpair()[0]);
     d.handOff = () => {
       throw new SysError("sendmsg", Errno.ENOTSOCK);
     };

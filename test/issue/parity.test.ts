@@ -10,25 +10,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureBuilt } from "./helpers/build.ts";
-import { requireReference } from "./helpers/reference.ts";
-import { DIST, removeDir, tempDir } from "./helpers/tmp.ts";
-import { vsockSupport } from "../ffi/vsock.ts";
-import { canFakeVm as canFakeVmHere, cleanEnv, inVmChroot, runBothInVm, snapshotModes as snapshot, type VmCase } from "./helpers/vm-chroot.ts";
+import { vsockSupport } from "../../ffi/vsock.ts";
+import { snapshotModes as snapshot } from "../helpers/byte-tree.ts";
+import { ensureBuilt } from "../helpers/build.ts";
+import { requireReference } from "../helpers/reference.ts";
+import { runSync } from "../helpers/spawn.ts";
+import { DIST, removeDir, tempDir } from "../helpers/tmp.ts";
+import { canFakeVm as canFakeVmHere, cleanEnv, inVmChroot, runBothInVm, type VmCase } from "../helpers/vm-chroot.ts";
 
 const ref = requireReference("262");
 const OURS = join(DIST, "systemd-ssh-issue");
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string[], cwd: string, env: Record<string, string> = cleanEnv()): Result {
-  const p = Bun.spawnSync(cmd, { cwd, env, stdout: "pipe", stderr: "pipe", timeout: 10000 });
-  return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
-}
 
 
 type Setup = (dir: string) => void;
@@ -41,7 +32,7 @@ function compare(args: (dir: string) => string[], setup: Setup = () => {}, opts:
       for (const n of readdirSync(dir)) removeDir(join(dir, n));
       setup(dir);
       const cwd = opts.cwdSub ? join(dir, opts.cwdSub) : dir;
-      const r = run([bin, ...args(dir)], cwd);
+      const r = runSync([bin, ...args(dir)], { cwd, env: cleanEnv(), timeoutMs: 10000 });
       return { ...r, files: snapshot(dir) };
     });
     expect(results[1]).toEqual(results[0]!);
@@ -130,11 +121,11 @@ describe.skipIf(!ref)("systemd-ssh-issue like systemd 262", () => {
   });
   test("rm-vsock: a directory is an error", () => {
     const r = compare((d) => ["rm-vsock", `--issue-path=${d}/dir`], (d) => mkdirSync(join(d, "dir")));
-    expect(r.code).toBe(1);
+    expect(r.status).toBe(1);
   });
   test("rm-vsock: a file as parent is an error", () => {
     const r = compare((d) => ["rm-vsock", `--issue-path=${d}/file/x`], (d) => writeFileSync(join(d, "file"), ""));
-    expect(r.code).toBe(1);
+    expect(r.status).toBe(1);
   });
   test("rm-vsock removes a symlink, not what it points to", () => {
     const r = compare(

@@ -3,13 +3,14 @@
 // Pure: arguments in, a command (or systemd's error message) out. Arguments, the path and the messages are
 // byte strings (src/shared/raw-bytes.ts), as systemd sees them.
 
-import { OptionError, OptionParser, optionSynopsis, type OptionSpec } from "../shared/options.ts";
+import { OptionError, OptionParser, type OptionSpec } from "../shared/options.ts";
 import { absolutePathArgument } from "../shared/path.ts";
 import { rawCwd } from "../shared/raw-bytes.ts";
+import { TOOLS } from "../shared/tool-names.ts";
 import { findVerb, type VerbSpec } from "../shared/verbs.ts";
-import { DEFAULT_ISSUE_PATH } from "./core.ts";
 
-export const PROGRAM = "systemd-ssh-issue";
+/** Where make-vsock writes and rm-vsock removes, unless --issue-path says otherwise. */
+export const DEFAULT_ISSUE_PATH = "/run/issue.d/50-ssh-vsock.issue";
 
 // In systemd's order: it decides the --help layout and the "possibilities" of an ambiguous prefix.
 export const OPTIONS: readonly OptionSpec[] = [
@@ -28,7 +29,7 @@ export const VERBS: readonly (VerbSpec & { name: IssueVerb })[] = [
   { name: "rm-vsock", help: "Remove the issue file", minArgs: 1, maxArgs: 1 },
 ];
 
-export type IssueCommand =
+export type IssueRequest =
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "introspect" }
@@ -42,8 +43,8 @@ export interface ParseContext {
   cwd?: () => string;
 }
 
-export function parseIssueArgs(args: readonly string[], ctx: ParseContext = {}): IssueCommand {
-  const parser = new OptionParser(ctx.program ?? PROGRAM, OPTIONS, args);
+export function parseIssueArgs(args: readonly string[], ctx: ParseContext = {}): IssueRequest {
+  const parser = new OptionParser(ctx.program ?? TOOLS.issue.program, OPTIONS, args);
   let path: string | null = null;
   let toStdout = false;
   let compatVerb: IssueVerb | null = null;
@@ -99,58 +100,4 @@ function errnoText(e: unknown): string {
   const text = (e as { strerror?: string }).strerror;
   if (typeof text === "string") return text;
   return e instanceof Error ? e.message : String(e);
-}
-
-export interface HelpStyle {
-  /** ANSI colours and hyperlinks, as systemd uses on a terminal. */
-  colour: boolean;
-}
-
-/** The --help text, laid out as systemd 262 lays it out (both tables share one column width). */
-export function helpText(program: string, style: HelpStyle = { colour: false }): string {
-  const c = style.colour;
-  const grey = c ? "\x1b[0;90m\x1b[0;38:5:245m" : "";
-  const highlight = c ? "\x1b[0;1;39m\x1b[3m" : "";
-  const underline = c ? "\x1b[0;4m" : "";
-  const normal = c ? "\x1b[0m" : "";
-  const verbRows = VERBS.filter((v) => v.help).map((v) => [`  ${v.name}`, v.help!] as const);
-  const optionRows = OPTIONS.filter((o) => o.help).map((o) => [optionSynopsis(o), o.help!] as const);
-  const width = Math.max(...[...verbRows, ...optionRows].map(([left]) => left.length));
-  const row = ([left, right]: readonly [string, string]) => `${left.padEnd(width)} ${right}\n`;
-  const man = `${program}(1)`;
-  const link = c ? `\x1b]8;;man:${man}\x1b\\${man} man page\x1b]8;;\x1b\\` : `${man} man page`;
-  return (
-    `${grey}>${normal} ${program} [OPTION…] COMMAND …\n` +
-    `\n${highlight}Create or remove the /run/issue.d/ file announcing the SSH VSOCK address.${normal}\n` +
-    `\n${underline}Commands:${normal}\n` +
-    verbRows.map(row).join("") +
-    `\n${underline}Options:${normal}\n` +
-    optionRows.map(row).join("") +
-    `\nSee the ${link} for details.\n`
-  );
-}
-
-/** --introspect-cli: systemd's machine-readable description of the command line, for our binary. */
-export function introspectJson(program: string, version: string): string {
-  const options = OPTIONS.map((o) => ({
-    names: [...(o.short ? [`-${o.short}`] : []), ...(o.long ? [`--${o.long}`] : [])],
-    argument: o.metavar !== undefined ? "required_argument" : "no_argument",
-    ...(o.metavar !== undefined ? { metavar: o.metavar } : {}),
-    ...(o.help ? { help: o.help } : {}),
-  }));
-  const verbs = VERBS.map((v) => ({ names: [v.name], abstract: [v.help], maxArguments: v.maxArgs }));
-  return JSON.stringify({
-    mediaType: "application/vnd.io.systemd.cli-introspection-0",
-    commands: [
-      {
-        names: [program],
-        project: "systemd-ssh",
-        version,
-        features: [],
-        abstract: ["Create or remove the /run/issue.d/ file announcing the SSH VSOCK address."],
-        options,
-        verbs,
-      },
-    ],
-  });
 }

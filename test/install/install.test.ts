@@ -5,11 +5,11 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_LAYOUT, plan, sshConfigDropin } from "../src/install/layout.ts";
-import { ensureBuilt } from "./helpers/build.ts";
-import { requireReference } from "./helpers/reference.ts";
-import { runCommand, startSshd, type TestSshd } from "./helpers/sshd.ts";
-import { BINARY, removeDir, tempDir } from "./helpers/tmp.ts";
+import { DEFAULT_LAYOUT, plan, sshConfigDropin } from "../../src/install/layout.ts";
+import { ensureBuilt } from "../helpers/build.ts";
+import { requireReference } from "../helpers/reference.ts";
+import { runCommand, startSshd, type TestSshd } from "../helpers/sshd.ts";
+import { BINARY, removeDir, tempDir } from "../helpers/tmp.ts";
 
 const ref = requireReference("262");
 // Each install copies and fsyncs the 107 MiB binary: seconds on a busy machine, past bun's 5 s default.
@@ -365,7 +365,7 @@ describe("install --package (the Debian package's maintainer scripts), dpkg's an
   const systemdPaths = plan(DEFAULT_LAYOUT).filter((e) => e.systemdOwn).map((e) => e.path);
 
   test("systemd < 256: every entry at systemd's paths and nothing else (dpkg has the rest)", async () => {
-    const { install, uninstall } = await import("../src/install/apply.ts");
+    const { install, uninstall } = await import("../../src/install/apply.ts");
     const root = tempDir("install-pkg");
     try {
       install({ root, binary: "", package: true, packaged: () => new Set(), say });
@@ -381,7 +381,7 @@ describe("install --package (the Debian package's maintainer scripts), dpkg's an
   });
 
   test("systemd 256+: nothing is added at its paths, not even what 257 lacks; no generator in /etc", async () => {
-    const { install } = await import("../src/install/apply.ts");
+    const { install } = await import("../../src/install/apply.ts");
     const root = tempDir("install-pkg257");
     try {
       const gen = "/usr/lib/systemd/system-generators/systemd-ssh-generator";
@@ -398,7 +398,7 @@ describe("install --package (the Debian package's maintainer scripts), dpkg's an
   });
 
   test("after a 12 -> 13 upgrade: a file a package owns now is kept by uninstall, even with our very bytes", async () => {
-    const { install, uninstall } = await import("../src/install/apply.ts");
+    const { install, uninstall } = await import("../../src/install/apply.ts");
     const root = tempDir("install-pkgup");
     try {
       install({ root, binary: "", package: true, packaged: () => new Set(), say });
@@ -415,7 +415,7 @@ describe("install --package (the Debian package's maintainer scripts), dpkg's an
   });
 
   test("uninstall --package with no manifest: nothing to do, no error (a prerm must not fail)", async () => {
-    const { uninstall } = await import("../src/install/apply.ts");
+    const { uninstall } = await import("../../src/install/apply.ts");
     const root = tempDir("install-pkgnone");
     try {
       expect(uninstall({ root, package: true, packaged: () => new Set(), say })).toBe(0);

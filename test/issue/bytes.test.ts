@@ -6,11 +6,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { printfArg, shQuote } from "./helpers/shell.ts";
-import { ensureBuilt } from "./helpers/build.ts";
-import { requireReference } from "./helpers/reference.ts";
-import { DIST, removeDir, tempDir } from "./helpers/tmp.ts";
-import { canFakeVm, cleanEnv, inVmChroot, runBothInVm, snapshotModes as snapshot, type VmCase } from "./helpers/vm-chroot.ts";
+import { snapshotModes as snapshot } from "../helpers/byte-tree.ts";
+import { ensureBuilt } from "../helpers/build.ts";
+import { requireReference } from "../helpers/reference.ts";
+import { runBytesSync, type Ran } from "../helpers/spawn.ts";
+import { DIST, removeDir, tempDir } from "../helpers/tmp.ts";
+import { canFakeVm, cleanEnv, runBothInVm, type VmCase } from "../helpers/vm-chroot.ts";
 
 const ref = requireReference("262");
 const OURS = join(DIST, "systemd-ssh-issue");
@@ -19,23 +20,14 @@ const OURS = join(DIST, "systemd-ssh-issue");
 const NAME = "-\xff-\xc3\xa9-\xe2\x82";
 const b = (s: string) => Buffer.from(s, "latin1");
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
+interface Result extends Ran {
   /** The scratch directory afterwards: names, modes, contents, link targets as byte strings. */
   files: Record<string, string>;
 }
 
-
-/** Run `bin` with byte-string arguments in a byte-string working directory, through printf(1). */
-function run(bin: string, args: string[], cwd: string): Omit<Result, "files"> {
-  const words = args.map((a) => `"$(printf '${printfArg(a)}')"`).join(" ");
-  const script = `cd "$(printf '${printfArg(cwd)}')" || exit 99\nexec ${shQuote(bin)} ${words}`;
-  const p = Bun.spawnSync(["/bin/sh", "-c", script], { env: cleanEnv({ SYSTEMD_LOG_LEVEL: "debug" }), stdout: "pipe", stderr: "pipe", timeout: 10000 });
-  const latin1 = (x: Uint8Array) => Buffer.from(x).toString("latin1");
-  return { code: p.exitCode ?? -1, stdout: latin1(p.stdout), stderr: latin1(p.stderr) };
-}
+/** Run `bin` with byte-string arguments in a byte-string working directory. */
+const run = (bin: string, args: string[], cwd: string): Ran =>
+  runBytesSync(bin, args, { cwd, env: cleanEnv({ SYSTEMD_LOG_LEVEL: "debug" }), timeoutMs: 10000 });
 
 interface Case {
   name: string;
@@ -71,7 +63,7 @@ const CASES: Case[] = [
     args: (d) => ["rm-vsock", `--issue-path=${d}/dir${NAME}`],
     setup: (d) => mkdirSync(b(`${d}/dir${NAME}`)),
     check: (r, d) => {
-      expect(r.code).toBe(1);
+      expect(r.status).toBe(1);
       expect(r.stderr).toBe(`Failed to remove '${d}/dir${NAME}': Is a directory\n`);
     },
   },
@@ -79,7 +71,7 @@ const CASES: Case[] = [
     name: "rm-vsock: a file named in bytes as parent is an error",
     args: (d) => ["rm-vsock", `--issue-path=${d}/p${NAME}/f`],
     setup: (d) => writeFileSync(b(`${d}/p${NAME}`), ""),
-    check: (r) => expect(r.code).toBe(1),
+    check: (r) => expect(r.status).toBe(1),
   },
   {
     name: "rm-vsock: a link named in bytes is removed, not its target",

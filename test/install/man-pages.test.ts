@@ -5,16 +5,16 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { MAN_PAGES } from "../src/install/man-pages.ts";
-import { ensureBuilt } from "./helpers/build.ts";
-import { runCommand } from "./helpers/sshd.ts";
-import { BINARY, DIST, removeDir, tempDir } from "./helpers/tmp.ts";
+import { MAN_PAGES } from "../../src/install/man-pages.ts";
+import { ensureBuilt } from "../helpers/build.ts";
+import { runCommand } from "../helpers/sshd.ts";
+import { BINARY, DIST, removeDir, tempDir } from "../helpers/tmp.ts";
 
-const MAN = join(import.meta.dir, "../man");
+const MAN = join(import.meta.dir, "../../man");
 const ENV = { ...process.env, LC_ALL: "C.UTF-8", MANWIDTH: "80" };
 
 beforeAll(async () => {
-  const deps = await runCommand([join(import.meta.dir, "../scripts/ensure-deps"), "groff", "man"], { timeoutMs: 600000 });
+  const deps = await runCommand([join(import.meta.dir, "../../scripts/ensure-deps"), "groff", "man"], { timeoutMs: 600000 });
   expect(deps.stderr.includes("missing") ? deps.stderr : "").toBe("");
   await ensureBuilt();
 });
@@ -89,7 +89,7 @@ describe("every option --help lists is in the page", () => {
   });
 
   test("systemd-ssh-proxy (no --help, as systemd's: the options its parser takes)", async () => {
-    const src = readFileSync(join(import.meta.dir, "../src/proxy/args.ts"), "utf8");
+    const src = readFileSync(join(import.meta.dir, "../../src/proxy/args.ts"), "utf8");
     const opts = [...src.matchAll(/^\s+"--([a-z-]+)": \{/gm)].map((m) => m[1]!);
     expect(opts).toEqual(expect.arrayContaining(["relay", "fdpass", "wait"]));
     const man = page("systemd-ssh-proxy.1");
