@@ -12,7 +12,7 @@ import type { Result } from "./core.ts";
  * (so `\:` is a colon inside an entry, `\\` a backslash) and is dropped; one at the very end is
  * dropped too. Quotes mean nothing. Empty entries stay (and are skipped, as relative ones are).
  */
-export function pathEntries(p: string): string[] {
+function pathEntries(p: string): string[] {
   const entries: string[] = [];
   let cur = "";
   for (let i = 0; i < p.length; i++) {

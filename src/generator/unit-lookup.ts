@@ -51,7 +51,7 @@ const UNIT_NAME_CHARS = /^[0-9A-Za-z:\-_.\\@]*$/;
 /** unit_name_to_instance()'s verdict on a unit name: its kind, or null when it is not a valid unit name
  * (unit_name_is_valid(): under 256 bytes, a known type suffix after the last ".", a non-empty prefix of
  * ASCII letters, digits and ":-_.\\@" that does not start with "@"). */
-export function unitNameKind(n: string): "plain" | "template" | "instance" | null {
+function unitNameKind(n: string): "plain" | "template" | "instance" | null {
   if (n.length === 0 || n.length >= 256) return null;
   const dot = n.lastIndexOf(".");
   if (dot <= 0 || !UNIT_TYPES.includes(n.slice(dot + 1))) return null;
