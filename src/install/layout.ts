@@ -7,6 +7,7 @@
 // when writing; `prefix` (default /usr) and `sysconfdir` (default /etc) say where on the target system.
 
 import { proxyCommandWord } from "../shared/shell-quote.ts";
+import { SSH_ACCESS_TARGET_FILE } from "../shared/ssh-access-target.ts";
 import { COMMAND, TOOLS } from "../shared/tool-names.ts";
 import { MAN_PAGES } from "./man-pages.ts";
 
@@ -126,21 +127,8 @@ Host qemu/* qemu%* qemu:system/* qemu:session/*
 `;
 }
 
-/** systemd 262's ssh-access.target, verbatim. */
-export const SSH_ACCESS_TARGET = `#  SPDX-License-Identifier: LGPL-2.1-or-later
-#
-#  This file is part of systemd.
-#
-#  systemd is free software; you can redistribute it and/or modify it
-#  under the terms of the GNU Lesser General Public License as published by
-#  the Free Software Foundation; either version 2.1 of the License, or
-#  (at your option) any later version.
-
-[Unit]
-Description=SSH Access Available
-Documentation=man:systemd.special(7)
-StopWhenUnneeded=yes
-`;
+/** systemd 262's ssh-access.target, verbatim (one text with the generator's, in src/shared/ssh-access-target.ts). */
+const SSH_ACCESS_TARGET = SSH_ACCESS_TARGET_FILE;
 
 /**
  * systemd 262's tmpfiles.d/20-systemd-ssh-generator.conf, for systemd 249-255: the same two lines, but "L"
