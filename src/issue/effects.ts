@@ -12,7 +12,7 @@ import { writeAll } from "../shared/write-all.ts";
 /** The issue file's mode. */
 const ISSUE_FILE_MODE = 0o644;
 
-export interface Virtualization {
+interface Virtualization {
   vm: boolean;
   container: boolean;
 }

@@ -5,6 +5,7 @@
 // Pure: interface names are resolved through the injected SocketEnv. Strings are byte strings (latin1).
 
 import type { ErrnoName } from "../../ffi/errno.ts";
+import { VMADDR_CID_ANY, VMADDR_PORT_ANY } from "../../ffi/sockaddr.ts";
 import { safeAtou, type ParseResult } from "./parse-number.ts";
 import { parseVsockCid } from "./vsock-address.ts";
 
@@ -28,8 +29,6 @@ export type Parsed = { ok: true; address: SocketAddress } | { ok: false; errno: 
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const SOCK_SEQPACKET = 5;
-const VMADDR_CID_ANY = 0xffffffff;
-const VMADDR_PORT_ANY = 0xffffffff;
 const SUN_PATH_SIZE = 108;
 const IFNAMSIZ = 16;
 const ALTIFNAMSIZ = 128;
