@@ -91,13 +91,13 @@ function closingOnError<T>(fd: number, body: (fd: number) => T): T {
   }
 }
 
-export function connect(fd: number, sa: SockAddr): void {
+function connect(fd: number, sa: SockAddr): void {
   // sa.bytes is the call argument itself, so it stays alive and in place for the call.
   if (libc().connect(fd, sa.bytes, sa.length) < 0) fail("connect");
 }
 
 /** open(path, O_PATH|O_CLOEXEC): a handle on an inode that need not be readable, e.g. a socket. */
-export function openPath(path: PathArg): number {
+function openPath(path: PathArg): number {
   const fd = libc().open(cString(path), O_PATH | O_CLOEXEC, 0);
   if (fd < 0) fail("open");
   return fd;
@@ -115,7 +115,7 @@ export function openReadOnly(path: PathArg): number {
  * inode and the short magic link /proc/self/fd/N. An empty path is EINVAL, as with systemd (the kernel
  * would otherwise read it as an abstract name).
  */
-export function connectUnixPath(fd: number, path: PathArg): void {
+function connectUnixPath(fd: number, path: PathArg): void {
   const bytes = pathBytes(path);
   if (bytes.length === 0) throw new SysError("connect", Errno.EINVAL);
   if (bytes.length < SUN_PATH_SIZE) return connect(fd, sockaddrUn(bytes));
@@ -148,12 +148,6 @@ export function connectVsock(cid: number, port: number): number {
     connect(fd, sa);
     return fd;
   });
-}
-
-export function socketpair(type = SOCK_STREAM): [number, number] {
-  const fds = new Int32Array(new ArrayBuffer(8));
-  if (libc().socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) < 0) fail("socketpair");
-  return [fds[0]!, fds[1]!];
 }
 
 export function shutdown(fd: number, how: number): void {
@@ -242,7 +236,7 @@ export function sendAll(fd: number, data: Uint8Array): void {
   }
 }
 
-export interface Timeval {
+interface Timeval {
   sec: number;
   usec: number;
 }

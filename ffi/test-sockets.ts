@@ -11,11 +11,18 @@ import { close, socket, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, type PathArg } fr
 
 const { SO_TYPE, SCM_RIGHTS, MSG_CMSG_CLOEXEC } = abi;
 
-export function bind(fd: number, sa: SockAddr): void {
+export function socketpair(type = SOCK_STREAM): [number, number] {
+  const fds = new Int32Array(new ArrayBuffer(8));
+  if (libc().socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) < 0) fail("socketpair");
+  return [fds[0]!, fds[1]!];
+}
+
+
+function bind(fd: number, sa: SockAddr): void {
   if (libc().bind(fd, sa.bytes, sa.length) < 0) fail("bind");
 }
 
-export function listen(fd: number, backlog = 128): void {
+function listen(fd: number, backlog = 128): void {
   if (libc().listen(fd, backlog) < 0) fail("listen");
 }
 
@@ -38,7 +45,7 @@ export function listenUnix(path: PathArg, type = SOCK_STREAM): number {
   }
 }
 
-export interface ReceivedFd {
+interface ReceivedFd {
   /** The descriptor received (close-on-exec), or null when the message carried none. */
   fd: number | null;
   /** The ordinary bytes that came with it. */
@@ -76,4 +83,12 @@ export function setIntOption(fd: number, level: number, name: number, value: num
   const v = new Int32Array(new ArrayBuffer(4));
   v[0] = value;
   if (libc().setsockopt(fd, level, name, v, 4) < 0) fail("setsockopt");
+}
+
+/** An abstract-namespace AF_UNIX address: the name without its leading NUL (systemd writes it as "@name"). */
+export function sockaddrUnAbstract(name: string | Uint8Array): SockAddr {
+  const bytes = typeof name === "string" ? new TextEncoder().encode(name) : name;
+  const full = new Uint8Array(bytes.length + 1);
+  full.set(bytes, 1);
+  return sockaddrUn(full);
 }

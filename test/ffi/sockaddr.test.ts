@@ -4,9 +4,11 @@
 import { describe, expect, test } from "bun:test";
 import { abi, ABIS, type Arch } from "../../ffi/arch.ts";
 import {
-  AF_UNIX, AF_VSOCK, SOCKADDR_UN_SIZE, SOCKADDR_VM_SIZE, SUN_PATH_OFFSET, SUN_PATH_SIZE,
-  sockaddrUn, sockaddrUnAbstract, sockaddrVm,
+  AF_UNIX, AF_VSOCK, SUN_PATH_SIZE, sockaddrUn, sockaddrVm,
 } from "../../ffi/sockaddr.ts";
+import { sockaddrUnAbstract } from "../../ffi/test-sockets.ts";
+
+const [SOCKADDR_UN_SIZE, SUN_PATH_OFFSET, SOCKADDR_VM_SIZE] = [abi.sockaddr_un.size, abi.sockaddr_un.sun_path, abi.sockaddr_vm.size];
 import { compileAndRun, requireCompilerFor } from "../helpers/cross-cc.ts";
 
 // Prints the layout facts, then the bytes of a few addresses built the C way, one per line in hex.
