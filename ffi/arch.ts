@@ -254,7 +254,7 @@ export const ABIS: Readonly<Record<Arch, Abi>> = {
 };
 
 /** The table for an architecture in process.arch's spelling, or null for one we have not checked. */
-export function abiFor(arch: string): Abi | null {
+function abiFor(arch: string): Abi | null {
   return Object.hasOwn(ABIS, arch) ? ABIS[arch as Arch] : null;
 }
 

@@ -78,11 +78,3 @@ export function setIntOption(fd: number, level: number, name: number, value: num
   v[0] = value;
   if (libc().setsockopt(fd, level, name, v, 4) < 0) fail("setsockopt");
 }
-
-/** An abstract-namespace AF_UNIX address: the name without its leading NUL (systemd writes it as "@name"). */
-export function sockaddrUnAbstract(name: string | Uint8Array): SockAddr {
-  const bytes = typeof name === "string" ? new TextEncoder().encode(name) : name;
-  const full = new Uint8Array(bytes.length + 1);
-  full.set(bytes, 1);
-  return sockaddrUn(full);
-}

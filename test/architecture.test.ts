@@ -23,6 +23,8 @@ interface Import {
 interface Module {
   imports: Import[];
   exports: string[];
+  /** The exported types (interfaces and aliases), each with the identifiers of every export that names it. */
+  typeUsers: Map<string, Set<string>>;
   /** Every identifier in the file, for the names a whole-module import may use. */
   identifiers: Set<string>;
 }
@@ -55,6 +57,17 @@ function parseModule(path: string, text: string, sources: Sources): Module {
   const imports: Import[] = [];
   const exports: string[] = [];
   const identifiers = new Set<string>();
+  const declared = new Map<string, Set<string>>(); // export → the identifiers its declaration names
+  const types = new Set<string>();
+  const namesIn = (node: ts.Node): Set<string> => {
+    const names = new Set<string>();
+    const walk = (n: ts.Node): void => {
+      if (ts.isIdentifier(n)) names.add(n.text);
+      ts.forEachChild(n, walk);
+    };
+    walk(node);
+    return names;
+  };
   const add = (specifier: string, names: string[] | null) =>
     imports.push({ target: resolveSpecifier(path, specifier, sources), specifier, names });
   const visit = (node: ts.Node): void => {
@@ -87,16 +100,21 @@ function parseModule(path: string, text: string, sources: Sources): Module {
     }
     if (node.parent === file && exported(node)) {
       if (ts.isVariableStatement(node)) {
-        for (const d of node.declarationList.declarations) if (ts.isIdentifier(d.name)) exports.push(d.name.text);
+        for (const d of node.declarationList.declarations) {
+          if (ts.isIdentifier(d.name)) exports.push(d.name.text), declared.set(d.name.text, namesIn(d));
+        }
       } else if ((ts.isFunctionDeclaration(node) || ts.isClassDeclaration(node) || ts.isInterfaceDeclaration(node) ||
         ts.isTypeAliasDeclaration(node) || ts.isEnumDeclaration(node) || ts.isModuleDeclaration(node)) && node.name) {
         exports.push(node.name.text);
+        declared.set(node.name.text, namesIn(node));
+        if (ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node)) types.add(node.name.text);
       }
     }
     ts.forEachChild(node, visit);
   };
   visit(file);
-  return { imports, exports, identifiers };
+  const typeUsers = new Map([...types].map((t) => [t, new Set([...declared].filter(([e, names]) => e !== t && names.has(t)).map(([e]) => e))]));
+  return { imports, exports, identifiers, typeUsers };
 }
 
 function parseAll(sources: Sources): Map<string, Module> {
@@ -170,13 +188,30 @@ function usedExports(modules: Map<string, Module>, users: Map<string, Module>): 
   return used;
 }
 
+/** `used`, with every exported type that a used export of its module names (its parameters, its fields). */
+function withSignatureTypes(modules: Map<string, Module>, used: Set<string>): Set<string> {
+  const all = new Set(used);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [path, m] of modules) {
+      for (const [t, users] of m.typeUsers) {
+        if (all.has(`${path}: ${t}`) || ![...users].some((u) => all.has(`${path}: ${u}`))) continue;
+        all.add(`${path}: ${t}`);
+        grew = true;
+      }
+    }
+  }
+  return all;
+}
+
 /**
  * Exports that no other module of src/ or ffi/ uses, each as "module: name", marked when tests use them.
  * A module imported whole (`import * as`, `import()`, `require()`) uses the names that appear in its text.
- * A module of ffi/ named for tests (ffi/test-*.ts) may serve tests only.
+ * An exported type that a used export of its module names is used: callers (and tests building effects)
+ * name it. A module of ffi/ named for tests (ffi/test-*.ts) may serve tests only.
  */
 function deadExports(modules: Map<string, Module>, tests: Map<string, Module> = new Map()): string[] {
-  const used = usedExports(modules, modules);
+  const used = withSignatureTypes(modules, new Set([...usedExports(modules, modules), ...ALLOWED_UNUSED]));
   const byTests = usedExports(modules, tests);
   const dead: string[] = [];
   for (const [path, m] of modules) {
@@ -194,6 +229,8 @@ function deadExports(modules: Map<string, Module>, tests: Map<string, Module> = 
 const ALLOWED_UNUSED = new Set([
   // The entry point: the build compiles it, nothing imports it.
   "src/main.ts: main",
+  // Every architecture's table, not only the running one's: test/ffi/abi.test.ts checks each against its C headers.
+  "ffi/arch.ts: ABIS",
 ]);
 
 const modules = parseAll(sourcesUnder("src", "ffi"));
@@ -249,16 +286,19 @@ describe("the checks find what they look for (planted trees)", () => {
   });
   test("an export nobody imports, or that only its own module uses", () => {
     const src = {
-      "src/shared/s.ts": "export const used = 1;\nexport function unused() {}\nexport interface Shape {}\nconst local = 2;\nexport { local as renamed };",
-      "src/shared/t.ts": 'import { used, type Shape } from "./s.ts";\nexport const t: Shape = used;\nexport const self = t;\nexport const whole = 0;',
+      "src/shared/s.ts": "export const used = 1;\nexport function unused() {}\nexport interface Shape {}\nconst local = 2;\nexport { local as renamed };\nexport interface Loose {}\nexport type Arg = number;\nexport function take(a: Arg): void {}\nexport function keep(l: Loose): void {}",
+      "src/shared/t.ts": 'import { used, type Shape, take } from "./s.ts";\nexport const t: Shape = used;\nexport const self = t;\nexport const whole = 0;',
       "src/proxy/u.ts": 'import { t } from "../shared/t.ts";\nconst m = require("../shared/t.ts") as typeof import("../shared/t.ts");\nm.whole;\nvoid t;',
       "ffi/test-peer.ts": "export const peer = 1;",
       "ffi/peer.ts": "export const peer = 1;",
     };
     const m = planted(src);
     const tests = planted({ "test/x.test.ts": 'import { unused } from "../src/shared/s.ts";\nimport { peer } from "../ffi/test-peer.ts";\nimport { peer as p } from "../ffi/peer.ts";' }, src);
+    // Arg is in take()'s signature, which t.ts uses; Loose only in keep()'s, which nobody uses.
     expect(deadExports(m, tests)).toEqual([
       "ffi/peer.ts: peer (tests only)",
+      "src/shared/s.ts: Loose",
+      "src/shared/s.ts: keep",
       "src/shared/s.ts: renamed",
       "src/shared/s.ts: unused (tests only)",
       "src/shared/t.ts: self",
