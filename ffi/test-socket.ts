@@ -1,0 +1,82 @@
+// The other side of ffi/socket.ts, for tests, scripts/bench and the fake peers in test/helpers: listening
+// sockets, socket pairs, socket options and receiving descriptors, which the tools themselves never need.
+// Kept out of socket.ts so that the shipped tools' modules hold only what they call.
+
+import { abi } from "./arch.ts";
+import { fail } from "./errors.ts";
+import { libc } from "./libc.ts";
+import { AF_UNIX, type SockAddr, sockaddrUn } from "./sockaddr.ts";
+import { closingOnError, MsgLayout, type PathArg, socket, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET } from "./socket.ts";
+
+const { SO_TYPE, SCM_RIGHTS, MSG_CMSG_CLOEXEC } = abi;
+const MH = abi.msghdr;
+const CM = abi.cmsghdr;
+
+function bind(fd: number, sa: SockAddr): void {
+  if (libc().bind(fd, sa.bytes, sa.length) < 0) fail("bind");
+}
+
+function listen(fd: number, backlog = 128): void {
+  if (libc().listen(fd, backlog) < 0) fail("listen");
+}
+
+export function accept(fd: number): number {
+  const r = libc().accept4(fd, null, null, SOCK_CLOEXEC);
+  if (r < 0) fail("accept");
+  return r;
+}
+
+/** Create-and-bind an AF_UNIX listening socket (used by tests and fake peers). */
+export function listenUnix(path: PathArg, type = SOCK_STREAM): number {
+  return closingOnError(socket(AF_UNIX, type), (fd) => {
+    bind(fd, sockaddrUn(path));
+    listen(fd);
+    return fd;
+  });
+}
+
+export function socketpair(type = SOCK_STREAM): [number, number] {
+  const fds = new Int32Array(new ArrayBuffer(8));
+  if (libc().socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) < 0) fail("socketpair");
+  return [fds[0]!, fds[1]!];
+}
+
+/** SO_TYPE of a socket, or null when fd is not a socket (ENOTSOCK) or not open. */
+export function socketType(fd: number): number | null {
+  const buf = new ArrayBuffer(8);
+  const val = new Int32Array(buf, 0, 1);
+  const len = new Uint32Array(buf, 4, 1);
+  len[0] = 4;
+  // One ArrayBuffer holds both out-values; pass them as views of it, each a call argument.
+  if (libc().getsockopt(fd, SOL_SOCKET, SO_TYPE, val, len) < 0) return null;
+  return val[0]!;
+}
+
+/** setsockopt(fd, level, name, &int value, sizeof(int)). */
+export function setIntOption(fd: number, level: number, name: number, value: number): void {
+  const v = new Int32Array(new ArrayBuffer(4));
+  v[0] = value;
+  if (libc().setsockopt(fd, level, name, v, 4) < 0) fail("setsockopt");
+}
+
+export interface ReceivedFd {
+  /** The descriptor received (close-on-exec), or null when the message carried none. */
+  fd: number | null;
+  /** The ordinary bytes that came with it. */
+  data: Uint8Array;
+}
+
+/** Receive one message with at most one SCM_RIGHTS descriptor (the counterpart of sendFd, for tests and relays). */
+export function recvFd(sock: number, maxData = 16): ReceivedFd {
+  const m = new MsgLayout(CM.spaceInt, maxData);
+  const r = Number(libc().recvmsg(sock, m.bytes, MSG_CMSG_CLOEXEC));
+  if (r < 0) fail("recvmsg");
+  let fd: number | null = null;
+  const controllen = Number(m.view.getBigUint64(MH.msg_controllen, true));
+  if (controllen >= CM.lenInt) {
+    const level = m.view.getInt32(m.ctlOff + CM.cmsg_level, true);
+    const type = m.view.getInt32(m.ctlOff + CM.cmsg_type, true);
+    if (level === SOL_SOCKET && type === SCM_RIGHTS) fd = m.view.getInt32(m.ctlOff + CM.data, true);
+  }
+  return { fd, data: m.bytes.slice(m.dataOff, m.dataOff + r) };
+}
