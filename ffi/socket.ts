@@ -12,7 +12,7 @@ export const {
   SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_NONBLOCK, SOCK_CLOEXEC, SOL_SOCKET,
   MSG_PEEK, MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_RD, SHUT_WR, SHUT_RDWR,
 } = abi;
-const { SO_PEERCRED, SO_DOMAIN, FIONREAD, SO_RCVTIMEO, SCM_RIGHTS, O_RDONLY, O_CLOEXEC, O_PATH } = abi;
+const { SO_TYPE, SO_PEERCRED, SO_DOMAIN, FIONREAD, SO_RCVTIMEO, SCM_RIGHTS, MSG_CMSG_CLOEXEC, O_RDONLY, O_CLOEXEC, O_PATH } = abi;
 
 const encoder = new TextEncoder();
 
@@ -82,7 +82,7 @@ export function close(fd: number): void {
 }
 
 /** Run `body` with the descriptor, closing it if body throws. Returns body's result. */
-export function closingOnError<T>(fd: number, body: (fd: number) => T): T {
+function closingOnError<T>(fd: number, body: (fd: number) => T): T {
   try {
     return body(fd);
   } catch (e) {
@@ -94,6 +94,20 @@ export function closingOnError<T>(fd: number, body: (fd: number) => T): T {
 function connect(fd: number, sa: SockAddr): void {
   // sa.bytes is the call argument itself, so it stays alive and in place for the call.
   if (libc().connect(fd, sa.bytes, sa.length) < 0) fail("connect");
+}
+
+export function bind(fd: number, sa: SockAddr): void {
+  if (libc().bind(fd, sa.bytes, sa.length) < 0) fail("bind");
+}
+
+export function listen(fd: number, backlog = 128): void {
+  if (libc().listen(fd, backlog) < 0) fail("listen");
+}
+
+export function accept(fd: number): number {
+  const r = libc().accept4(fd, null, null, SOCK_CLOEXEC);
+  if (r < 0) fail("accept");
+  return r;
 }
 
 /** open(path, O_PATH|O_CLOEXEC): a handle on an inode that need not be readable, e.g. a socket. */
@@ -150,8 +164,32 @@ export function connectVsock(cid: number, port: number): number {
   });
 }
 
+export function socketpair(type = SOCK_STREAM): [number, number] {
+  const fds = new Int32Array(new ArrayBuffer(8));
+  if (libc().socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) < 0) fail("socketpair");
+  return [fds[0]!, fds[1]!];
+}
+
 export function shutdown(fd: number, how: number): void {
   if (libc().shutdown(fd, how) < 0) fail("shutdown");
+}
+
+/** SO_TYPE of a socket, or null when fd is not a socket (ENOTSOCK) or not open. */
+export function socketType(fd: number): number | null {
+  const buf = new ArrayBuffer(8);
+  const val = new Int32Array(buf, 0, 1);
+  const len = new Uint32Array(buf, 4, 1);
+  len[0] = 4;
+  // One ArrayBuffer holds both out-values; pass them as views of it, each a call argument.
+  if (libc().getsockopt(fd, SOL_SOCKET, SO_TYPE, val, len) < 0) return null;
+  return val[0]!;
+}
+
+/** setsockopt(fd, level, name, &int value, sizeof(int)). */
+export function setIntOption(fd: number, level: number, name: number, value: number): void {
+  const v = new Int32Array(new ArrayBuffer(4));
+  v[0] = value;
+  if (libc().setsockopt(fd, level, name, v, 4) < 0) fail("setsockopt");
 }
 
 /** SO_DOMAIN of a socket (AF_UNIX, AF_INET, ...), or null when fd is not a socket or not open. */
@@ -193,7 +231,7 @@ const IOV = abi.iovec;
 const CM = abi.cmsghdr;
 
 /** A msghdr with one iovec and a control buffer, all inside one ArrayBuffer so interior pointers stay valid. */
-export class MsgLayout {
+class MsgLayout {
   readonly bytes: Uint8Array;
   readonly view: DataView;
   readonly iovOff = MH.size;
@@ -236,6 +274,28 @@ export function sendFd(sock: number, fd: number): void {
   // m.bytes is the call argument: the msghdr and everything it points into live in its ArrayBuffer.
   const r = libc().sendmsg(sock, m.bytes, MSG_NOSIGNAL);
   if (r < 0) fail("sendmsg");
+}
+
+export interface ReceivedFd {
+  /** The descriptor received (close-on-exec), or null when the message carried none. */
+  fd: number | null;
+  /** The ordinary bytes that came with it. */
+  data: Uint8Array;
+}
+
+/** Receive one message with at most one SCM_RIGHTS descriptor (the counterpart of sendFd, for tests and relays). */
+export function recvFd(sock: number, maxData = 16): ReceivedFd {
+  const m = new MsgLayout(CM.spaceInt, maxData);
+  const r = Number(libc().recvmsg(sock, m.bytes, MSG_CMSG_CLOEXEC));
+  if (r < 0) fail("recvmsg");
+  let fd: number | null = null;
+  const controllen = Number(m.view.getBigUint64(MH.msg_controllen, true));
+  if (controllen >= CM.lenInt) {
+    const level = m.view.getInt32(m.ctlOff + CM.cmsg_level, true);
+    const type = m.view.getInt32(m.ctlOff + CM.cmsg_type, true);
+    if (level === SOL_SOCKET && type === SCM_RIGHTS) fd = m.view.getInt32(m.ctlOff + CM.data, true);
+  }
+  return { fd, data: m.bytes.slice(m.dataOff, m.dataOff + r) };
 }
 
 /**
@@ -295,3 +355,11 @@ export function setRecvTimeout(fd: number, t: Timeval): void {
   if (libc().setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, TV.size) < 0) fail("setsockopt");
 }
 
+/** Create-and-bind an AF_UNIX listening socket (used by tests and fake peers). */
+export function listenUnix(path: PathArg, type = SOCK_STREAM): number {
+  return closingOnError(socket(AF_UNIX, type), (fd) => {
+    bind(fd, sockaddrUn(path));
+    listen(fd);
+    return fd;
+  });
+}

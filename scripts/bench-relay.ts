@@ -12,8 +12,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as io from "../ffi/io.ts";
-import { close } from "../ffi/socket.ts";
-import { accept, listenUnix } from "../ffi/test-socket.ts";
+import { accept, close, listenUnix } from "../ffi/socket.ts";
 
 const SELF = import.meta.path;
 const BUN = process.execPath;

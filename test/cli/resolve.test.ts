@@ -4,8 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { close } from "../../ffi/socket.ts";
-import { listenUnix } from "../../ffi/test-socket.ts";
+import { listenUnix, close } from "../../ffi/socket.ts";
 import { startFakeMachined, type FakeMachined } from "../helpers/fake-machined.ts";
 import { runCommand } from "../helpers/sshd.ts";
 import { BINARY, removeDir, tempDir } from "../helpers/tmp.ts";

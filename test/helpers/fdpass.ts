@@ -2,8 +2,7 @@
 // and the descriptor arrives on the other end with SCM_RIGHTS.
 
 import { readSync } from "node:fs";
-import { close } from "../../ffi/socket.ts";
-import { recvFd, socketpair } from "../../ffi/test-socket.ts";
+import { close, recvFd, socketpair } from "../../ffi/socket.ts";
 
 export interface FdpassResult {
   code: number;

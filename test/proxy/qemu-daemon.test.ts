@@ -6,8 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { close } from "../../ffi/socket.ts";
-import { listenUnix } from "../../ffi/test-socket.ts";
+import { close, listenUnix } from "../../ffi/socket.ts";
 import { SESSION_URI_ENV, SYSTEM_URI_ENV } from "../../src/proxy/qemu.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
 import { HAVE_LIBVIRT, HAVE_SESSION_DAEMON, requireOrSkip, writeNode } from "../helpers/libvirt.ts";

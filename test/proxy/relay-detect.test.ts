@@ -4,8 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { close, sendAll, setRecvTimeout, SHUT_WR, shutdown, SOL_SOCKET } from "../../ffi/socket.ts";
-import { recvFd, setIntOption, socketpair } from "../../ffi/test-socket.ts";
+import { close, recvFd, sendAll, setIntOption, setRecvTimeout, SHUT_WR, shutdown, SOL_SOCKET, socketpair } from "../../ffi/socket.ts";
 import { parseProxyArgs } from "../../src/proxy/args.ts";
 import { Failure } from "../../src/shared/failure.ts";
 import { mapsFile, mapsLibssh } from "../../src/proxy/transport.ts";
