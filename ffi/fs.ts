@@ -31,7 +31,7 @@ export function access(path: PathArg, mode: number): number {
   return libc().access(cPath(path), mode) < 0 ? errno() : 0;
 }
 
-export interface FileStat {
+interface FileStat {
   type: FileType;
   size: number;
 }

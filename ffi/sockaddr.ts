@@ -15,6 +15,11 @@ export const SUN_PATH_SIZE = UN.sun_path_size;
 /** sizeof(struct sockaddr_vm) */
 const SOCKADDR_VM_SIZE = VM.size;
 
+/** The reserved CIDs (linux/vm_sockets.h): none of them names a VM. */
+export const VMADDR_CID_HYPERVISOR = 0;
+export const VMADDR_CID_LOCAL = 1;
+export const VMADDR_CID_HOST = 2;
+
 /** A socket address ready for connect()/bind(): the bytes, and the length to pass alongside them. */
 export interface SockAddr {
   readonly family: number;

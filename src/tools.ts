@@ -8,7 +8,7 @@ import { main as proxyMain } from "./proxy/main.ts";
 import type { ToolName } from "./shared/tool-names.ts";
 
 /** A tool's entry point: raw arguments in (argv without the program name), exit status out. */
-export type ToolMain = (args: readonly string[]) => Promise<number>;
+type ToolMain = (args: readonly string[]) => Promise<number>;
 
 export async function loadTool(tool: ToolName): Promise<ToolMain> {
   switch (tool) {

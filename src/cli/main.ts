@@ -4,11 +4,11 @@
 
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
 import { COMMAND, TOOLS, type ToolName } from "../shared/tool-names.ts";
-import { SYSTEMD_PARITY, VERSION } from "../version.ts";
+import { SYSTEMD_PARITY, VERSION, VERSION_LINE } from "../version.ts";
 
 const passthrough = (name: ToolName) => defineCommand({ meta: { name, description: TOOLS[name].description }, run() {} });
 
-export const rootCommand = defineCommand({
+const rootCommand = defineCommand({
   meta: {
     name: COMMAND.program,
     version: VERSION,
@@ -36,8 +36,8 @@ function forFd(fd: number, text: string): string {
  * The reader of our output went away (`systemd-ssh explain | head -1`). systemd's tools die of SIGPIPE
  * there, silently; we end as quietly, with the status a shell shows for that (128 + SIGPIPE).
  */
-export const EXIT_BROKEN_PIPE = 141;
-export function isBrokenPipe(e: unknown): boolean {
+const EXIT_BROKEN_PIPE = 141;
+function isBrokenPipe(e: unknown): boolean {
   return typeof e === "object" && e !== null && (e as { code?: unknown }).code === "EPIPE";
 }
 
@@ -59,7 +59,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
     return rawArgs.length === 0 ? 1 : 0;
   }
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
-    process.stdout.write(`systemd-ssh ${VERSION} (systemd ${SYSTEMD_PARITY} compatible)\n`);
+    process.stdout.write(VERSION_LINE);
     return 0;
   }
   try {

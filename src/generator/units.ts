@@ -2,6 +2,7 @@
 // versions.ts; the layout (header, sections, blank lines) is systemd's generator_open_unit_file() + the
 // fprintf()s of src/ssh-generator/ssh-generator.c.
 
+import { SSH_ACCESS_TARGET_UNIT } from "../shared/ssh-access-target.ts";
 import { TOOLS } from "../shared/tool-names.ts";
 import type { GeneratorForm } from "./versions.ts";
 
@@ -36,6 +37,7 @@ export function socketUnit(form: GeneratorForm, spec: SocketUnitSpec): string {
   return s;
 }
 
-export function sshAccessTargetUnit(text: string): string {
-  return `${HEADER}${text}`;
+/** ssh-access.target, for systems that lack it (written in the legacy form only). */
+export function sshAccessTargetUnit(): string {
+  return `${HEADER}${SSH_ACCESS_TARGET_UNIT}`;
 }

@@ -9,7 +9,7 @@ import proxy from "../../man/systemd-ssh-proxy.1" with { type: "text" };
 import command from "../../man/systemd-ssh.1" with { type: "text" };
 import { COMMAND, TOOLS, type Program } from "../shared/tool-names.ts";
 
-export interface ManPage {
+interface ManPage {
   name: string;
   section: 1 | 8;
   source: string;

@@ -10,7 +10,7 @@ import { TOOLS } from "../shared/tool-names.ts";
 import { findVerb, type VerbSpec } from "../shared/verbs.ts";
 
 /** Where make-vsock writes and rm-vsock removes, unless --issue-path says otherwise. */
-export const DEFAULT_ISSUE_PATH = "/run/issue.d/50-ssh-vsock.issue";
+const DEFAULT_ISSUE_PATH = "/run/issue.d/50-ssh-vsock.issue";
 
 // In systemd's order: it decides the --help layout and the "possibilities" of an ambiguous prefix.
 export const OPTIONS: readonly OptionSpec[] = [
@@ -22,14 +22,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   { id: "introspect-cli", long: "introspect-cli" },
 ];
 
-export type IssueVerb = "make-vsock" | "rm-vsock";
+type IssueVerb = "make-vsock" | "rm-vsock";
 
 export const VERBS: readonly (VerbSpec & { name: IssueVerb })[] = [
   { name: "make-vsock", help: "Generate the issue file", minArgs: 1, maxArgs: 1 },
   { name: "rm-vsock", help: "Remove the issue file", minArgs: 1, maxArgs: 1 },
 ];
 
-export type IssueRequest =
+type IssueRequest =
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "introspect" }
@@ -37,7 +37,7 @@ export type IssueRequest =
   /** `path` null: standard output. `warnings` are logged before the verb runs. */
   | { kind: "run"; verb: IssueVerb; path: string | null; warnings: string[] };
 
-export interface ParseContext {
+interface ParseContext {
   program?: string;
   /** The working directory as a byte string, for relative --issue-path; throws (with an errno code) if it is gone. */
   cwd?: () => string;

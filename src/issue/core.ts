@@ -3,11 +3,8 @@
 // the facts through effects.ts and carries out the plan.
 
 import { DEVICE_ABSENT, NOT_SUPPORTED } from "../../ffi/errno.ts";
+import { VMADDR_CID_ANY, VMADDR_CID_HOST } from "../../ffi/sockaddr.ts";
 import { LOG_DEBUG } from "../shared/log.ts";
-
-/** VMADDR_CID_ANY, and the reserved CIDs (hypervisor, local, host) that cannot name this VM. */
-const VMADDR_CID_ANY = 0xffffffff;
-const VMADDR_CID_HOST = 2;
 
 /**
  * What systemd's acquire_cid() learns about the machine, gathered lazily and in its order: the
@@ -24,17 +21,17 @@ export interface IssueFacts {
 }
 
 /** A message for the log, at a syslog level. */
-export interface LogLine {
+interface LogLine {
   level: number;
   text: string;
 }
 
-export type MakeVsockPlan =
+type MakeVsockPlan =
   | { kind: "skip"; log: LogLine[] }
   | { kind: "write"; content: string };
 
 /** The text of the issue file for our CID. */
-export function issueText(cid: number): string {
+function issueText(cid: number): string {
   // Reserved CIDs (and VMADDR_CID_ANY) cannot be dialled from the host; systemd 262 then says less.
   if (cid <= VMADDR_CID_HOST || cid === VMADDR_CID_ANY) return "This VM's SSH server is available over AF_VSOCK.\n\n";
   return `Try contacting this VM's SSH server via 'ssh vsock%${cid}' from host.\n\n`;

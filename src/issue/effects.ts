@@ -12,7 +12,7 @@ import { writeAll } from "../shared/write-all.ts";
 /** The issue file's mode. */
 const ISSUE_FILE_MODE = 0o644;
 
-export interface Virtualization {
+interface Virtualization {
   vm: boolean;
   container: boolean;
 }
@@ -36,19 +36,13 @@ export interface IssueEffects {
 }
 
 /**
- * detect_virtualization(): a container wins over the VM it may run in, as in systemd. The detector throws
- * the errno name of a read that failed; that becomes a SysError for systemd's "%m".
+ * detect_virtualization(): a container wins over the VM it may run in, as in systemd. A read that detection
+ * cannot do without throws SysError (src/shared/virt.ts), for systemd's "%m".
  */
 function detectVirtualization(): Virtualization {
   const { realProbe, VirtDetector } = require("../shared/virt.ts") as typeof import("../shared/virt.ts");
-  try {
-    const found = new VirtDetector(realProbe()).detectVirtualization();
-    return { vm: found?.kind === "vm", container: found?.kind === "container" };
-  } catch (e) {
-    if (typeof e !== "string") throw e;
-    const { errnoFromName } = require("../../ffi/errno.ts") as typeof import("../../ffi/errno.ts");
-    throw new SysError("detect_virtualization", errnoFromName(e) ?? Errno.EIO);
-  }
+  const found = new VirtDetector(realProbe()).detectVirtualization();
+  return { vm: found?.kind === "vm", container: found?.kind === "container" };
 }
 
 export const realEffects: IssueEffects = {

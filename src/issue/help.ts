@@ -4,7 +4,9 @@
 import { optionSynopsis } from "../shared/options.ts";
 import { OPTIONS, VERBS } from "./args.ts";
 
-export interface HelpStyle {
+const ABSTRACT = "Create or remove the /run/issue.d/ file announcing the SSH VSOCK address.";
+
+interface HelpStyle {
   /** ANSI colours and hyperlinks, as systemd uses on a terminal. */
   colour: boolean;
 }
@@ -24,7 +26,7 @@ export function helpText(program: string, style: HelpStyle = { colour: false }):
   const link = c ? `\x1b]8;;man:${man}\x1b\\${man} man page\x1b]8;;\x1b\\` : `${man} man page`;
   return (
     `${grey}>${normal} ${program} [OPTION…] COMMAND …\n` +
-    `\n${highlight}Create or remove the /run/issue.d/ file announcing the SSH VSOCK address.${normal}\n` +
+    `\n${highlight}${ABSTRACT}${normal}\n` +
     `\n${underline}Commands:${normal}\n` +
     verbRows.map(row).join("") +
     `\n${underline}Options:${normal}\n` +
@@ -50,7 +52,7 @@ export function introspectJson(program: string, version: string): string {
         project: "systemd-ssh",
         version,
         features: [],
-        abstract: ["Create or remove the /run/issue.d/ file announcing the SSH VSOCK address."],
+        abstract: [ABSTRACT],
         options,
         verbs,
       },

@@ -12,13 +12,13 @@ import { Failure, withCause } from "../shared/failure.ts";
 import { log, LOG_DEBUG, LOG_ERR, LOG_NOTICE, LOG_WARNING } from "../shared/log.ts";
 import { rawArgs, rawCwd } from "../shared/raw-bytes.ts";
 import { TOOLS } from "../shared/tool-names.ts";
-import { SYSTEMD_PARITY, VERSION } from "../version.ts";
+import { VERSION, VERSION_LINE } from "../version.ts";
 import { parseIssueArgs } from "./args.ts";
 import { cidFailure, planMakeVsock, vsockUnsupported, writeFailure, type IssueFacts } from "./core.ts";
 import { realEffects, type IssueEffects } from "./effects.ts";
 import { helpText, introspectJson } from "./help.ts";
 
-export interface IssueOptions {
+interface IssueOptions {
   effects?: IssueEffects;
   /** program_invocation_short_name: what --help and option errors call us. */
   program?: string;
@@ -39,7 +39,7 @@ export async function main(args: readonly string[], opts: IssueOptions = {}): Pr
       fx.stdout(helpText(program, { colour: fx.stdoutIsTerminal() && coloursWanted() }));
       return 0;
     case "version":
-      fx.stdout(`systemd-ssh ${VERSION} (systemd ${SYSTEMD_PARITY} compatible)\n`);
+      fx.stdout(VERSION_LINE);
       return 0;
     case "introspect":
       fx.stdout(`${introspectJson(program, VERSION)}\n`);
@@ -73,7 +73,7 @@ function coloursWanted(env = process.env): boolean {
 }
 
 /** acquire_cid(): the facts, gathered in systemd's order and logged as systemd logs them. */
-export function gatherFacts(fx: IssueEffects): IssueFacts {
+function gatherFacts(fx: IssueEffects): IssueFacts {
   let virt;
   try {
     virt = fx.detectVirtualization();

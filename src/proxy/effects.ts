@@ -78,8 +78,8 @@ async function lookups(spec: HostSpec): Promise<Lookups> {
     return { ...NO_LOOKUPS, machine: asText((name: string) => lookupMachine(name), asUtf8) };
   }
   if (spec.kind === "qemu") {
-    const { realLibvirtDeps, resolveQemuCid } = await import("./qemu.ts");
-    const libvirt = await realLibvirtDeps();
+    const { realLibvirt, resolveQemuCid } = await import("./qemu.ts");
+    const libvirt = await realLibvirt();
     const qemu = (q: QemuSpec) => resolveQemuCid(q, libvirt);
     return { ...NO_LOOKUPS, qemu: asText(qemu, (q) => ({ ...q, domain: asUtf8(q.domain) })) };
   }
@@ -103,6 +103,6 @@ export async function listMachines(env: Record<string, string | undefined> = pro
 
 /** The libvirt domains with a CID on each URI qemu/NAME asks; null when libvirt is not installed. */
 export async function listLibvirtDomains(): Promise<LibvirtListing[] | null> {
-  const { listLibvirt, realLibvirtDeps } = await import("./qemu.ts");
-  return listLibvirt(await realLibvirtDeps());
+  const { listLibvirt, realLibvirt } = await import("./qemu.ts");
+  return listLibvirt(await realLibvirt());
 }

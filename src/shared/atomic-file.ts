@@ -13,9 +13,9 @@ import { chmod, close, createExclusive, fchmod, fsync, link, mkdir, rename, stat
 import { byteArray } from "./raw-bytes.ts";
 
 /** Directories mkdirParents() makes: 0755 whatever the umask, as systemd 262's are. */
-export const PARENT_DIR_MODE = 0o755;
+const PARENT_DIR_MODE = 0o755;
 
-export interface WriteOptions {
+interface WriteOptions {
   /** The file's mode, set with fchmod (so not subject to the umask); omitted: 0666 less the umask, as fopen(3) makes it. */
   mode?: number;
   /** link() into place, refusing an existing name (EEXIST), instead of rename() over it. */

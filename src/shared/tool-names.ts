@@ -11,7 +11,7 @@ export interface Program {
   manSection: 1 | 8;
 }
 
-export interface Tool extends Program {
+interface Tool extends Program {
   /** One line for `systemd-ssh --help`. */
   description: string;
 }

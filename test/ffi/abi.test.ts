@@ -93,7 +93,7 @@ describe("the running program", () => {
   test(`uses its own architecture's table (${process.arch})`, () => {
     expect(abi).toBe(ABIS[process.arch as Arch]);
   });
-  // src/ opens files with node:fs flags too (src/install/apply.ts); Bun's numbers must be the table's.
+  // Tests open files with node:fs flags and src/ with ffi/arch.ts's: Bun's numbers must be the table's.
   test("node:fs's open flags agree with the table", () => {
     for (const c of ["O_RDONLY", "O_WRONLY", "O_CREAT", "O_EXCL", "O_NONBLOCK", "O_DIRECTORY", "O_NOFOLLOW", "O_DIRECT"] as const) {
       expect([c, (constants as Record<string, number>)[c]]).toEqual([c, abi[c]]);

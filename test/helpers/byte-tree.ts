@@ -1,6 +1,6 @@
 // A directory tree read back with names, contents and link targets as byte strings (latin1), so trees
 // written under non-UTF-8 names compare exactly. byteTree(): sorted lines "D dir", "F file\n<content>",
-// "L link -> target"; snapshotModes(): the same walk as a record with each entry's mode.
+// "L link -> target"; snapshotModes() and hashedTree(): the same walk as records with each entry's mode.
 
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
 
@@ -37,6 +37,18 @@ export function snapshotModes(dir: string): Record<string, string> {
     if (st.isSymbolicLink()) out[r] = `link -> ${target(p)}`;
     else if (st.isDirectory()) out[r] = `dir ${mode}`;
     else out[r] = `file ${mode} ${JSON.stringify(readFileSync(p, "latin1"))}`;
+  });
+  return out;
+}
+
+/** Like snapshotModes() for trees with large files: "/path" → "dir MODE", "-> TARGET" or "file MODE <hash>". */
+export function hashedTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  walk(dir, (r, p, st) => {
+    const mode = (st.mode & 0o7777).toString(8);
+    if (st.isSymbolicLink()) out[`/${r}`] = `-> ${target(p)}`;
+    else if (st.isDirectory()) out[`/${r}`] = `dir ${mode}`;
+    else out[`/${r}`] = `file ${mode} ${Bun.hash(readFileSync(p)).toString(16)}`;
   });
   return out;
 }

@@ -1,7 +1,7 @@
 // systemd-ssh-issue's decisions: the plan for the facts, and the errno classes of the AF_VSOCK probes.
 
 import { describe, expect, test } from "bun:test";
-import { cidFailure, issueText, planMakeVsock, vsockUnsupported, writeFailure } from "../../src/issue/core.ts";
+import { cidFailure, planMakeVsock, vsockUnsupported, writeFailure } from "../../src/issue/core.ts";
 
 describe("planMakeVsock", () => {
   const vm = { inVm: true, inContainer: false, vsock: true, cid: 1234 };
@@ -14,9 +14,13 @@ describe("planMakeVsock", () => {
     }
   });
   test("reserved CIDs get the short sentence, as in 262", () => {
-    for (const cid of [0, 1, 2, 0xffffffff]) expect(issueText(cid)).toBe("This VM's SSH server is available over AF_VSOCK.\n\n");
-    expect(issueText(3)).toBe("Try contacting this VM's SSH server via 'ssh vsock%3' from host.\n\n");
-    expect(issueText(0xfffffffe)).toContain("vsock%4294967294'");
+    const text = (cid: number) => {
+      const plan = planMakeVsock({ ...vm, cid });
+      return plan.kind === "write" ? plan.content : null;
+    };
+    for (const cid of [0, 1, 2, 0xffffffff]) expect(text(cid)).toBe("This VM's SSH server is available over AF_VSOCK.\n\n");
+    expect(text(3)).toBe("Try contacting this VM's SSH server via 'ssh vsock%3' from host.\n\n");
+    expect(text(0xfffffffe)).toContain("vsock%4294967294'");
   });
 });
 

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { accept, close, listenUnix } from "../../ffi/socket.ts";
+import { close } from "../../ffi/socket.ts";
+import { accept, listenUnix } from "../../ffi/test-sockets.ts";
 import { VERSION } from "../../src/version.ts";
 import { ensureBuilt } from "../helpers/build.ts";
 import { runFdpass } from "../helpers/fdpass.ts";

@@ -1,5 +1,5 @@
-// vsock/CID through an injected connector: everything up to connect() is ours and real, the connect itself
-// is recorded and never performed (AF_VSOCK connects are forbidden on these machines).
+// runProxy (main.ts) with injected effects, for vsock/CID: everything up to connect() is ours and real, the
+// connect itself is recorded and never performed (AF_VSOCK connects are forbidden on these machines).
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { Errno } from "../../ffi/errno.ts";

@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { CPUID_VENDORS, detectVirtualization, realProbe, type Probe, VirtDetector } from "../../src/shared/virt.ts";
 import type { CpuidRegisters } from "../../ffi/cpuid.ts";
+import { SysError } from "../../ffi/errors.ts";
 import { requireReference } from "../helpers/reference.ts";
 
 /** A CPU whose leaf 1 has the hypervisor bit when `signature` is given, leaf 0x40000000 returning it. */
@@ -67,6 +68,24 @@ describe("containers", () => {
   for (const [name, files, over, want] of cases) {
     test(name, () => expect(new VirtDetector(probe(files, over)).detectContainer()).toBe(want));
   }
+});
+
+describe("hard failures", () => {
+  // systemd's detect_container() and detect_vm() return the errno of a read they cannot do without; ours
+  // throw it as a SysError, whose text is what the tools print for "%m".
+  const failing = (path: string): Partial<Probe> => ({
+    readFile: (p) => (p === path ? { errno: "EIO" } : { errno: "ENOENT" }),
+  });
+  test("an unreadable /run/host/container-manager", () => {
+    const detect = () => new VirtDetector(probe({}, failing("/run/host/container-manager"))).detectContainer();
+    expect(detect).toThrow(SysError);
+    expect(detect).toThrow("read /run/host/container-manager: Input/output error");
+  });
+  test("an unreadable DMI field", () => {
+    const detect = () => new VirtDetector(probe({}, failing("/sys/class/dmi/id/product_name"))).detectVm();
+    expect(detect).toThrow(SysError);
+    expect(detect).toThrow("read /sys/class/dmi/id/product_name: Input/output error");
+  });
 });
 
 describe("VMs", () => {

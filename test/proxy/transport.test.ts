@@ -1,12 +1,11 @@
 // Fd-passing or relaying, decided from what the caller put on stdin/stdout (src/proxy/transport.ts), and
-// the command-line options that force one (src/proxy/args.ts).
+// the command-line options that force one.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { close, recvFd, sendAll, setIntOption, setRecvTimeout, SHUT_WR, shutdown, SOL_SOCKET, socketpair } from "../../ffi/socket.ts";
-import { parseProxyArgs } from "../../src/proxy/args.ts";
-import { Failure } from "../../src/shared/failure.ts";
+import { close, sendAll, setRecvTimeout, SHUT_WR, shutdown, SOL_SOCKET, socketpair } from "../../ffi/socket.ts";
+import { recvFd, setIntOption } from "../../ffi/test-sockets.ts";
 import { mapsFile, mapsLibssh } from "../../src/proxy/transport.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
 import { readAll, spawnPiped } from "../helpers/relay.ts";
@@ -166,37 +165,3 @@ describe("--relay and --fdpass", () => {
     expect(r.code).toBe(0);
   });
 });
-
-describe("argument parsing", () => {
-  const usage = "Expected two arguments: host and port.";
-  test.each([
-    [["unix/x", "22"], { transport: "auto", waitMs: null, host: "unix/x", port: "22" }],
-    [["--relay", "unix/x", "22"], { transport: "relay", waitMs: null, host: "unix/x", port: "22" }],
-    [["--fdpass", "unix/x", "22"], { transport: "fdpass", waitMs: null, host: "unix/x", port: "22" }],
-    [["--fdpass", "--relay", "unix/x", "22"], { transport: "relay", waitMs: null, host: "unix/x", port: "22" }],
-    // Not options of ours: positional, as systemd sees them.
-    [["--foo", "22"], { transport: "auto", waitMs: null, host: "--foo", port: "22" }],
-    [["--relay=1", "22"], { transport: "auto", waitMs: null, host: "--relay=1", port: "22" }],
-    [["--relay", "--x", "22"], { transport: "relay", waitMs: null, host: "--x", port: "22" }],
-    [["unix/x", "--relay"], { transport: "auto", waitMs: null, host: "unix/x", port: "--relay" }],
-  ])("%j", (args, want) => {
-    expect(parseProxyArgs(args)).toEqual(want as ReturnType<typeof parseProxyArgs>);
-  });
-
-  test.each([[[]], [["--relay"]], [["--relay", "unix/x"]], [["unix/x"]], [["--foo", "unix/x", "22"]], [["--", "unix/x", "22"]], [["a", "b", "c"]]])(
-    "%j is systemd's usage error",
-    (args) => {
-      expect(() => parseProxyArgs(args)).toThrow(new Failure(usage));
-    },
-  );
-
-  test("the binary prints it and exits 1", async () => {
-    for (const args of [["--relay"], ["--relay", "unix/x"], ["--bogus", "unix/x", "22"]]) {
-      const p = Bun.spawn([PROXY, ...args], { stdout: "pipe", stderr: "pipe" });
-      expect(await p.exited).toBe(1);
-      expect(await new Response(p.stderr).text()).toBe(`${usage}\n`);
-      expect(await new Response(p.stdout).text()).toBe("");
-    }
-  });
-});
-

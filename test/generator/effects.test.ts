@@ -22,7 +22,7 @@ describe.skipIf(!canUnshare)("the generator's output directory on a full file sy
     const probe = join(base, "probe.ts");
     writeFileSync(probe, `
       import { readdirSync } from "node:fs";
-      import { realTree } from ${JSON.stringify(join(REPO, "src/generator/system.ts"))};
+      import { realTree } from ${JSON.stringify(join(REPO, "src/generator/effects.ts"))};
       const dir = process.argv[2];
       const result = realTree(dir).createFile("big.service", "x".repeat(300_000));
       const small = realTree(dir).createFile("small.service", "[Unit]\\n");
