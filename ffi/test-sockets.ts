@@ -11,11 +11,11 @@ import { close, socket, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, type PathArg } fr
 
 const { SO_TYPE, SCM_RIGHTS, MSG_CMSG_CLOEXEC } = abi;
 
-export function bind(fd: number, sa: SockAddr): void {
+function bind(fd: number, sa: SockAddr): void {
   if (libc().bind(fd, sa.bytes, sa.length) < 0) fail("bind");
 }
 
-export function listen(fd: number, backlog = 128): void {
+function listen(fd: number, backlog = 128): void {
   if (libc().listen(fd, backlog) < 0) fail("listen");
 }
 

@@ -13,7 +13,7 @@ import { utf8Bytes } from "./raw-bytes.ts";
 export const LOG_ERR = 3;
 export const LOG_WARNING = 4;
 export const LOG_NOTICE = 5;
-export const LOG_INFO = 6;
+const LOG_INFO = 6;
 export const LOG_DEBUG = 7;
 
 const LEVEL_NAMES = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];

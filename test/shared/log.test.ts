@@ -8,9 +8,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { consoleRecord, logLines } from "../../src/shared/log-core.ts";
 import { kmsgSink } from "../../src/shared/log-kmsg.ts";
-import { LOG_DEBUG, LOG_INFO, Logger, type LogSink, logSettings } from "../../src/shared/log.ts";
+import { LOG_DEBUG, Logger, type LogSink, logSettings } from "../../src/shared/log.ts";
 import { runSync } from "../helpers/spawn.ts";
 import { removeDir, REPO, tempDir } from "../helpers/tmp.ts";
+
+/** syslog's LOG_INFO, systemd's default level. */
+const LOG_INFO = 6;
 
 const dir = tempDir("shared-log");
 afterAll(() => removeDir(dir));
