@@ -32,7 +32,6 @@ export interface Abi {
   readonly F_GETFL: number;
   readonly F_SETFL: number;
   readonly F_SETPIPE_SZ: number;
-  readonly F_GETPIPE_SZ: number;
   readonly SPLICE_F_MOVE: number;
   readonly SPLICE_F_NONBLOCK: number;
   readonly AT_FDCWD: number;
@@ -149,7 +148,6 @@ const COMMON = {
   F_GETFL: 3,
   F_SETFL: 4,
   F_SETPIPE_SZ: 1031,
-  F_GETPIPE_SZ: 1032,
   SPLICE_F_MOVE: 1,
   SPLICE_F_NONBLOCK: 2,
   AT_FDCWD: -100,
@@ -256,7 +254,7 @@ export const ABIS: Readonly<Record<Arch, Abi>> = {
 };
 
 /** The table for an architecture in process.arch's spelling, or null for one we have not checked. */
-export function abiFor(arch: string): Abi | null {
+function abiFor(arch: string): Abi | null {
   return Object.hasOwn(ABIS, arch) ? ABIS[arch as Arch] : null;
 }
 

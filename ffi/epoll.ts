@@ -5,7 +5,8 @@
 // peek, find the bytes incomplete, and sleep until there are more, without consuming anything.
 
 import { abi } from "./arch.ts";
-import { Errno, fail, SysError } from "./errors.ts";
+import { Errno } from "./errno.ts";
+import { fail, SysError } from "./errors.ts";
 import { errno, libc } from "./libc.ts";
 import { close } from "./socket.ts";
 

@@ -1,10 +1,8 @@
 // A failed system call, as a typed error: what was called, errno, and libc's own text for it (the "%m" of
 // systemd's log messages), so callers can print systemd's messages word for word.
 
-import { Errno, errnoCode } from "./errno.ts";
+import { errnoCode } from "./errno.ts";
 import { errno, libc } from "./libc.ts";
-
-export { Errno, errnoCode };
 
 /** libc's message for an errno value, e.g. 2 → "No such file or directory". */
 export function strerror(err: number): string {
@@ -35,8 +33,4 @@ export class SysError extends Error {
 /** Throw a SysError for the current errno. Call straight after the failing libc call. */
 export function fail(syscall: string): never {
   throw new SysError(syscall, errno());
-}
-
-export function isSysError(e: unknown, code?: keyof typeof Errno): e is SysError {
-  return e instanceof SysError && (code === undefined || e.errno === Errno[code]);
 }

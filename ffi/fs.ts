@@ -1,7 +1,8 @@
-// File-system calls through libc, for the generator's boot run. node:fs costs a compiled program about
-// 4 million instructions to load and first use (callgrind: more than the generator's own work), and its
-// failures are thrown errors with stack traces, while a generator's lookups fail as a matter of course
-// (sshd in most $PATH entries, the unit in most search path entries). These return the errno instead.
+// File-system calls through libc, for the generator's boot run and src/shared/atomic-file.ts. node:fs costs
+// a compiled program about 4 million instructions to load and first use (callgrind: more than the
+// generator's own work), and its failures are thrown errors with stack traces, while a generator's lookups
+// fail as a matter of course (sshd in most $PATH entries, the unit in most search path entries). These
+// return the errno instead.
 //
 // Paths are byte strings' bytes or UTF-8 strings (PathArg); names read back are Uint8Arrays.
 
@@ -30,7 +31,7 @@ export function access(path: PathArg, mode: number): number {
   return libc().access(cPath(path), mode) < 0 ? errno() : 0;
 }
 
-export interface FileStat {
+interface FileStat {
   type: FileType;
   size: number;
 }
@@ -63,6 +64,26 @@ export function link(existing: PathArg, path: PathArg): number {
 /** unlink(2): 0 or the errno. */
 export function unlink(path: PathArg): number {
   return libc().unlink(cPath(path)) < 0 ? errno() : 0;
+}
+
+/** rename(2): 0 or the errno. */
+export function rename(from: PathArg, to: PathArg): number {
+  return libc().rename(cPath(from), cPath(to)) < 0 ? errno() : 0;
+}
+
+/** chmod(2): 0 or the errno. */
+export function chmod(path: PathArg, mode: number): number {
+  return libc().chmod(cPath(path), mode) < 0 ? errno() : 0;
+}
+
+/** fchmod(2): 0 or the errno. */
+export function fchmod(fd: number, mode: number): number {
+  return libc().fchmod(fd, mode) < 0 ? errno() : 0;
+}
+
+/** fsync(2): 0 or the errno. */
+export function fsync(fd: number): number {
+  return libc().fsync(fd) < 0 ? errno() : 0;
 }
 
 /** open(path, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, mode): the descriptor, or the errno negated. */

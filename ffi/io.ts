@@ -8,12 +8,13 @@
 // typed-array view of an ArrayBuffer we allocated), never a pointer stored somewhere.
 
 import { abi } from "./arch.ts";
-import { Errno, fail, SysError } from "./errors.ts";
+import { Errno } from "./errno.ts";
+import { fail, SysError } from "./errors.ts";
 import { errno, libc } from "./libc.ts";
 import { close, openReadOnly, type PathArg } from "./socket.ts";
 
 export const { SPLICE_F_MOVE, SPLICE_F_NONBLOCK, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, O_NONBLOCK } = abi;
-const { F_GETFL, F_SETFL, F_SETPIPE_SZ, F_GETPIPE_SZ, O_CLOEXEC } = abi;
+const { F_GETFL, F_SETFL, F_SETPIPE_SZ, O_CLOEXEC } = abi;
 
 const EINTR = Errno.EINTR;
 
@@ -128,11 +129,6 @@ export function setPipeSize(fd: number, bytes: number): number {
   return r >= 0 ? r : -errno();
 }
 
-export function pipeSize(fd: number): number {
-  const r = libc().fcntl(fd, F_GETPIPE_SZ, 0);
-  return r >= 0 ? r : -errno();
-}
-
 /** The file status flags (O_NONBLOCK, O_APPEND, ...) of an open file description. */
 export function getStatusFlags(fd: number): number {
   const r = libc().fcntl(fd, F_GETFL, 0);
@@ -164,7 +160,7 @@ export function fileTypeOf(mode: number): FileType {
 // struct stat differs: x86-64 has st_nlink before st_mode, aarch64 has st_mode right after st_ino.
 const STAT = abi.stat;
 
-export interface FileId {
+interface FileId {
   type: FileType;
   /** st_dev and st_ino: equal for two descriptors of the same file (or the same socket). */
   dev: bigint;

@@ -35,7 +35,7 @@ const GROUPS = {
     close: { args: [i32], returns: i32 },
     fstat: { args: [i32, ptr], returns: i32 },
   },
-  // The generator's file-system calls (ffi/fs.ts), and write(2).
+  // The file-system calls of ffi/fs.ts, and write(2).
   files: {
     access: { args: [ptr, i32], returns: i32 },
     statx: { args: [i32, ptr, i32, u32, ptr], returns: i32 },
@@ -47,6 +47,13 @@ const GROUPS = {
     opendir: { args: [ptr], returns: ptr },
     readdir: { args: [ptr], returns: ptr },
     closedir: { args: [ptr], returns: i32 },
+  },
+  // What an atomic replace adds to those (src/shared/atomic-file.ts); the generator's writes need none.
+  replace: {
+    rename: { args: [ptr, ptr], returns: i32 },
+    chmod: { args: [ptr, u32], returns: i32 },
+    fchmod: { args: [i32, u32], returns: i32 },
+    fsync: { args: [i32], returns: i32 },
   },
   errors: {
     __errno_location: { args: [], returns: ptr },
@@ -82,7 +89,7 @@ const GROUPS = {
 
 type Groups = typeof GROUPS;
 type Bound<G extends keyof Groups> = ReturnType<typeof dlopen<Groups[G]>>["symbols"];
-type Lib = Bound<"exit"> & Bound<"handOff"> & Bound<"files"> & Bound<"errors"> & Bound<"rest"> & Bound<"exec">;
+type Lib = Bound<"exit"> & Bound<"handOff"> & Bound<"files"> & Bound<"replace"> & Bound<"errors"> & Bound<"rest"> & Bound<"exec">;
 
 let libcName: string | undefined;
 

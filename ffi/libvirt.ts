@@ -10,7 +10,7 @@ import { CString, dlopen, FFIType, JSCallback, read, type Pointer } from "bun:ff
 
 const { i32, u32, ptr, cstring, void: none } = FFIType;
 
-export const LIBVIRT_SONAME = "libvirt.so.0";
+const LIBVIRT_SONAME = "libvirt.so.0";
 
 const symbols = {
   virConnectOpenReadOnly: { args: [ptr], returns: ptr },

@@ -9,14 +9,13 @@ const UN = abi.sockaddr_un;
 const VM = abi.sockaddr_vm;
 
 /** offsetof(struct sockaddr_un, sun_path) */
-export const SUN_PATH_OFFSET = UN.sun_path;
+const SUN_PATH_OFFSET = UN.sun_path;
 /** sizeof(((struct sockaddr_un){}).sun_path) */
 export const SUN_PATH_SIZE = UN.sun_path_size;
-/** sizeof(struct sockaddr_un) */
-export const SOCKADDR_UN_SIZE = UN.size;
 /** sizeof(struct sockaddr_vm) */
-export const SOCKADDR_VM_SIZE = VM.size;
+const SOCKADDR_VM_SIZE = VM.size;
 
+/** The reserved CIDs (linux/vm_sockets.h): none of them names a VM. */
 export const VMADDR_CID_HYPERVISOR = 0;
 export const VMADDR_CID_LOCAL = 1;
 export const VMADDR_CID_HOST = 2;
@@ -54,14 +53,6 @@ export function sockaddrUn(path: string | Uint8Array): SockAddr {
   new DataView(buf).setUint16(UN.sun_family, AF_UNIX, true);
   new Uint8Array(buf, SUN_PATH_OFFSET).set(name);
   return { family: AF_UNIX, bytes: new Uint8Array(buf), length };
-}
-
-/** An abstract-namespace AF_UNIX address: the name without its leading NUL (systemd writes it as "@name"). */
-export function sockaddrUnAbstract(name: string | Uint8Array): SockAddr {
-  const bytes = toBytes(name);
-  const full = new Uint8Array(bytes.length + 1);
-  full.set(bytes, 1);
-  return sockaddrUn(full);
 }
 
 /** struct sockaddr_vm: svm_family, svm_reserved1, svm_port, svm_cid, svm_flags, svm_zero[3]. */

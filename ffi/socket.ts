@@ -1,17 +1,18 @@
 // Sockets through libc: small typed functions over socket/connect/sendmsg/recv and friends.
 // Every function takes and returns plain values; failures throw SysError (ffi/errors.ts).
 
-import { ptr } from "bun:ffi";
 import { abi } from "./arch.ts";
-import { Errno, fail, SysError } from "./errors.ts";
+import { Errno } from "./errno.ts";
+import { fail, SysError } from "./errors.ts";
 import { errno, libc } from "./libc.ts";
+import { CM, MsgLayout } from "./msghdr.ts";
 import { AF_UNIX, AF_VSOCK, sockaddrUn, sockaddrVm, SUN_PATH_SIZE, type SockAddr } from "./sockaddr.ts";
 
 export const {
   SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_NONBLOCK, SOCK_CLOEXEC, SOL_SOCKET,
   MSG_PEEK, MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_RD, SHUT_WR, SHUT_RDWR,
 } = abi;
-const { SO_TYPE, SO_PEERCRED, SO_DOMAIN, FIONREAD, SO_RCVTIMEO, SCM_RIGHTS, MSG_CMSG_CLOEXEC, O_RDONLY, O_CLOEXEC, O_PATH } = abi;
+const { SO_PEERCRED, SO_DOMAIN, FIONREAD, SO_RCVTIMEO, SCM_RIGHTS, O_RDONLY, O_CLOEXEC, O_PATH } = abi;
 
 const encoder = new TextEncoder();
 
@@ -90,27 +91,13 @@ function closingOnError<T>(fd: number, body: (fd: number) => T): T {
   }
 }
 
-export function connect(fd: number, sa: SockAddr): void {
+function connect(fd: number, sa: SockAddr): void {
   // sa.bytes is the call argument itself, so it stays alive and in place for the call.
   if (libc().connect(fd, sa.bytes, sa.length) < 0) fail("connect");
 }
 
-export function bind(fd: number, sa: SockAddr): void {
-  if (libc().bind(fd, sa.bytes, sa.length) < 0) fail("bind");
-}
-
-export function listen(fd: number, backlog = 128): void {
-  if (libc().listen(fd, backlog) < 0) fail("listen");
-}
-
-export function accept(fd: number): number {
-  const r = libc().accept4(fd, null, null, SOCK_CLOEXEC);
-  if (r < 0) fail("accept");
-  return r;
-}
-
 /** open(path, O_PATH|O_CLOEXEC): a handle on an inode that need not be readable, e.g. a socket. */
-export function openPath(path: PathArg): number {
+function openPath(path: PathArg): number {
   const fd = libc().open(cString(path), O_PATH | O_CLOEXEC, 0);
   if (fd < 0) fail("open");
   return fd;
@@ -128,9 +115,9 @@ export function openReadOnly(path: PathArg): number {
  * inode and the short magic link /proc/self/fd/N. An empty path is EINVAL, as with systemd (the kernel
  * would otherwise read it as an abstract name).
  */
-export function connectUnixPath(fd: number, path: PathArg): void {
+function connectUnixPath(fd: number, path: PathArg): void {
   const bytes = pathBytes(path);
-  if (bytes.length === 0) throw new SysError("connect", 22 /* EINVAL */);
+  if (bytes.length === 0) throw new SysError("connect", Errno.EINVAL);
   if (bytes.length < SUN_PATH_SIZE) return connect(fd, sockaddrUn(bytes));
 
   const inode = openPath(bytes);
@@ -173,24 +160,6 @@ export function shutdown(fd: number, how: number): void {
   if (libc().shutdown(fd, how) < 0) fail("shutdown");
 }
 
-/** SO_TYPE of a socket, or null when fd is not a socket (ENOTSOCK) or not open. */
-export function socketType(fd: number): number | null {
-  const buf = new ArrayBuffer(8);
-  const val = new Int32Array(buf, 0, 1);
-  const len = new Uint32Array(buf, 4, 1);
-  len[0] = 4;
-  // One ArrayBuffer holds both out-values; pass them as views of it, each a call argument.
-  if (libc().getsockopt(fd, SOL_SOCKET, SO_TYPE, val, len) < 0) return null;
-  return val[0]!;
-}
-
-/** setsockopt(fd, level, name, &int value, sizeof(int)). */
-export function setIntOption(fd: number, level: number, name: number, value: number): void {
-  const v = new Int32Array(new ArrayBuffer(4));
-  v[0] = value;
-  if (libc().setsockopt(fd, level, name, v, 4) < 0) fail("setsockopt");
-}
-
 /** SO_DOMAIN of a socket (AF_UNIX, AF_INET, ...), or null when fd is not a socket or not open. */
 export function socketFamily(fd: number): number | null {
   const buf = new ArrayBuffer(8);
@@ -224,40 +193,6 @@ export function queuedBytes(fd: number): number | null {
   return n[0]!;
 }
 
-// struct msghdr, struct iovec and struct cmsghdr (LP64: 8-byte lengths and pointers, data aligned to 8).
-const MH = abi.msghdr;
-const IOV = abi.iovec;
-const CM = abi.cmsghdr;
-
-/** A msghdr with one iovec and a control buffer, all inside one ArrayBuffer so interior pointers stay valid. */
-class MsgLayout {
-  readonly bytes: Uint8Array;
-  readonly view: DataView;
-  readonly iovOff = MH.size;
-  readonly ctlOff = MH.size + IOV.size;
-  readonly dataOff: number;
-
-  constructor(
-    readonly controlLen: number,
-    readonly dataLen: number,
-  ) {
-    this.dataOff = this.ctlOff + controlLen;
-    const buf = new ArrayBuffer(this.dataOff + dataLen);
-    this.bytes = new Uint8Array(buf);
-    this.view = new DataView(buf);
-    const base = ptr(this.bytes);
-    const setPtr = (off: number, value: number) => this.view.setBigUint64(off, BigInt(value), true);
-    setPtr(MH.msg_iov, base + this.iovOff);
-    this.view.setBigUint64(MH.msg_iovlen, 1n, true);
-    if (controlLen > 0) {
-      setPtr(MH.msg_control, base + this.ctlOff);
-      this.view.setBigUint64(MH.msg_controllen, BigInt(controlLen), true);
-    }
-    setPtr(this.iovOff + IOV.iov_base, base + this.dataOff);
-    this.view.setBigUint64(this.iovOff + IOV.iov_len, BigInt(dataLen), true);
-  }
-}
-
 /**
  * Send `fd` over the AF_UNIX socket `sock` with SCM_RIGHTS, along with a single NUL byte (OpenSSH's
  * ProxyUseFdpass expects exactly that), as systemd's send_one_fd_iov() does. MSG_NOSIGNAL: a vanished
@@ -275,28 +210,6 @@ export function sendFd(sock: number, fd: number): void {
   if (r < 0) fail("sendmsg");
 }
 
-export interface ReceivedFd {
-  /** The descriptor received (close-on-exec), or null when the message carried none. */
-  fd: number | null;
-  /** The ordinary bytes that came with it. */
-  data: Uint8Array;
-}
-
-/** Receive one message with at most one SCM_RIGHTS descriptor (the counterpart of sendFd, for tests and relays). */
-export function recvFd(sock: number, maxData = 16): ReceivedFd {
-  const m = new MsgLayout(CM.spaceInt, maxData);
-  const r = Number(libc().recvmsg(sock, m.bytes, MSG_CMSG_CLOEXEC));
-  if (r < 0) fail("recvmsg");
-  let fd: number | null = null;
-  const controllen = Number(m.view.getBigUint64(MH.msg_controllen, true));
-  if (controllen >= CM.lenInt) {
-    const level = m.view.getInt32(m.ctlOff + CM.cmsg_level, true);
-    const type = m.view.getInt32(m.ctlOff + CM.cmsg_type, true);
-    if (level === SOL_SOCKET && type === SCM_RIGHTS) fd = m.view.getInt32(m.ctlOff + CM.data, true);
-  }
-  return { fd, data: m.bytes.slice(m.dataOff, m.dataOff + r) };
-}
-
 /**
  * recv() into a fresh buffer of at most `max` bytes; the result is shorter when less was there, and empty
  * at end of stream. With MSG_PEEK the bytes stay queued. Throws SysError (EAGAIN on a receive timeout).
@@ -307,7 +220,7 @@ export function recv(fd: number, max: number, flags = 0): Uint8Array {
     const r = Number(libc().recv(fd, buf, max, flags));
     if (r >= 0) return buf.subarray(0, r);
     const e = errno();
-    if (e !== 4 /* EINTR */) throw new SysError("recv", e);
+    if (e !== Errno.EINTR) throw new SysError("recv", e);
   }
 }
 
@@ -322,7 +235,7 @@ export function sendAll(fd: number, data: Uint8Array): void {
     const r = Number(libc().send(fd, chunk, buf.length - off, MSG_NOSIGNAL));
     if (r < 0) {
       const e = errno();
-      if (e === 4 /* EINTR */) continue;
+      if (e === Errno.EINTR) continue;
       throw new SysError("send", e);
     }
     off += r;
@@ -352,13 +265,4 @@ export function setRecvTimeout(fd: number, t: Timeval): void {
   tv[TV.tv_sec / 8] = BigInt(t.sec);
   tv[TV.tv_usec / 8] = BigInt(t.usec);
   if (libc().setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, TV.size) < 0) fail("setsockopt");
-}
-
-/** Create-and-bind an AF_UNIX listening socket (used by tests and fake peers). */
-export function listenUnix(path: PathArg, type = SOCK_STREAM): number {
-  return closingOnError(socket(AF_UNIX, type), (fd) => {
-    bind(fd, sockaddrUn(path));
-    listen(fd);
-    return fd;
-  });
 }

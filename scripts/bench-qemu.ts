@@ -47,13 +47,12 @@ function wall(cmd: string[], env: Record<string, string>): number {
 const probe = join(work, "probe.ts");
 writeFileSync(
   probe,
-  `import { parseHostSpec } from ${JSON.stringify(join(REPO, "src/proxy/host-spec.ts"))};
-import { lookupsFor } from ${JSON.stringify(join(REPO, "src/proxy/run.ts"))};
-import { resolveTarget } from ${JSON.stringify(join(REPO, "src/proxy/target.ts"))};
+  `import { parseHostSpec, resolveTarget } from ${JSON.stringify(join(REPO, "src/proxy/core.ts"))};
+import { realEffects } from ${JSON.stringify(join(REPO, "src/proxy/effects.ts"))};
 const host = process.argv[2];
 const t0 = performance.now();
 const spec = parseHostSpec(host);
-const lookups = await lookupsFor(spec);
+const lookups = await realEffects.lookups(spec);
 const t1 = performance.now();
 const first = resolveTarget(spec, "22", lookups);
 const t2 = performance.now();

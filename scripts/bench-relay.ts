@@ -12,7 +12,8 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as io from "../ffi/io.ts";
-import { accept, close, listenUnix } from "../ffi/socket.ts";
+import { close } from "../ffi/socket.ts";
+import { accept, listenUnix } from "../ffi/test-sockets.ts";
 
 const SELF = import.meta.path;
 const BUN = process.execPath;

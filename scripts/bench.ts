@@ -17,7 +17,8 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { accept, close, listenUnix, setRecvTimeout } from "../ffi/socket.ts";
+import { close, setRecvTimeout } from "../ffi/socket.ts";
+import { accept, listenUnix } from "../ffi/test-sockets.ts";
 import { requireReference, type SshToolName } from "../test/helpers/reference.ts";
 
 const REPO = join(import.meta.dir, "..");

@@ -1,7 +1,8 @@
 // Entry point of the single executable. Invoked through a symlink named after a systemd tool, it is that
 // tool, with that tool's exact command line; invoked as systemd-ssh, it dispatches on a subcommand.
 
-import { loadTool, TOOL_BY_PROGRAM_NAME, type ToolName } from "./tools.ts";
+import { toolNamed, toolOfProgram } from "./shared/tool-names.ts";
+import { loadTool } from "./tools.ts";
 
 function programName(argv0: string): string {
   const slash = argv0.lastIndexOf("/");
@@ -9,15 +10,13 @@ function programName(argv0: string): string {
 }
 
 export async function main(argv0: string, args: readonly string[]): Promise<number> {
-  const asTool = TOOL_BY_PROGRAM_NAME[programName(argv0)];
+  const asTool = toolOfProgram(programName(argv0));
   if (asTool) return (await loadTool(asTool))(args);
 
   // `systemd-ssh proxy|generator|issue ...` passes the rest through untouched, so the subcommand behaves
   // exactly like the symlink; everything else goes to the citty CLI.
-  const first = args[0];
-  if (first === "proxy" || first === "generator" || first === "issue") {
-    return (await loadTool(first as ToolName))(args.slice(1));
-  }
+  const sub = toolNamed(args[0]);
+  if (sub) return (await loadTool(sub))(args.slice(1));
   return (await import("./cli/main.ts")).runCli(args);
 }
 

@@ -1,6 +1,7 @@
 // `systemd-ssh install` and `systemd-ssh uninstall`: put the binary, its argv[0] links, the ssh_config
 // drop-in, ssh-access.target and the tmpfiles.d entry where systemd keeps its own (or remove them again),
-// on this system or, with --root, in an image tree. The work is in src/install/.
+// on this system or, with --root, in an image tree. This is install's command line (its args.ts); the rest
+// is in src/install/ (main.ts).
 
 import { defineCommand } from "citty";
 
@@ -27,11 +28,11 @@ function runningBinary(): string | null {
 }
 
 async function report<T>(f: () => T): Promise<void> {
-  const { InstallError } = await import("../install/apply.ts");
+  const { Failure } = await import("../shared/failure.ts");
   try {
     f();
   } catch (e) {
-    if (!(e instanceof InstallError)) throw e;
+    if (!(e instanceof Failure)) throw e;
     process.stderr.write(`systemd-ssh: ${e.message}\n`);
     process.exitCode = 1;
   }
@@ -56,7 +57,7 @@ export const installCommand = defineCommand({
       process.exitCode = 1;
       return;
     }
-    const { install } = await import("../install/apply.ts");
+    const { install } = await import("../install/main.ts");
     await report(() => install({ root: args.root, prefix: args.prefix, sysconfdir: args.sysconfdir, force: args.force, binary, package: args.package, say }));
     if (!process.exitCode && !args.package && (args.root === undefined || args.root === "/")) {
       process.stderr.write("Run 'systemctl daemon-reload' to run the generator, and 'systemd-tmpfiles --create' for /run/sshd.\n");
@@ -68,7 +69,7 @@ export const uninstallCommand = defineCommand({
   meta: { name: "uninstall", description: "Remove exactly what 'systemd-ssh install' wrote (by its manifest)" },
   args: { root: rootArg, prefix: prefixArg, package: packageArg },
   async run({ args }) {
-    const { uninstall } = await import("../install/apply.ts");
+    const { uninstall } = await import("../install/main.ts");
     await report(() => uninstall({ root: args.root, prefix: args.prefix, package: args.package, say }));
   },
 });

@@ -10,54 +10,11 @@
 import { defineCommand } from "citty";
 import { basename, dirname, join } from "node:path";
 import { existsSync } from "node:fs";
-import { SysError } from "../../ffi/errors.ts";
 import { vsockSupport } from "../../ffi/vsock.ts";
-import { Failure } from "../shared/failure.ts";
 import { proxyCommandWord, shellQuote } from "../shared/shell-quote.ts";
-import {
-  checkExportSocket,
-  connectMachined,
-  dispatchMachine,
-  machineTarget,
-  NoRuntimeDirectory,
-  SCOPES,
-  varlinkCallFailure,
-  type Env,
-  type RuntimeScope,
-} from "../proxy/machine.ts";
-import { listLibvirt, realLibvirtDeps, type LibvirtListing } from "../proxy/qemu.ts";
-import type { JsonObject } from "../varlink/json.ts";
-
-const LIST = "io.systemd.Machine.List";
-
-export type ScopeListing =
-  | { scope: RuntimeScope; ok: true; machines: JsonObject[] }
-  | { scope: RuntimeScope; ok: false; error: string };
-
-/** Enumerate one scope's machines (List with "more"); NoSuchMachine means none. */
-export function listScope(scope: RuntimeScope, env: Env = process.env): ScopeListing {
-  try {
-    const link = connectMachined(scope, env);
-    try {
-      const machines: JsonObject[] = [];
-      for (const reply of link.callMore(LIST, {})) {
-        if (reply.error === "io.systemd.Machine.NoSuchMachine") break;
-        if (reply.error !== null) throw new Failure(`Failed to issue ${LIST}() varlink call: ${varlinkCallFailure(reply.error, reply.parameters)}`);
-        machines.push(reply.parameters);
-      }
-      return { scope, ok: true, machines };
-    } catch (e) {
-      if (e instanceof SysError) throw new Failure(`Failed to issue ${LIST}() varlink call: ${e.strerror}`);
-      throw e;
-    } finally {
-      link.close();
-    }
-  } catch (e) {
-    if (e instanceof NoRuntimeDirectory) return { scope, ok: false, error: `${e.reason}.` };
-    if (e instanceof Failure) return { scope, ok: false, error: e.message };
-    throw e;
-  }
-}
+import { TOOLS } from "../shared/tool-names.ts";
+import type { LibvirtListing, MachineListing } from "../proxy/core.ts";
+import { listLibvirtDomains, listMachines } from "../proxy/effects.ts";
 
 export interface MachineRow {
   name: string;
@@ -70,45 +27,23 @@ export interface MachineRow {
   why: string | null;
 }
 
-function str(v: unknown): string | null {
-  return typeof v === "string" ? v : null;
-}
+const NO_VSOCK = "Failed to allocate AF_VSOCK socket: this host has no AF_VSOCK support";
 
-/** Work out, per machine, what `ssh machine/NAME` would do. */
-export function machineRows(listings: ScopeListing[], env: Env = process.env, hasVsock = () => vsockSupport().ok): MachineRow[] {
+/** Work out, per machine, what `ssh machine/NAME` would do: the proxy's verdict, then the lookup order's. */
+export function machineRows(listings: MachineListing[], hasVsock = () => vsockSupport().ok): MachineRow[] {
   const rows: MachineRow[] = [];
   const user = listings.find((l) => l.scope === "user");
-  const userNames = new Set(user?.ok ? user.machines.map((m) => str(m.get("name"))) : []);
+  const userNames = new Set(user?.ok ? user.machines.map((m) => m.name) : []);
   for (const listing of listings) {
     if (!listing.ok) continue;
-    for (const params of listing.machines) {
-      const name = str(params.get("name")) ?? "?";
-      const row: MachineRow = {
-        name,
-        class: str(params.get("class")) ?? "-",
-        service: str(params.get("service")) ?? "-",
-        scope: listing.scope,
-        host: null,
-        why: null,
-      };
+    for (const m of listing.machines) {
+      const row: MachineRow = { name: m.name, class: m.class, service: m.service, scope: listing.scope, host: null, why: null };
       rows.push(row);
-      if (listing.scope === "system" && user && !user.ok) {
-        row.why = `ssh asks the user's systemd-machined first, which fails: ${user.error}`;
-        continue;
-      }
-      if (listing.scope === "system" && userNames.has(name)) {
-        row.why = `machine/${name} is the user's machine of that name`;
-        continue;
-      }
-      try {
-        const target = machineTarget(name, dispatchMachine(params), listing.scope, env);
-        if (target.kind === "container") checkExportSocket(target.path);
-        else if (!hasVsock()) throw new Failure("Failed to allocate AF_VSOCK socket: this host has no AF_VSOCK support");
-        row.host = `machine/${name}`;
-      } catch (e) {
-        if (!(e instanceof Failure)) throw e;
-        row.why = e.message;
-      }
+      if (listing.scope === "system" && user && !user.ok) row.why = `ssh asks the user's systemd-machined first, which fails: ${user.error}`;
+      else if (listing.scope === "system" && userNames.has(m.name)) row.why = `machine/${m.name} is the user's machine of that name`;
+      else if (m.target === null) row.why = m.why;
+      else if (m.target.kind === "vm" && !hasVsock()) row.why = NO_VSOCK;
+      else row.host = `machine/${m.name}`;
     }
   }
   return rows;
@@ -133,7 +68,7 @@ export function libvirtRows(listings: LibvirtListing[], hasVsock = () => vsockSu
         service: "libvirt",
         scope: l.scope,
         host: ok ? host : null,
-        why: ok ? null : "Failed to allocate AF_VSOCK socket: this host has no AF_VSOCK support",
+        why: ok ? null : NO_VSOCK,
       });
     }
   }
@@ -144,7 +79,7 @@ export function libvirtRows(listings: LibvirtListing[], hasVsock = () => vsockSu
 export function proxyCommandPath(): string {
   const exe = process.execPath;
   if (basename(exe).startsWith("bun")) return `${proxyCommandWord(exe)} ${proxyCommandWord(Bun.main)} proxy`;
-  const sibling = join(dirname(exe), "systemd-ssh-proxy");
+  const sibling = join(dirname(exe), TOOLS.proxy.program);
   return existsSync(sibling) ? proxyCommandWord(sibling) : `${proxyCommandWord(exe)} proxy`;
 }
 
@@ -184,7 +119,7 @@ function table(rows: string[][]): string {
 
 /** The listing for a person at a shell. */
 export function renderMachines(
-  listings: ScopeListing[],
+  listings: MachineListing[],
   rows: MachineRow[],
   sshArgs: string[],
   route: (host: string) => SshRoute,
@@ -219,7 +154,7 @@ export function renderMachines(
   for (const p of libvirtProblems) if (!p.ok) out.push(`libvirt ${p.uri}: ${p.error}`);
   if (unconfigured) {
     const forms = [...unconfiguredForms].sort().join(" and ");
-    out.push(`ssh is not configured to use systemd-ssh-proxy for ${forms} hosts, so the commands above name it with -o.`);
+    out.push(`ssh is not configured to use ${TOOLS.proxy.program} for ${forms} hosts, so the commands above name it with -o.`);
   }
   return `${out.join("\n")}\n`;
 }
@@ -239,8 +174,8 @@ export default defineCommand({
   },
   async run({ args }) {
     const sshArgs = args["ssh-config"] ? ["-F", String(args["ssh-config"])] : [];
-    const listings = SCOPES.map((s) => listScope(s));
-    const libvirt = listLibvirt(await realLibvirtDeps()) ?? [];
+    const listings = await listMachines();
+    const libvirt = (await listLibvirtDomains()) ?? [];
     const rows = [...machineRows(listings), ...libvirtRows(libvirt)];
     process.stdout.write(renderMachines(listings, rows, sshArgs, (host) => sshRoute(host, sshArgs), libvirt));
     process.exitCode = listings.some((l) => l.ok) || libvirt.some((l) => l.ok) ? 0 : 1;

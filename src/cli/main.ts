@@ -3,21 +3,21 @@
 // here; they appear below so that --help lists them.
 
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
-import { SYSTEMD_PARITY, VERSION } from "../version.ts";
+import { COMMAND, TOOLS, type ToolName } from "../shared/tool-names.ts";
+import { SYSTEMD_PARITY, VERSION, VERSION_LINE } from "../version.ts";
 
-const passthrough = (name: string, description: string) =>
-  defineCommand({ meta: { name, description }, run() {} });
+const passthrough = (name: ToolName) => defineCommand({ meta: { name, description: TOOLS[name].description }, run() {} });
 
-export const rootCommand = defineCommand({
+const rootCommand = defineCommand({
   meta: {
-    name: "systemd-ssh",
+    name: COMMAND.program,
     version: VERSION,
     description: `systemd's SSH tools (proxy, generator, issue) in one binary, at parity with systemd ${SYSTEMD_PARITY}`,
   },
   subCommands: {
-    proxy: () => passthrough("proxy", "HOST PORT: connect to unix/PATH, vsock/CID, vsock-mux/PATH, machine/NAME or qemu/NAME for ssh's ProxyCommand"),
-    generator: () => passthrough("generator", "NORMAL [EARLY LATE]: the systemd generator for socket-activated sshd"),
-    issue: () => passthrough("issue", "make-vsock|rm-vsock: write or remove the console hint for reaching this VM"),
+    proxy: () => passthrough("proxy"),
+    generator: () => passthrough("generator"),
+    issue: () => passthrough("issue"),
     explain: () => import("./explain.ts").then((m) => m.default),
     install: () => import("./install.ts").then((m) => m.installCommand),
     uninstall: () => import("./install.ts").then((m) => m.uninstallCommand),
@@ -36,8 +36,8 @@ function forFd(fd: number, text: string): string {
  * The reader of our output went away (`systemd-ssh explain | head -1`). systemd's tools die of SIGPIPE
  * there, silently; we end as quietly, with the status a shell shows for that (128 + SIGPIPE).
  */
-export const EXIT_BROKEN_PIPE = 141;
-export function isBrokenPipe(e: unknown): boolean {
+const EXIT_BROKEN_PIPE = 141;
+function isBrokenPipe(e: unknown): boolean {
   return typeof e === "object" && e !== null && (e as { code?: unknown }).code === "EPIPE";
 }
 
@@ -59,7 +59,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
     return rawArgs.length === 0 ? 1 : 0;
   }
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
-    process.stdout.write(`systemd-ssh ${VERSION} (systemd ${SYSTEMD_PARITY} compatible)\n`);
+    process.stdout.write(VERSION_LINE);
     return 0;
   }
   try {

@@ -1,13 +1,13 @@
 // `systemd-ssh resolve HOST PORT`: where `ssh HOST` through our proxy would lead, without connecting. The
-// proxy's own resolution (src/proxy/target.ts, with machined and libvirt asked as the proxy asks them),
+// proxy's own resolution (src/proxy/core.ts, with machined and libvirt asked as the proxy asks them),
 // printed as one line: `vsock CID 42 port 22`, `unix /run/…`, `vsock-mux /path port 22`. Errors are the
 // proxy's own lines, exit status 1.
 
 import { defineCommand } from "citty";
 import { SysError } from "../../ffi/errors.ts";
 import { Failure } from "../shared/failure.ts";
-import { lookupsFor, parseHostOrFail } from "../proxy/run.ts";
-import { describeTarget, resolveTarget, type Lookups } from "../proxy/target.ts";
+import { describeTarget, parseHost, resolveTarget, type Lookups } from "../proxy/core.ts";
+import { realEffects } from "../proxy/effects.ts";
 import { bytes, utf8Bytes } from "../shared/raw-bytes.ts";
 
 export type ResolveResult = { ok: true; line: string } | { ok: false; error: string };
@@ -18,8 +18,8 @@ export type ResolveResult = { ok: true; line: string } | { ok: false; error: str
  */
 export async function resolveHost(host: string, port: string, lookups?: Lookups): Promise<ResolveResult> {
   try {
-    const spec = parseHostOrFail(host);
-    return { ok: true, line: describeTarget(resolveTarget(spec, port, lookups ?? (await lookupsFor(spec)))) };
+    const spec = parseHost(host);
+    return { ok: true, line: describeTarget(resolveTarget(spec, port, lookups ?? (await realEffects.lookups(spec)))) };
   } catch (e) {
     if (e instanceof Failure || e instanceof SysError) return { ok: false, error: e.message };
     throw e;

@@ -1,20 +1,24 @@
-// The generator's decisions, as systemd 262's run() makes them (src/ssh-generator/ssh-generator.c): from the
-// facts it is given (kernel command line, credential, sshd, the sshd@.service template, virtualization,
-// AF_VSOCK) to the files and symlinks it writes and the messages it logs, in systemd's order, with systemd's
-// error handling (a failed step is logged, later steps still run, the exit status is 1).
+// The generator's decisions, as systemd 262's src/ssh-generator/ssh-generator.c makes them, in its functions
+// and its order: from the facts it is given (kernel command line, credential, sshd, the sshd@.service
+// template, virtualization, AF_VSOCK) to the files and symlinks it writes and the messages it logs, with
+// systemd's error handling (a failed step is logged, later steps still run, the exit status is 1).
 //
 // Pure: every read goes through Facts, every write through Tree, every message through the log callback.
-// Strings are byte strings (latin1).
+// Strings are byte strings (latin1). A step's result is systemd's `r`: null when it went well, else the
+// errno name it failed with (already logged).
 
+import { DEVICE_ABSENT, NOT_SUPPORTED, type ErrnoName } from "../../ffi/errno.ts";
 import { cmdlineItems, cmdlineKeyEq, parseBoolean } from "../shared/proc-cmdline.ts";
 import { parseSocketAddress, printSocketAddress, type SocketEnv } from "../shared/socket-address.ts";
-import { LOG_DEBUG, LOG_ERR, LOG_INFO, LOG_WARNING } from "../shared/log.ts";
-import { strerror, type Errno } from "../shared/virt.ts";
+import { LOG_DEBUG, LOG_ERR, LOG_WARNING } from "../shared/log.ts";
+import { pathJoin, pathSimplify } from "../shared/path.ts";
+import { strerrorName } from "../shared/strerror.ts";
+import { eachCredentialLine, RangeInterner } from "./credential-lines.ts";
 import { socketUnit, sshAccessTargetUnit, templateUnit } from "./units.ts";
-import { SSH_ACCESS_TARGET, type GeneratorForm } from "./versions.ts";
+import type { GeneratorForm } from "./versions.ts";
 
-export type Result<T> = T | { errno: Errno };
-export function isErrno(x: unknown): x is { errno: Errno } {
+export type Result<T> = T | { errno: ErrnoName };
+export function isErrno(x: unknown): x is { errno: ErrnoName } {
   return typeof x === "object" && x !== null && "errno" in x;
 }
 
@@ -22,8 +26,9 @@ export type Credential =
   | { kind: "absent" }
   | { kind: "plain"; data: string }
   | { kind: "encrypted"; path: string }
-  | { kind: "error"; errno: Errno };
+  | { kind: "error"; errno: ErrnoName };
 
+/** What the generator reads. */
 export interface Facts {
   form: GeneratorForm;
   inInitrd: boolean;
@@ -34,33 +39,33 @@ export interface Facts {
   sshd(): Result<string>;
   /** unit_file_exists_full(): the path of sshd@.service (or another unit), or null when there is none. */
   findUnit(name: string): Result<string | null>;
-  /** detect_virtualization()'s parts; throw an Errno string on failure. */
-  detectContainer(): string | null;
-  detectVm(): string | null;
+  /** detect_container() and detect_vm(): the id, or null for none. */
+  detectContainer(): Result<string | null>;
+  detectVm(): Result<string | null>;
   /** socket(AF_VSOCK): null when it works. */
-  vsockSocket(): Errno | null;
+  vsockSocket(): ErrnoName | null;
   /** ioctl(IOCTL_VM_SOCKETS_GET_LOCAL_CID). */
   localCid(): Result<number>;
   /** access("/run/host/unix-export/", W_OK): null when writable. */
-  exportDirAccess(): Errno | null;
+  exportDirAccess(): ErrnoName | null;
   socketEnv: SocketEnv;
 }
 
-/** Writes into the output directory. Names are relative to it. */
+/** What the generator writes: the output directory. Names are relative to it. */
 export interface Tree {
   /** The output directory as given (used in messages and in absolute symlink targets). */
   dest: string;
   /** Create a new file (O_EXCL): null, or the errno (EEXIST when it exists). */
-  createFile(name: string, content: string): Errno | null;
+  createFile(name: string, content: string): ErrnoName | null;
   /** mkdir -p of a directory inside dest; errors are ignored, as systemd does. */
   mkdirs(name: string): void;
   /** symlink(target, dest/name): null or errno. */
-  symlink(target: string, name: string): Errno | null;
+  symlink(target: string, name: string): ErrnoName | null;
 }
 
 export type LogFn = (level: number, message: string) => void;
 
-export interface Listen {
+interface Listen {
   /** As given. */
   input: string;
   source: "cmdline" | "credential";
@@ -69,7 +74,7 @@ export interface Listen {
   error: string | null;
 }
 
-export interface Outcome {
+interface Outcome {
   exitStatus: number;
   listen: Listen[];
   sshd: string | null;
@@ -81,113 +86,254 @@ export interface Outcome {
   written: string[];
 }
 
-const LINE_MAX = 2048;
-
-/** path_join(a, b). */
-export function pathJoin(a: string, b: string): string {
-  if (a === "") return b;
-  if (b === "") return a;
-  return a.endsWith("/") || b.startsWith("/") ? a + b : `${a}/${b}`;
+interface RunOptions {
+  /** Keep every address given, with its verdict, in Outcome.listen (explain shows them). Default true; the
+   * boot-time generator turns it off, since a credential may hold millions of addresses. */
+  recordListen?: boolean;
 }
 
-/** path_simplify(): drop empty and "." components (".." stays). */
-export function pathSimplify(p: string): string {
-  const abs = p.startsWith("/");
-  const parts = p.split("/").filter((c) => c !== "" && c !== ".");
-  const s = parts.join("/");
-  return abs ? `/${s}` : s === "" ? "." : s;
+type Step = ErrnoName | null;
+type ParsedAddress = { address: string } | { error: ErrnoName; printFailed: boolean };
+
+/** systemd's arg_* statics and run()'s locals, shared by the steps. */
+interface Context {
+  readonly facts: Facts;
+  readonly tree: Tree;
+  readonly log: LogFn;
+  readonly form: GeneratorForm;
+  readonly out: Outcome;
+  readonly recordListen: boolean;
+  /** arg_auto. */
+  auto: boolean;
+  /** arg_listen_extra: the printed addresses, distinct (strv_sort_uniq() would drop duplicates anyway). */
+  readonly listenExtra: Set<string>;
+  /** An address given twice parses the same way twice: parse and print it once. (What the socket env reads,
+   * /proc/net/if_inet6 and the interfaces, does not change while we run.) */
+  readonly parsedBefore: Map<string, ParsedAddress>;
 }
 
-/** The symlink target generator_add_symlink() writes for a unit given by name or path. */
-export function symlinkSource(src: string): string {
-  const trimmed = src.replace(/\/+$/, "");
-  const slash = trimmed.lastIndexOf("/");
-  if (slash < 0) return `../${trimmed}`;
-  const fn = trimmed.slice(slash + 1);
-  const dir = slash === 0 ? "/" : pathSimplify(trimmed.slice(0, slash));
-  return pathJoin(dir, fn);
+/** What the unit-writing steps share: the sshd binary, the system's template, and the one we generated. */
+interface Units extends Context {
+  readonly sshdBinary: string;
+  readonly foundSshdTemplateUnit: string | null;
+  generatedSshdTemplateUnit: string | null;
 }
 
-/**
- * read_stripped_line() over a credential, one line at a time: lines split at \n, \r, NUL (and their pairs),
- * at most LINE_MAX-1 bytes, stripped of whitespace. `each` gets the line as the range [start, end) of `data`
- * and returns true to stop. Returns ENOBUFS when a line is too long (after the lines before it), else null.
- * Ranges, not strings: a credential may be megabytes of short lines, and a string per line (let alone one
- * built a character at a time) costs many times the credential's size in memory.
- */
-export function eachCredentialLine(data: string, each: (start: number, end: number) => boolean): Errno | null {
-  let i = 0;
-  const n = data.length;
-  while (i < n) {
-    // The line's content runs to the first end-of-line byte.
-    let end = i;
-    while (end < n && !isEol(data.charCodeAt(end))) end++;
-    if (end - i >= LINE_MAX) return "ENOBUFS";
-    // Then the end-of-line bytes read_line() consumes with it: NUL ends at once; \n, \r and their pair
-    // (either order) count as one end of line, a repeat of either starts a new (empty) line.
-    let j = end;
-    let prev = 0;
-    while (j < n) {
-      const c = data.charCodeAt(j);
-      const eol = c === 10 ? 2 : c === 13 ? 4 : c === 0 ? 1 : 0;
-      if (eol === 0 || prev & 1 || (prev & eol) !== 0) break;
-      prev |= eol;
-      j++;
+const fmtErr = (template: string, errno: ErrnoName): string => template.replace("%m", strerrorName(errno));
+
+/** socket_address_parse() and socket_address_print() of one systemd.ssh_listen= value. */
+function parseAndPrint(ctx: Context, value: string): ParsedAddress {
+  const parsed = parseSocketAddress(value, ctx.facts.socketEnv, { vsockCidAny: ctx.form.vsockCidAny });
+  if (!parsed.ok) return { error: parsed.errno, printFailed: false };
+  const printed = printSocketAddress(parsed.address, ctx.facts.socketEnv);
+  return printed.ok ? { address: printed.text } : { error: printed.errno, printFailed: true };
+}
+
+/** The part parse_proc_cmdline_item() and parse_credentials() share: an address into arg_listen_extra. */
+function consumeAddress(ctx: Context, value: string, source: Listen["source"]): Step {
+  let r = ctx.parsedBefore.get(value);
+  if (r === undefined) ctx.parsedBefore.set(value, (r = parseAndPrint(ctx, value)));
+  if ("address" in r) {
+    if (ctx.recordListen) ctx.out.listen.push({ input: value, source, address: r.address, error: null });
+    ctx.listenExtra.add(r.address);
+    return null;
+  }
+  if (ctx.recordListen) ctx.out.listen.push({ input: value, source, address: null, error: r.error });
+  if (!r.printFailed) {
+    ctx.log(LOG_WARNING, `Failed to parse systemd.ssh_listen= expression, ignoring: ${value}`);
+    return null;
+  }
+  ctx.log(LOG_ERR, fmtErr("Failed to format socket address: %m", r.error));
+  return r.error;
+}
+
+function parseProcCmdlineItem(ctx: Context, key: string, value: string | null): Step {
+  if (cmdlineKeyEq(key, "systemd.ssh_auto")) {
+    const b = value === null ? true : parseBoolean(value);
+    if (b === null) ctx.log(LOG_WARNING, `Failed to parse systemd.ssh_auto switch "${value}", ignoring: Invalid argument`);
+    else ctx.auto = b;
+  } else if (cmdlineKeyEq(key, "systemd.ssh_listen")) {
+    if (value === null) {
+      ctx.log(LOG_WARNING, `Missing argument for ${key}= kernel command line switch, ignoring.`);
+      return null;
     }
-    let a = i;
-    let b = end;
-    while (a < b && isWhitespace(data.charCodeAt(a))) a++;
-    while (b > a && isWhitespace(data.charCodeAt(b - 1))) b--;
-    if (each(a, b)) return null;
-    i = j;
+    return consumeAddress(ctx, value, "cmdline");
   }
   return null;
 }
 
-const isEol = (c: number): boolean => c === 10 || c === 13 || c === 0;
-
-/** All of a credential's lines (eachCredentialLine()), for tests and explain. */
-export function credentialLines(data: string): { lines: string[]; error: Errno | null } {
-  const lines: string[] = [];
-  const error = eachCredentialLine(data, (a, b) => {
-    lines.push(data.slice(a, b));
-    return false;
-  });
-  return { lines, error };
+/** proc_cmdline_parse(parse_proc_cmdline_item): stops at the first item that fails. */
+function parseProcCmdline(ctx: Context): Step {
+  const words = ctx.facts.cmdline();
+  if (isErrno(words)) return words.errno;
+  for (const { key, value } of cmdlineItems(words, ctx.facts.inInitrd)) {
+    const r = parseProcCmdlineItem(ctx, key, value);
+    if (r) return r;
+  }
+  return null;
 }
 
-const isWhitespace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
+function parseCredentials(ctx: Context): void {
+  const cred = ctx.facts.credential();
+  if (cred.kind === "error") {
+    ctx.log(LOG_ERR, `Failed to read unencrypted credential 'ssh.listen': ${strerrorName(cred.errno)}`);
+  } else if (cred.kind === "encrypted") {
+    ctx.log(LOG_WARNING, `Credential 'ssh.listen' in ${cred.path} is encrypted, which this generator cannot decrypt, ignoring.`);
+  } else if (cred.kind === "plain") {
+    const lines = new RangeInterner(cred.data);
+    // A "#" line is a comment; a line that fails to print stops the parse (consumeAddress() logged it).
+    const error = eachCredentialLine(cred.data, (a, b) => cred.data.charCodeAt(a) !== 35 && consumeAddress(ctx, lines.get(a, b), "credential") !== null);
+    if (error) ctx.log(LOG_ERR, fmtErr("Failed to parse credential 'ssh.listen': %m", error));
+  }
+}
 
-/**
- * Ranges of one string as strings, one string per distinct content: a range seen before gives the same
- * string without allocating, so a credential of a million repeated lines costs memory for its distinct ones.
- */
-export class RangeInterner {
-  private readonly byHash = new Map<number, string | string[]>();
-  constructor(private readonly data: string) {}
+/** The symlink target generator_add_symlink() writes for a unit given by name or path. */
+function symlinkSource(src: string): string {
+  const trimmed = src.replace(/\/+$/, "");
+  const slash = trimmed.lastIndexOf("/");
+  if (slash < 0) return `../${trimmed}`;
+  const fn = trimmed.slice(slash + 1);
+  const dir = slash === 0 ? "/" : pathSimplify(trimmed.slice(0, slash), true);
+  return pathJoin(dir, fn);
+}
 
-  get(a: number, b: number): string {
-    const d = this.data;
-    let h = 0x811c9dc5;
-    for (let i = a; i < b; i++) h = Math.imul(h ^ d.charCodeAt(i), 0x01000193);
-    const seen = this.byHash.get(h);
-    if (typeof seen === "string") {
-      if (this.equals(seen, a, b)) return seen;
-    } else if (seen !== undefined) {
-      for (const s of seen) if (this.equals(s, a, b)) return s;
+/** generator_open_unit_file(): a new unit file in dest. */
+function openUnitFile(u: Units, name: string, content: string): Step {
+  const e = u.tree.createFile(name, content);
+  if (e) {
+    u.log(LOG_ERR, `Failed to create unit file '${pathJoin(u.tree.dest, name)}': ${strerrorName(e)}`);
+    return e;
+  }
+  u.out.written.push(name);
+  return null;
+}
+
+/** generator_add_symlink(): dest/linkName → target; one that exists already is fine. */
+function addSymlink(u: Units, linkName: string, target: string): Step {
+  const slash = linkName.lastIndexOf("/");
+  if (slash > 0) u.tree.mkdirs(linkName.slice(0, slash));
+  const e = u.tree.symlink(target, linkName);
+  if (e && e !== "EEXIST") {
+    u.log(LOG_ERR, `Failed to create symlink ${u.tree.dest}/${linkName}: ${strerrorName(e)}`);
+    return e;
+  }
+  return null;
+}
+
+function makeSshdTemplateUnit(u: Units, template: string): Step {
+  // The system's own template, if it has one, under the name we want.
+  if (u.foundSshdTemplateUnit !== null) return addSymlink(u, template, symlinkSource(u.foundSshdTemplateUnit));
+  if (u.generatedSshdTemplateUnit === null) {
+    const r = openUnitFile(u, "sshd-generated@.service", templateUnit(u.form, u.sshdBinary));
+    if (r) return r;
+    u.generatedSshdTemplateUnit = pathJoin(u.tree.dest, "sshd-generated@.service");
+  }
+  return addSymlink(u, template, symlinkSource(u.generatedSshdTemplateUnit));
+}
+
+function writeSocketUnit(u: Units, unit: string, listenStream: string, comment: string, extra: readonly string[], withSshAccessTargetDependency: boolean): Step {
+  const r = openUnitFile(u, unit, socketUnit(u.form, { listen: listenStream, comment, sshAccess: withSshAccessTargetDependency, extra }));
+  return r ?? addSymlink(u, `sockets.target.wants/${unit}`, symlinkSource(unit));
+}
+
+/** Our legacy form's own step: ssh-access.target, for systems older than the one that ships it. */
+function addSshAccessTarget(u: Units): Step {
+  const t = u.facts.findUnit("ssh-access.target");
+  if (isErrno(t) || t !== null) return null;
+  return openUnitFile(u, "ssh-access.target", sshAccessTargetUnit());
+}
+
+function addVsockSocket(u: Units): Step {
+  // detect_virtualization(): a container wins over the VM it may run in.
+  const c = u.facts.detectContainer();
+  if (!isErrno(c)) u.out.container = c;
+  const v = isErrno(c) ? c : c !== null ? null : u.facts.detectVm();
+  if (isErrno(v)) {
+    u.log(LOG_ERR, fmtErr("Failed to detect if we run in a VM: %m", v.errno));
+    return v.errno;
+  }
+  u.out.vm = v;
+  if (!v) {
+    u.log(LOG_DEBUG, "Not running in a VM, not listening on AF_VSOCK.");
+    return null;
+  }
+  const se = u.facts.vsockSocket();
+  if (se) {
+    u.out.vsock = { available: false, cid: null };
+    if (NOT_SUPPORTED.has(se)) {
+      u.log(LOG_DEBUG, fmtErr(u.form.messages.vsockUnsupported, se));
+      return null;
     }
-    const s = d.slice(a, b);
-    if (seen === undefined) this.byHash.set(h, s);
-    else if (typeof seen === "string") this.byHash.set(h, [seen, s]);
-    else seen.push(s);
-    return s;
+    u.log(LOG_ERR, fmtErr("Unable to test if AF_VSOCK is available: %m", se));
+    return se;
   }
+  u.out.vsock = { available: true, cid: null };
+  const cid = u.facts.localCid();
+  if (isErrno(cid)) {
+    if (!DEVICE_ABSENT.has(cid.errno)) {
+      u.log(LOG_ERR, fmtErr(u.form.messages.vsockCidFailed, cid.errno));
+      return cid.errno;
+    }
+    u.log(LOG_DEBUG, fmtErr(u.form.messages.vsockNoDevice, cid.errno));
+    if (u.form.vsockWithoutCid === "skip") return null;
+  } else {
+    u.log(LOG_DEBUG, `Local AF_VSOCK CID: ${cid}`);
+    u.out.vsock.cid = cid;
+  }
+  const r = makeSshdTemplateUnit(u, "sshd-vsock@.service") ?? writeSocketUnit(u, "sshd-vsock.socket", "vsock::22", "AF_VSOCK", u.form.vsockSocketExtra, true);
+  if (r) return r;
+  u.log(LOG_DEBUG, isErrno(cid) ? "Binding SSH to AF_VSOCK vsock::22." : `Binding SSH to AF_VSOCK vsock::22.\n\xe2\x86\x92 connect via 'ssh vsock/${cid}' from host`);
+  return null;
+}
 
-  private equals(s: string, a: number, b: number): boolean {
-    if (s.length !== b - a) return false;
-    for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== this.data.charCodeAt(a + i)) return false;
-    return true;
+function addLocalUnixSocket(u: Units): Step {
+  const r = makeSshdTemplateUnit(u, "sshd-unix-local@.service") ?? writeSocketUnit(u, "sshd-unix-local.socket", "/run/ssh-unix-local/socket", "AF_UNIX Local", [], false);
+  if (r) return r;
+  u.log(LOG_DEBUG, "Binding SSH to AF_UNIX socket /run/ssh-unix-local/socket.\n\xe2\x86\x92 connect via 'ssh .host' locally");
+  return null;
+}
+
+function addExportUnixSocket(u: Units): Step {
+  const c = u.facts.detectContainer();
+  if (isErrno(c)) {
+    u.log(LOG_ERR, fmtErr("Failed to detect if we run in a container: %m", c.errno));
+    return c.errno;
   }
+  u.out.container = c;
+  if (!c) {
+    u.log(LOG_DEBUG, "Not running in container, not listening on /run/host/unix-export/ssh");
+    return null;
+  }
+  const a = u.facts.exportDirAccess();
+  if (a === "ENOENT") {
+    u.log(LOG_DEBUG, "Container manager does not provide /run/host/unix-export/ mount, not binding AF_UNIX socket there.");
+    return null;
+  }
+  // ERRNO_IS_FS_WRITE_REFUSED().
+  if (a === "EROFS" || a === "EACCES" || a === "EPERM") {
+    u.log(LOG_DEBUG, "Container manager does not provide write access to /run/host/unix-export/, not binding AF_UNIX socket there.");
+    return null;
+  }
+  if (a) {
+    u.log(LOG_ERR, fmtErr("Unable to check if /run/host/unix-export exists: %m", a));
+    return a;
+  }
+  const r = makeSshdTemplateUnit(u, "sshd-unix-export@.service") ?? writeSocketUnit(u, "sshd-unix-export.socket", "/run/host/unix-export/ssh", "AF_UNIX Export", [], true);
+  if (r) return r;
+  u.log(LOG_DEBUG, `Binding SSH to AF_UNIX socket /run/host/unix-export/ssh\n${u.form.messages.exportConnect}`);
+  return null;
+}
+
+function addExtraSockets(u: Units, addresses: readonly string[]): Step {
+  let n = 1;
+  for (const a of addresses) {
+    const r = makeSshdTemplateUnit(u, n > 1 ? `sshd-extra-${n}@.service` : "sshd-extra@.service") ??
+      writeSocketUnit(u, n > 1 ? `sshd-extra-${n}.socket` : "sshd-extra.socket", a, a, [], true);
+    if (r) return r;
+    u.log(LOG_DEBUG, `Binding SSH to socket ${a}.`);
+    n++;
+  }
+  return null;
 }
 
 /** Bytewise sort of distinct strings (strv_sort_uniq(), given them already distinct). */
@@ -195,98 +341,22 @@ function sortDistinct(set: ReadonlySet<string>): string[] {
   return [...set].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
 }
 
-function fmtErr(template: string, errno: Errno): string {
-  return template.replace("%m", strerror(errno));
-}
-
-class Abort {
-  constructor(readonly errno: Errno) {}
-}
-
-export interface GenerateOptions {
-  /** Keep every address given, with its verdict, in Outcome.listen (explain shows them). Default true; the
-   * boot-time generator turns it off, since a credential may hold millions of addresses. */
-  recordListen?: boolean;
-}
-
-/** Run the generator. */
-export function generate(facts: Facts, tree: Tree, log: LogFn, opts: GenerateOptions = {}): Outcome {
-  const form = facts.form;
-  const record = opts.recordListen ?? true;
-  let auto = true;
-  const listen: Listen[] = [];
-  // The printed addresses, distinct (strv_sort_uniq() would drop the duplicates after sorting them).
-  const extra = new Set<string>();
-  // An address given twice parses the same way twice: parse and print it once. (What the socket env reads,
-  // /proc/net/if_inet6 and the interfaces, does not change while we run.)
-  const parsedBefore = new Map<string, { address: string } | { error: string; printFailed: boolean }>();
+/** systemd's run(). */
+export function run(facts: Facts, tree: Tree, log: LogFn, opts: RunOptions = {}): Outcome {
   const out: Outcome = {
-    exitStatus: 0, listen, sshd: null, template: null, container: null, vm: null, vsock: null, written: [],
+    exitStatus: 0, listen: [], sshd: null, template: null, container: null, vm: null, vsock: null, written: [],
+  };
+  const ctx: Context = {
+    facts, tree, log, form: facts.form, out, recordListen: opts.recordListen ?? true, auto: true,
+    listenExtra: new Set(), parsedBefore: new Map(),
   };
 
-  const parseAndPrint = (value: string): { address: string } | { error: string; printFailed: boolean } => {
-    const parsed = parseSocketAddress(value, facts.socketEnv, { vsockCidAny: form.vsockCidAny });
-    if (!parsed.ok) return { error: parsed.errno, printFailed: false };
-    const printed = printSocketAddress(parsed.address, facts.socketEnv);
-    return printed.ok ? { address: printed.text } : { error: printed.errno, printFailed: true };
-  };
-
-  const addAddress = (value: string, source: Listen["source"]): Errno | null => {
-    let r = parsedBefore.get(value);
-    if (r === undefined) parsedBefore.set(value, (r = parseAndPrint(value)));
-    if ("address" in r) {
-      if (record) listen.push({ input: value, source, address: r.address, error: null });
-      extra.add(r.address);
-      return null;
-    }
-    if (record) listen.push({ input: value, source, address: null, error: r.error });
-    if (!r.printFailed) {
-      log(LOG_WARNING, `Failed to parse systemd.ssh_listen= expression, ignoring: ${value}`);
-      return null;
-    }
-    log(LOG_ERR, fmtErr("Failed to format socket address: %m", r.error));
-    return r.error;
-  };
-
-  // Kernel command line.
-  const words = facts.cmdline();
-  let cmdlineError: Errno | null = isErrno(words) ? words.errno : null;
-  if (!isErrno(words)) {
-    for (const { key, value } of cmdlineItems(words, facts.inInitrd)) {
-      if (cmdlineKeyEq(key, "systemd.ssh_auto")) {
-        const b = value === null ? true : parseBoolean(value);
-        if (b === null) log(LOG_WARNING, `Failed to parse systemd.ssh_auto switch "${value}", ignoring: Invalid argument`);
-        else auto = b;
-      } else if (cmdlineKeyEq(key, "systemd.ssh_listen")) {
-        if (value === null) {
-          log(LOG_WARNING, `Missing argument for ${key}= kernel command line switch, ignoring.`);
-          continue;
-        }
-        const e = addAddress(value, "cmdline");
-        if (e) {
-          cmdlineError = e;
-          break;
-        }
-      }
-    }
-  }
+  const cmdlineError = parseProcCmdline(ctx);
   if (cmdlineError) log(LOG_WARNING, fmtErr("Failed to parse kernel command line, ignoring: %m", cmdlineError));
+  parseCredentials(ctx);
+  const addresses = sortDistinct(ctx.listenExtra);
 
-  // The ssh.listen credential.
-  const cred = facts.credential();
-  if (cred.kind === "error") {
-    log(LOG_ERR, `Failed to read unencrypted credential 'ssh.listen': ${strerror(cred.errno)}`);
-  } else if (cred.kind === "encrypted") {
-    log(LOG_WARNING, `Credential 'ssh.listen' in ${cred.path} is encrypted, which this generator cannot decrypt, ignoring.`);
-  } else if (cred.kind === "plain") {
-    const lines = new RangeInterner(cred.data);
-    const error = eachCredentialLine(cred.data, (a, b) => cred.data.charCodeAt(a) !== 35 /* # */ && addAddress(lines.get(a, b), "credential") !== null);
-    if (error) log(LOG_ERR, fmtErr("Failed to parse credential 'ssh.listen': %m", error));
-  }
-
-  const addresses = sortDistinct(extra);
-
-  if (!auto && addresses.length === 0) {
+  if (!ctx.auto && addresses.length === 0) {
     log(LOG_DEBUG, "Disabling SSH generator logic, because it has been turned off explicitly.");
     return out;
   }
@@ -311,158 +381,17 @@ export function generate(facts: Facts, tree: Tree, log: LogFn, opts: GenerateOpt
   }
   out.template = found;
 
-  let generated: string | null = null;
-  const fail = (e: Errno): never => {
-    throw new Abort(e);
+  const u: Units = { ...ctx, sshdBinary: sshd, foundSshdTemplateUnit: found, generatedSshdTemplateUnit: null };
+  // RET_GATHER(): every step runs; any failure makes the exit status 1.
+  const gather = (r: Step): void => {
+    if (r) out.exitStatus = 1;
   };
-
-  const createUnit = (name: string, content: string): void => {
-    const e = tree.createFile(name, content);
-    if (e) {
-      log(LOG_ERR, `Failed to create unit file '${pathJoin(tree.dest, name)}': ${strerror(e)}`);
-      fail(e);
-    }
-    out.written.push(name);
-  };
-
-  const addSymlink = (linkName: string, target: string): void => {
-    const slash = linkName.lastIndexOf("/");
-    if (slash > 0) tree.mkdirs(linkName.slice(0, slash));
-    const e = tree.symlink(target, linkName);
-    if (e && e !== "EEXIST") {
-      log(LOG_ERR, `Failed to create symlink "${tree.dest}/${linkName}": ${strerror(e)}`);
-      fail(e);
-    }
-  };
-
-  const makeTemplate = (name: string): void => {
-    if (found !== null) return addSymlink(name, symlinkSource(found));
-    if (generated === null) {
-      createUnit("sshd-generated@.service", templateUnit(form, sshd));
-      generated = pathJoin(tree.dest, "sshd-generated@.service");
-    }
-    addSymlink(name, symlinkSource(generated));
-  };
-
-  const writeSocket = (unit: string, listenStream: string, comment: string, sshAccess: boolean, extraLines: readonly string[]): void => {
-    createUnit(unit, socketUnit(form, { listen: listenStream, comment, sshAccess, extra: extraLines }));
-    addSymlink(`sockets.target.wants/${unit}`, symlinkSource(unit));
-  };
-
-  const step = (fn: () => void): void => {
-    try {
-      fn();
-    } catch (e) {
-      if (!(e instanceof Abort)) throw e;
-      out.exitStatus = 1;
-    }
-  };
-
-  if (form.writeSshAccessTarget) {
-    step(() => {
-      const t = facts.findUnit("ssh-access.target");
-      if (!isErrno(t) && t === null) createUnit("ssh-access.target", sshAccessTargetUnit(SSH_ACCESS_TARGET));
-    });
+  if (u.form.writeSshAccessTarget) gather(addSshAccessTarget(u));
+  gather(addExtraSockets(u, addresses));
+  if (ctx.auto) {
+    gather(addVsockSocket(u));
+    gather(addLocalUnixSocket(u));
+    gather(addExportUnixSocket(u));
   }
-
-  step(() => {
-    let n = 1;
-    for (const a of addresses) {
-      makeTemplate(n > 1 ? `sshd-extra-${n}@.service` : "sshd-extra@.service");
-      writeSocket(n > 1 ? `sshd-extra-${n}.socket` : "sshd-extra.socket", a, a, true, []);
-      log(LOG_DEBUG, `Binding SSH to socket ${a}.`);
-      n++;
-    }
-  });
-
-  if (!auto) return out;
-
-  step(() => {
-    let vm: string | null;
-    try {
-      const c = facts.detectContainer();
-      out.container = c;
-      vm = c ? null : facts.detectVm();
-      out.vm = vm;
-    } catch (e) {
-      log(LOG_ERR, fmtErr("Failed to detect if we run in a VM: %m", String(e)));
-      return fail(String(e));
-    }
-    if (!vm) {
-      log(LOG_DEBUG, "Not running in a VM, not listening on AF_VSOCK.");
-      return;
-    }
-    const se = facts.vsockSocket();
-    if (se) {
-      out.vsock = { available: false, cid: null };
-      if (NOT_SUPPORTED.has(se)) {
-        log(LOG_DEBUG, fmtErr(form.messages.vsockUnsupported, se));
-        return;
-      }
-      log(LOG_ERR, fmtErr("Unable to test if AF_VSOCK is available: %m", se));
-      return fail(se);
-    }
-    out.vsock = { available: true, cid: null };
-    const cid = facts.localCid();
-    let cidKnown = true;
-    if (isErrno(cid)) {
-      if (!DEVICE_ABSENT.has(cid.errno)) {
-        log(LOG_ERR, fmtErr(form.messages.vsockCidFailed, cid.errno));
-        return fail(cid.errno);
-      }
-      log(LOG_DEBUG, fmtErr(form.messages.vsockNoDevice, cid.errno));
-      if (form.vsockWithoutCid === "skip") return;
-      cidKnown = false;
-    } else {
-      log(LOG_DEBUG, `Local AF_VSOCK CID: ${cid}`);
-      out.vsock.cid = cid;
-    }
-    makeTemplate("sshd-vsock@.service");
-    writeSocket("sshd-vsock.socket", "vsock::22", "AF_VSOCK", true, form.vsockSocketExtra);
-    log(LOG_DEBUG, cidKnown ? `Binding SSH to AF_VSOCK vsock::22.\n\xe2\x86\x92 connect via 'ssh vsock/${cid}' from host` : "Binding SSH to AF_VSOCK vsock::22.");
-  });
-
-  step(() => {
-    makeTemplate("sshd-unix-local@.service");
-    writeSocket("sshd-unix-local.socket", "/run/ssh-unix-local/socket", "AF_UNIX Local", false, []);
-    log(LOG_DEBUG, "Binding SSH to AF_UNIX socket /run/ssh-unix-local/socket.\n\xe2\x86\x92 connect via 'ssh .host' locally");
-  });
-
-  step(() => {
-    let c: string | null;
-    try {
-      c = facts.detectContainer();
-      out.container = c;
-    } catch (e) {
-      log(LOG_ERR, fmtErr("Failed to detect if we run in a container: %m", String(e)));
-      return fail(String(e));
-    }
-    if (!c) {
-      log(LOG_DEBUG, "Not running in container, not listening on /run/host/unix-export/ssh");
-      return;
-    }
-    const a = facts.exportDirAccess();
-    if (a === "ENOENT") {
-      log(LOG_DEBUG, "Container manager does not provide /run/host/unix-export/ mount, not binding AF_UNIX socket there.");
-      return;
-    }
-    if (a === "EROFS" || a === "EACCES" || a === "EPERM") {
-      log(LOG_DEBUG, "Container manager does not provide write access to /run/host/unix-export/, not binding AF_UNIX socket there.");
-      return;
-    }
-    if (a) {
-      log(LOG_ERR, fmtErr("Unable to check if /run/host/unix-export exists: %m", a));
-      return fail(a);
-    }
-    makeTemplate("sshd-unix-export@.service");
-    writeSocket("sshd-unix-export.socket", "/run/host/unix-export/ssh", "AF_UNIX Export", true, []);
-    log(LOG_DEBUG, `Binding SSH to AF_UNIX socket /run/host/unix-export/ssh\n${form.messages.exportConnect}`);
-  });
-
   return out;
 }
-
-const NOT_SUPPORTED = new Set(["EOPNOTSUPP", "ENOTTY", "ENOSYS", "EAFNOSUPPORT", "EPFNOSUPPORT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT", "ENOPROTOOPT"]);
-const DEVICE_ABSENT = new Set(["ENODEV", "ENXIO", "ENOENT"]);
-
-export { LOG_INFO };

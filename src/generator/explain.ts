@@ -5,10 +5,10 @@
 
 import { cmdlineItems, cmdlineKeyEq } from "../shared/proc-cmdline.ts";
 import { writeAll } from "../shared/write-all.ts";
-import { generate, isErrno, type Tree } from "./core.ts";
-import { GenLog } from "./glog.ts";
+import { isErrno, run, type Tree } from "./core.ts";
+import { LOG_DEBUG, Logger } from "../shared/log.ts";
 import { rawArgs, rawEnviron } from "../shared/raw-bytes.ts";
-import { realFacts } from "./system.ts";
+import { realFacts } from "./effects.ts";
 import { detectSystemdVersion } from "./systemd-version.ts";
 
 const LEVELS = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
@@ -19,16 +19,17 @@ function show(s: string): string {
   return text.replace(/[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
-export interface Explained {
+interface Explained {
   text: string;
   exitStatus: number;
 }
 
-export function explain(dest: string, env: Map<string, string>): Explained {
-  const log = new GenLog();
-  log.capture = true;
-  log.maxLevel = 7;
-  const facts = realFacts(env, log.log);
+function explain(dest: string, env: Map<string, string>): Explained {
+  const records: Array<{ level: number; line: string }> = [];
+  const log = new Logger();
+  log.sink = { write: (level, line) => void records.push({ level, line }) };
+  log.maxLevel = LOG_DEBUG;
+  const facts = realFacts(env, log.logBytes);
   const version = detectSystemdVersion(env);
   const files = new Map<string, string>();
   const links = new Map<string, string>();
@@ -46,26 +47,20 @@ export function explain(dest: string, env: Map<string, string>): Explained {
       return null;
     },
   };
-  const out = generate(facts, tree, log.log);
-  const generatorLog = [...log.records];
+  const out = run(facts, tree, log.logBytes);
+  const generatorLog = [...records];
   const words = facts.cmdline();
   const lines: string[] = [];
   const p = (s = "") => lines.push(s);
 
   p("Facts");
   p(`  systemd version:     ${version.version ?? "unknown"} (${version.source}); units in systemd ${facts.form.form === "legacy" ? `${version.version ?? ""} form (no ssh generator of its own)` : `${facts.form.form}'s form`}`);
-  let container: string | null = null;
-  let vm: string | null = null;
-  try {
-    container = facts.detectContainer();
-  } catch (e) {
-    p(`  container:           detection failed (${String(e)})`);
-  }
-  try {
-    vm = facts.detectVm();
-  } catch (e) {
-    p(`  VM:                  detection failed (${String(e)})`);
-  }
+  const c = facts.detectContainer();
+  const v = facts.detectVm();
+  if (isErrno(c)) p(`  container:           detection failed (${c.errno})`);
+  if (isErrno(v)) p(`  VM:                  detection failed (${v.errno})`);
+  const container = isErrno(c) ? null : c;
+  const vm = isErrno(v) ? null : v;
   p(`  container:           ${container ?? "none"}`);
   p(`  VM:                  ${vm ?? "none"}${vm && container ? " (ignored: inside a container, systemd does not listen on AF_VSOCK)" : ""}`);
   const vsockErr = facts.vsockSocket();

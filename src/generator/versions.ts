@@ -118,5 +118,3 @@ export function formFor(version: number | null): GeneratorForm {
   return { version, ...row.form };
 }
 
-/** The text of ssh-access.target as systemd 256+ ships it, for systems that lack it. */
-export const SSH_ACCESS_TARGET = "[Unit]\nDescription=SSH Access Available\nDocumentation=man:systemd.special(7)\nStopWhenUnneeded=yes\n";

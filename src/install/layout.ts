@@ -7,6 +7,8 @@
 // when writing; `prefix` (default /usr) and `sysconfdir` (default /etc) say where on the target system.
 
 import { proxyCommandWord } from "../shared/shell-quote.ts";
+import { SSH_ACCESS_TARGET_FILE } from "../shared/ssh-access-target.ts";
+import { COMMAND, TOOLS } from "../shared/tool-names.ts";
 import { MAN_PAGES } from "./man-pages.ts";
 
 export interface Layout {
@@ -37,25 +39,25 @@ export type Entry =
 
 export const DEFAULT_LAYOUT: Layout = { prefix: "/usr", sysconfdir: "/etc" };
 
-export const DROPIN_NAME = "20-systemd-ssh-proxy.conf";
+const DROPIN_NAME = "20-systemd-ssh-proxy.conf";
 /** Sorts just before systemd's drop-in, which no longer matters for the hosts both name. */
-export const OWN_DROPIN_NAME = "19-systemd-ssh.conf";
-export const LATE_VSOCK_RULE_NAME = "70-systemd-ssh-vsock.rules";
-export const LATE_VSOCK_SERVICE = "systemd-ssh-vsock-late.service";
+const OWN_DROPIN_NAME = "19-systemd-ssh.conf";
+const LATE_VSOCK_RULE_NAME = "70-systemd-ssh-vsock.rules";
+const LATE_VSOCK_SERVICE = "systemd-ssh-vsock-late.service";
 /** The kernel's driver names of the AF_VSOCK transports (virtio, VMware VMCI, Hyper-V), as systemd's 80-vsock.hwdb lists them. */
-export const VSOCK_TRANSPORT_DRIVERS = ["vmw_vsock_virtio_transport", "vmw_vsock_vmci_transport", "hv_sock"];
+const VSOCK_TRANSPORT_DRIVERS = ["vmw_vsock_virtio_transport", "vmw_vsock_vmci_transport", "hv_sock"];
 
 export function paths(l: Layout) {
   const lib = `${l.prefix}/lib/systemd`;
   return {
-    binary: `${lib}/systemd-ssh`,
+    binary: `${lib}/${COMMAND.program}`,
     /** The `systemd-ssh` command on PATH. */
-    command: `${l.prefix}/bin/systemd-ssh`,
-    proxy: `${lib}/systemd-ssh-proxy`,
-    issue: `${lib}/systemd-ssh-issue`,
-    generator: `${lib}/system-generators/systemd-ssh-generator`,
+    command: `${l.prefix}/bin/${COMMAND.program}`,
+    proxy: `${lib}/${TOOLS.proxy.program}`,
+    issue: `${lib}/${TOOLS.issue.program}`,
+    generator: `${lib}/system-generators/${TOOLS.generator.program}`,
     /** Where our generator goes when systemd ships its own (a same-named generator in /etc wins). */
-    generatorOverride: `${l.sysconfdir}/systemd/system-generators/systemd-ssh-generator`,
+    generatorOverride: `${l.sysconfdir}/systemd/system-generators/${TOOLS.generator.program}`,
     dropin: `${lib}/ssh_config.d/${DROPIN_NAME}`,
     dropinLink: `${l.sysconfdir}/ssh/ssh_config.d/${DROPIN_NAME}`,
     /** Ours, read before systemd's (ssh takes the first value it finds): our proxy even on systemd 256+. */
@@ -125,21 +127,8 @@ Host qemu/* qemu%* qemu:system/* qemu:session/*
 `;
 }
 
-/** systemd 262's ssh-access.target, verbatim. */
-export const SSH_ACCESS_TARGET = `#  SPDX-License-Identifier: LGPL-2.1-or-later
-#
-#  This file is part of systemd.
-#
-#  systemd is free software; you can redistribute it and/or modify it
-#  under the terms of the GNU Lesser General Public License as published by
-#  the Free Software Foundation; either version 2.1 of the License, or
-#  (at your option) any later version.
-
-[Unit]
-Description=SSH Access Available
-Documentation=man:systemd.special(7)
-StopWhenUnneeded=yes
-`;
+/** systemd 262's ssh-access.target, verbatim (one text with the generator's, in src/shared/ssh-access-target.ts). */
+const SSH_ACCESS_TARGET = SSH_ACCESS_TARGET_FILE;
 
 /**
  * systemd 262's tmpfiles.d/20-systemd-ssh-generator.conf, for systemd 249-255: the same two lines, but "L"
@@ -147,7 +136,7 @@ StopWhenUnneeded=yes
  * The link keeps /etc/ssh/ssh_config.d pointing at the drop-in on systems that rebuild /etc; /run/sshd
  * is the privilege-separation directory the per-connection sshd needs.
  */
-export function tmpfilesConf(dropin: string, dropinLink: string): string {
+function tmpfilesConf(dropin: string, dropinLink: string): string {
   return `#  This file is part of systemd-ssh (systemd 262's 20-systemd-ssh-generator.conf, for older tmpfiles).
 #
 # See tmpfiles.d(5) for details.
@@ -167,7 +156,7 @@ d /run/sshd 0755
  * drivers; coldplug replays it for one loaded earlier, hotplug for a device added later) and pulls in the
  * service below through the driver's device unit.
  */
-export function lateVsockRule(service: string): string {
+function lateVsockRule(service: string): string {
   return `# Installed by systemd-ssh: when an AF_VSOCK transport driver appears, possibly after the generators
 # ran, make sure sshd listens on AF_VSOCK and the issue hint names this VM's CID (${service}).
 ACTION=="add", SUBSYSTEM=="drivers", KERNEL=="${VSOCK_TRANSPORT_DRIVERS.join("|")}", TAG+="systemd", ENV{SYSTEMD_WANTS}+="${service}"
@@ -180,7 +169,7 @@ ACTION=="add", SUBSYSTEM=="drivers", KERNEL=="${VSOCK_TRANSPORT_DRIVERS.join("|"
  * when its unit has the issue hook (systemd 252-form and 258+-form units; 257's have none) the hint is written
  * again, now with the CID. systemd.ssh_auto=0, or no sshd: no socket, nothing to start.
  */
-export function lateVsockService(issueTool: string): string {
+function lateVsockService(issueTool: string): string {
   const socket = "/run/systemd/generator/sshd-vsock.socket";
   return `# Installed by systemd-ssh (see ${LATE_VSOCK_RULE_NAME}).
 [Unit]
@@ -199,7 +188,7 @@ ExecStart=/bin/sh -c 'test -e ${socket} || exit 0; systemctl start sshd-vsock.so
  *
  * `alongsideSystemd`: the target's systemd (256+) ships its own ssh generator, proxy, drop-in, unit and
  * tmpfiles.d entry. Then our generator goes to /etc/systemd/system-generators/, where a generator overrides
- * the same-named one in /usr/lib (systemd.generator(7)), and systemd's own files stay as they are (apply.ts
+ * the same-named one in /usr/lib (systemd.generator(7)), and systemd's own files stay as they are (core.ts
  * keeps any `systemdOwn` entry that is already there): replacing them in /usr would fight the package
  * manager, which owns them and puts them back on every systemd update.
  */
@@ -207,12 +196,12 @@ export function plan(l: Layout, opts: { alongsideSystemd?: boolean } = {}): Entr
   const p = paths(l);
   const generator: Entry = opts.alongsideSystemd
     ? { kind: "link", path: p.generatorOverride, target: p.binary, what: "generator, overriding systemd's own" }
-    : { kind: "link", path: p.generator, target: "../systemd-ssh", what: "generator", systemdOwn: true };
+    : { kind: "link", path: p.generator, target: `../${COMMAND.program}`, what: "generator", systemdOwn: true };
   return [
     { kind: "file", path: p.binary, mode: 0o755, content: null, what: "binary" },
-    { kind: "link", path: p.command, target: "../lib/systemd/systemd-ssh", what: "command" },
-    { kind: "link", path: p.proxy, target: "systemd-ssh", what: "ssh ProxyCommand", systemdOwn: true },
-    { kind: "link", path: p.issue, target: "systemd-ssh", what: "issue tool", systemdOwn: true },
+    { kind: "link", path: p.command, target: `../lib/systemd/${COMMAND.program}`, what: "command" },
+    { kind: "link", path: p.proxy, target: COMMAND.program, what: "ssh ProxyCommand", systemdOwn: true },
+    { kind: "link", path: p.issue, target: COMMAND.program, what: "issue tool", systemdOwn: true },
     generator,
     { kind: "file", path: p.dropin, mode: 0o644, content: sshConfigDropin(p.proxy), what: "ssh_config drop-in", systemdOwn: true },
     { kind: "link", path: p.dropinLink, target: p.dropin, what: "ssh_config drop-in link", systemdOwn: true },

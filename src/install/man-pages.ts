@@ -7,8 +7,9 @@ import generator from "../../man/systemd-ssh-generator.8" with { type: "text" };
 import issue from "../../man/systemd-ssh-issue.1" with { type: "text" };
 import proxy from "../../man/systemd-ssh-proxy.1" with { type: "text" };
 import command from "../../man/systemd-ssh.1" with { type: "text" };
+import { COMMAND, TOOLS, type Program } from "../shared/tool-names.ts";
 
-export interface ManPage {
+interface ManPage {
   name: string;
   section: 1 | 8;
   source: string;
@@ -17,17 +18,17 @@ export interface ManPage {
   gz(): Uint8Array;
 }
 
-const page = (name: string, section: 1 | 8, source: string, systemdOwn: boolean): ManPage => ({
-  name,
-  section,
+const page = ({ program, manSection }: Program, source: string, systemdOwn: boolean): ManPage => ({
+  name: program,
+  section: manSection,
   source,
   systemdOwn,
   gz: () => new Uint8Array(gzipSync(source, { level: 9 })),
 });
 
 export const MAN_PAGES: readonly ManPage[] = [
-  page("systemd-ssh", 1, command, false),
-  page("systemd-ssh-proxy", 1, proxy, true),
-  page("systemd-ssh-generator", 8, generator, true),
-  page("systemd-ssh-issue", 1, issue, true),
+  page(COMMAND, command, false),
+  page(TOOLS.proxy, proxy, true),
+  page(TOOLS.generator, generator, true),
+  page(TOOLS.issue, issue, true),
 ];

@@ -1,13 +1,10 @@
-// systemd-ssh-issue's decisions, free of effects: what the command line asks for, and what make-vsock
-// should write given the facts about the machine. main.ts supplies the facts and carries out the result.
+// systemd-ssh-issue's decisions, free of effects: what make-vsock writes given the facts about the machine,
+// and which failures of the AF_VSOCK probes mean "no AF_VSOCK here" rather than an error. main.ts gathers
+// the facts through effects.ts and carries out the plan.
 
+import { DEVICE_ABSENT, NOT_SUPPORTED } from "../../ffi/errno.ts";
+import { VMADDR_CID_ANY, VMADDR_CID_HOST } from "../../ffi/sockaddr.ts";
 import { LOG_DEBUG } from "../shared/log.ts";
-
-export const DEFAULT_ISSUE_PATH = "/run/issue.d/50-ssh-vsock.issue";
-
-/** VMADDR_CID_ANY, and the reserved CIDs (hypervisor, local, host) that cannot name this VM. */
-const VMADDR_CID_ANY = 0xffffffff;
-const VMADDR_CID_HOST = 2;
 
 /**
  * What systemd's acquire_cid() learns about the machine, gathered lazily and in its order: the
@@ -24,17 +21,17 @@ export interface IssueFacts {
 }
 
 /** A message for the log, at a syslog level. */
-export interface LogLine {
+interface LogLine {
   level: number;
   text: string;
 }
 
-export type MakeVsockPlan =
+type MakeVsockPlan =
   | { kind: "skip"; log: LogLine[] }
   | { kind: "write"; content: string };
 
 /** The text of the issue file for our CID. */
-export function issueText(cid: number): string {
+function issueText(cid: number): string {
   // Reserved CIDs (and VMADDR_CID_ANY) cannot be dialled from the host; systemd 262 then says less.
   if (cid <= VMADDR_CID_HOST || cid === VMADDR_CID_ANY) return "This VM's SSH server is available over AF_VSOCK.\n\n";
   return `Try contacting this VM's SSH server via 'ssh vsock%${cid}' from host.\n\n`;
@@ -50,20 +47,28 @@ export function planMakeVsock(facts: IssueFacts): MakeVsockPlan {
   return { kind: "write", content: issueText(facts.cid) };
 }
 
-// errno values (Linux, generic) in the classes systemd's ERRNO_IS_NOT_SUPPORTED() and
-// ERRNO_IS_DEVICE_ABSENT() name.
-const NOT_SUPPORTED = new Set([95, 25, 38, 97, 96, 93, 94, 92]); // EOPNOTSUPP ENOTTY ENOSYS EAFNOSUPPORT EPFNOSUPPORT EPROTONOSUPPORT ESOCKTNOSUPPORT ENOPROTOOPT
-const DEVICE_ABSENT = new Set([19, 6, 2]); // ENODEV ENXIO ENOENT
-const EADDRNOTAVAIL = 99;
-
-/** socket(AF_VSOCK) failed with `errno`: true when that means "no AF_VSOCK here" rather than an error. */
-export function vsockUnsupported(errno: number): boolean {
-  return NOT_SUPPORTED.has(errno);
+/** socket(AF_VSOCK) failed with errno `code`: true when that means "no AF_VSOCK here" rather than an error. */
+export function vsockUnsupported(code: string): boolean {
+  return NOT_SUPPORTED.has(code);
 }
 
-/** Reading our CID failed with `errno`: "absent" (no /dev/vsock; logged), "unassigned" (no CID), or "error". */
-export function cidFailure(errno: number): "absent" | "unassigned" | "error" {
-  if (DEVICE_ABSENT.has(errno)) return "absent";
-  if (errno === EADDRNOTAVAIL) return "unassigned";
+/** Reading our CID failed with errno `code`: "absent" (no /dev/vsock; logged), "unassigned" (no CID), or "error". */
+export function cidFailure(code: string): "absent" | "unassigned" | "error" {
+  if (DEVICE_ABSENT.has(code)) return "absent";
+  if (code === "EADDRNOTAVAIL") return "unassigned";
   return "error";
+}
+
+/** What systemd says when writing the issue file fails, by the step that failed (src/shared/atomic-file.ts). */
+export function writeFailure(path: string, step: string): string {
+  switch (step) {
+    case "mkdir":
+      return `Failed to create parent directories of '${path}'`;
+    case "fchmod":
+      return `Failed to adjust access mode of '${path}'`;
+    case "rename":
+      return `Failed to move '${path}' into place`;
+    default: // open, write
+      return `Failed to create '${path}'`;
+  }
 }

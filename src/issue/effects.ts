@@ -1,160 +1,48 @@
-// The real effects behind systemd-ssh-issue: what the machine is, the issue file on disk, stdout.
-// Each failure carries the errno, so main.ts can print systemd's "<what>: %m" messages. Paths are byte
-// strings (src/shared/raw-bytes.ts), given to node:fs as the exact bytes.
+// The real effects behind systemd-ssh-issue: what the machine is, the issue file on disk, stdout. A failed
+// call throws SysError (ffi/errors.ts), so main.ts can print systemd's "<what>: %m" messages. Paths are byte
+// strings (src/shared/raw-bytes.ts).
 
-import { chmodSync, closeSync, constants, fchmodSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import { abi } from "../../ffi/arch.ts";
-import { bytes } from "../shared/raw-bytes.ts";
+import { SysError } from "../../ffi/errors.ts";
+import { Errno } from "../../ffi/errno.ts";
+import { unlink } from "../../ffi/fs.ts";
+import { mkdirParents, writeFileAtomic } from "../shared/atomic-file.ts";
+import { byteArray } from "../shared/raw-bytes.ts";
 import { writeAll } from "../shared/write-all.ts";
 
-/** A failed system call: errno (positive) and libc's text for it. */
-export class EffectError extends Error {
-  override readonly name = "EffectError";
-  readonly errno: number;
-  readonly strerror: string;
-  constructor(errno: number, strerror: string) {
-    super(strerror);
-    this.errno = errno;
-    this.strerror = strerror;
-  }
-}
+/** The issue file's mode. */
+const ISSUE_FILE_MODE = 0o644;
 
-export interface Virtualization {
+interface Virtualization {
   vm: boolean;
   container: boolean;
 }
 
 export interface IssueEffects {
-  /** detect_virtualization(), split into its two answers. Throws EffectError when detection fails. */
+  /** detect_virtualization(), split into its two answers. Throws SysError when detection fails. */
   detectVirtualization(): Virtualization;
-  /** Create and close an AF_VSOCK socket: 0, or the errno socket() failed with. Never connects. */
-  probeVsock(): number;
-  /** Our CID, or the errno reading it failed with. */
-  localCid(): { cid: number } | { errno: number; strerror: string };
-  /** Write `content` to `path` (a byte string) atomically with mode 0644, parents 0755. Throws IssueWriteError. */
+  /** Create and close an AF_VSOCK socket; throws the SysError socket() failed with. Never connects. */
+  probeVsock(): void;
+  /** Our CID; throws the SysError reading it failed with. */
+  localCid(): number;
+  /**
+   * Write `content` to `path` (byte strings) atomically with mode 0644, parents 0755. Throws SysError whose
+   * `syscall` is the step that failed (src/shared/atomic-file.ts).
+   */
   writeIssueFile(path: string, content: string): void;
-  /** unlink() `path` (a byte string): true if removed, false if it did not exist; throws EffectError otherwise. */
+  /** unlink() `path` (a byte string): true if removed, false if it did not exist; throws SysError otherwise. */
   removeFile(path: string): boolean;
   stdout(text: string): void;
   stdoutIsTerminal(): boolean;
 }
 
-export type WriteStep = "mkdir" | "create" | "chmod" | "rename";
-
-export class IssueWriteError extends EffectError {
-  readonly step: WriteStep;
-  constructor(step: WriteStep, cause: EffectError) {
-    super(cause.errno, cause.strerror);
-    this.step = step;
-  }
-}
-
-/** Node's fs errors as EffectError, with libc's own strerror() text (what systemd prints). */
-export function toEffectError(e: unknown): EffectError {
-  if (e instanceof EffectError) return e;
-  const err = e as { errno?: number; code?: string; message?: string };
-  let errno = typeof err.errno === "number" ? Math.abs(err.errno) : 0;
-  if (!errno && err.code) errno = (constants as unknown as { [k: string]: number })[err.code] ?? (require("node:os").constants.errno[err.code] as number | undefined) ?? 0;
-  if (!errno) throw e;
-  return new EffectError(errno, libcStrerror(errno));
-}
-
-/** libc's text for errno (loads ffi/ only when a message needs it). */
-export function libcStrerror(errno: number): string {
-  return (require("../../ffi/errors.ts") as typeof import("../../ffi/errors.ts")).strerror(errno);
-}
-
 /**
- * mkdir_parents(path, 0755): every missing ancestor of `path`; an ancestor that is not a directory is ENOTDIR.
- * Each one made is 0755 whatever our umask (as systemd 262's are: measured under umask 077 and 777).
- */
-function mkdirParents(path: string): void {
-  const parent = dirname(path);
-  const parts = parent.split("/").filter((p) => p !== "");
-  let cur = "";
-  for (const part of parts) {
-    cur += `/${part}`;
-    let st;
-    try {
-      st = statSync(bytes(cur));
-    } catch (e) {
-      const err = toEffectError(e);
-      if (err.errno !== 2 /* ENOENT */) throw err;
-      try {
-        mkdirSync(bytes(cur), 0o755);
-        chmodSync(bytes(cur), 0o755);
-      } catch (e2) {
-        const err2 = toEffectError(e2);
-        if (err2.errno !== 17 /* EEXIST */) throw err2;
-      }
-      continue;
-    }
-    if (!st.isDirectory()) throw new EffectError(20, libcStrerror(20)); // ENOTDIR
-  }
-}
-
-function randomSuffix(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/**
- * Write a file the way systemd's fopen_tmpfile_linkable() + flink_tmpfile(REPLACE) do: a hidden temporary
- * file in the target's directory, mode fixed with fchmod (not subject to the umask), then rename() over
- * the target, which replaces a symlink there rather than following it. Nothing half-written is ever
- * visible under the target's name; on failure the temporary file is removed. `path` is a byte string.
- */
-export function writeFileAtomic(path: string, content: string, mode = 0o644): void {
-  try {
-    mkdirParents(path);
-  } catch (e) {
-    throw new IssueWriteError("mkdir", toEffectError(e));
-  }
-  const tmp = join(dirname(path), `.#${basename(path)}${randomSuffix()}`);
-  let fd: number;
-  try {
-    fd = openSync(bytes(tmp), abi.O_WRONLY | abi.O_CREAT | abi.O_EXCL | abi.O_NOFOLLOW | abi.O_CLOEXEC, 0o600);
-  } catch (e) {
-    throw new IssueWriteError("create", toEffectError(e));
-  }
-  let step: WriteStep = "create";
-  try {
-    writeAll(fd, content);
-    step = "chmod";
-    fchmodSync(fd, mode);
-    closeSync(fd);
-    fd = -1;
-    step = "rename";
-    try {
-      renameSync(bytes(tmp), bytes(path));
-    } catch (e) {
-      // systemd refuses to replace a directory with EEXIST before it gets to rename() (linkat_replace()).
-      const err = toEffectError(e);
-      throw err.errno === 21 /* EISDIR */ ? new EffectError(17, libcStrerror(17)) : err;
-    }
-  } catch (e) {
-    if (fd >= 0) closeSync(fd);
-    try {
-      unlinkSync(bytes(tmp));
-    } catch {}
-    throw new IssueWriteError(step, toEffectError(e));
-  }
-}
-
-/**
- * detect_virtualization(): a container wins over the VM it may run in, as in systemd. The detector throws
- * the errno name of a read that failed; that becomes an EffectError for systemd's "%m".
+ * detect_virtualization(): a container wins over the VM it may run in, as in systemd. A read that detection
+ * cannot do without throws SysError (src/shared/virt.ts), for systemd's "%m".
  */
 function detectVirtualization(): Virtualization {
-  const { realProbe, strerror, VirtDetector } = require("../shared/virt.ts") as typeof import("../shared/virt.ts");
-  try {
-    const found = new VirtDetector(realProbe()).detectVirtualization();
-    return { vm: found?.kind === "vm", container: found?.kind === "container" };
-  } catch (e) {
-    if (typeof e !== "string") throw e;
-    const { Errno, errnoFromName } = require("../../ffi/errno.ts") as typeof import("../../ffi/errno.ts");
-    throw new EffectError(errnoFromName(e) ?? Errno.EIO, strerror(e));
-  }
+  const { realProbe, VirtDetector } = require("../shared/virt.ts") as typeof import("../shared/virt.ts");
+  const found = new VirtDetector(realProbe()).detectVirtualization();
+  return { vm: found?.kind === "vm", container: found?.kind === "container" };
 }
 
 export const realEffects: IssueEffects = {
@@ -162,28 +50,21 @@ export const realEffects: IssueEffects = {
   probeVsock() {
     const { vsockSupport } = require("../../ffi/vsock.ts") as typeof import("../../ffi/vsock.ts");
     const r = vsockSupport();
-    return r.ok ? 0 : r.error.errno;
+    if (!r.ok) throw r.error;
   },
   localCid() {
     const { localCid } = require("../../ffi/vsock.ts") as typeof import("../../ffi/vsock.ts");
-    try {
-      return { cid: localCid() };
-    } catch (e) {
-      const err = e as { errno?: number; strerror?: string };
-      if (typeof err.errno !== "number") throw e;
-      return { errno: err.errno, strerror: err.strerror ?? libcStrerror(err.errno) };
-    }
+    return localCid();
   },
-  writeIssueFile: (path, content) => writeFileAtomic(path, content),
+  writeIssueFile(path, content) {
+    mkdirParents(path);
+    writeFileAtomic(path, byteArray(content), { mode: ISSUE_FILE_MODE });
+  },
   removeFile(path) {
-    try {
-      unlinkSync(bytes(path));
-      return true;
-    } catch (e) {
-      const err = toEffectError(e);
-      if (err.errno === 2 /* ENOENT */) return false;
-      throw err;
-    }
+    const err = unlink(byteArray(path));
+    if (err === Errno.ENOENT) return false;
+    if (err !== 0) throw new SysError("unlink", err);
+    return true;
   },
   stdout(text) {
     try {

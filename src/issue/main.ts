@@ -1,22 +1,24 @@
 // `systemd-ssh-issue make-vsock|rm-vsock [--issue-path=PATH]` (and `systemd-ssh issue ...`): write or
 // remove the /run/issue.d/ drop-in that tells the console how to reach this VM over AF_VSOCK. The
 // generator's AF_VSOCK socket unit runs it on start and stop. Behaviour, messages and exit status are
-// systemd 262's; cli.ts parses, core.ts decides, effects.ts touches the system.
+// systemd 262's; args.ts parses, core.ts decides, effects.ts touches the system, help.ts has the texts.
 //
 // Arguments, the working directory, paths and the messages naming them are byte strings (see
 // src/shared/raw-bytes.ts), as for systemd: a path named in bytes that are not UTF-8 is the one the kernel
 // sees, and the one the log names.
 
+import { SysError } from "../../ffi/errors.ts";
+import { Failure, withCause } from "../shared/failure.ts";
 import { log, LOG_DEBUG, LOG_ERR, LOG_NOTICE, LOG_WARNING } from "../shared/log.ts";
 import { rawArgs, rawCwd } from "../shared/raw-bytes.ts";
-import { SYSTEMD_PARITY, VERSION } from "../version.ts";
-import { helpText, introspectJson, parseIssueArgs, PROGRAM } from "./cli.ts";
-import { cidFailure, planMakeVsock, vsockUnsupported, type IssueFacts } from "./core.ts";
-import { EffectError, IssueWriteError, libcStrerror, realEffects, type IssueEffects } from "./effects.ts";
+import { TOOLS } from "../shared/tool-names.ts";
+import { VERSION, VERSION_LINE } from "../version.ts";
+import { parseIssueArgs } from "./args.ts";
+import { cidFailure, planMakeVsock, vsockUnsupported, writeFailure, type IssueFacts } from "./core.ts";
+import { realEffects, type IssueEffects } from "./effects.ts";
+import { helpText, introspectJson } from "./help.ts";
 
-class Failure extends Error {}
-
-export interface IssueOptions {
+interface IssueOptions {
   effects?: IssueEffects;
   /** program_invocation_short_name: what --help and option errors call us. */
   program?: string;
@@ -30,28 +32,28 @@ const say = (level: number, message: string): void => log.logBytes(level, messag
 export async function main(args: readonly string[], opts: IssueOptions = {}): Promise<number> {
   log.parseEnvironment();
   const fx = opts.effects ?? realEffects;
-  const program = opts.program ?? PROGRAM;
-  const cmd = parseIssueArgs(rawArgs(args), { program, cwd: () => rawCwd(opts.cwd) });
-  switch (cmd.kind) {
+  const program = opts.program ?? TOOLS.issue.program;
+  const request = parseIssueArgs(rawArgs(args), { program, cwd: () => rawCwd(opts.cwd) });
+  switch (request.kind) {
     case "help":
       fx.stdout(helpText(program, { colour: fx.stdoutIsTerminal() && coloursWanted() }));
       return 0;
     case "version":
-      fx.stdout(`systemd-ssh ${VERSION} (systemd ${SYSTEMD_PARITY} compatible)\n`);
+      fx.stdout(VERSION_LINE);
       return 0;
     case "introspect":
       fx.stdout(`${introspectJson(program, VERSION)}\n`);
       return 0;
     case "error":
-      say(LOG_ERR, cmd.message);
+      say(LOG_ERR, request.message);
       return 1;
     case "run":
       break;
   }
-  for (const w of cmd.warnings) say(LOG_WARNING, w);
+  for (const w of request.warnings) say(LOG_WARNING, w);
   try {
-    if (cmd.verb === "make-vsock") makeVsock(fx, cmd.path);
-    else rmVsock(fx, cmd.path);
+    if (request.verb === "make-vsock") makeVsock(fx, request.path);
+    else rmVsock(fx, request.path);
     return 0;
   } catch (e) {
     if (e instanceof Failure) {
@@ -71,38 +73,41 @@ function coloursWanted(env = process.env): boolean {
 }
 
 /** acquire_cid(): the facts, gathered in systemd's order and logged as systemd logs them. */
-export function gatherFacts(fx: IssueEffects): IssueFacts {
+function gatherFacts(fx: IssueEffects): IssueFacts {
   let virt;
   try {
     virt = fx.detectVirtualization();
   } catch (e) {
-    throw new Failure(`Failed to detect if we run in a VM: ${e instanceof EffectError ? e.strerror : String(e)}`);
+    throw withCause(e, "Failed to detect if we run in a VM");
   }
   const facts: IssueFacts = { inVm: virt.vm && !virt.container, inContainer: virt.container, vsock: false, cid: null };
   if (!facts.inVm) return facts;
-  const errno = fx.probeVsock();
-  if (errno !== 0) {
-    const text = libcStrerror(errno);
-    if (!vsockUnsupported(errno)) throw new Failure(`Unable to test if AF_VSOCK is available: ${text}`);
-    log.debug(`AF_VSOCK is not available, ignoring: ${text}`);
+  try {
+    fx.probeVsock();
+  } catch (e) {
+    if (!(e instanceof SysError) || !vsockUnsupported(e.code)) throw withCause(e, "Unable to test if AF_VSOCK is available");
+    log.debug(`AF_VSOCK is not available, ignoring: ${e.strerror}`);
     return facts;
   }
   facts.vsock = true;
-  const r = fx.localCid();
-  if ("cid" in r) {
-    log.debug(`Local AF_VSOCK CID: ${r.cid}`);
-    facts.cid = r.cid;
-    return facts;
+  let cid: number;
+  try {
+    cid = fx.localCid();
+  } catch (e) {
+    if (!(e instanceof SysError)) throw e;
+    switch (cidFailure(e.code)) {
+      case "absent":
+        log.debug(`/dev/vsock is not available (even though AF_VSOCK is), ignoring: ${e.strerror}`);
+        return facts;
+      case "unassigned":
+        return facts;
+      case "error":
+        throw withCause(e, "Failed to query host's AF_VSOCK CID");
+    }
   }
-  switch (cidFailure(r.errno)) {
-    case "absent":
-      log.debug(`/dev/vsock is not available (even though AF_VSOCK is), ignoring: ${r.strerror}`);
-      return facts;
-    case "unassigned":
-      return facts;
-    case "error":
-      throw new Failure(`Failed to query host's AF_VSOCK CID: ${r.strerror}`);
-  }
+  log.debug(`Local AF_VSOCK CID: ${cid}`);
+  facts.cid = cid;
+  return facts;
 }
 
 function makeVsock(fx: IssueEffects, path: string | null): void {
@@ -118,14 +123,7 @@ function makeVsock(fx: IssueEffects, path: string | null): void {
   try {
     fx.writeIssueFile(path, plan.content);
   } catch (e) {
-    if (!(e instanceof IssueWriteError)) throw e;
-    const what = {
-      mkdir: `Failed to create parent directories of '${path}'`,
-      create: `Failed to create '${path}'`,
-      chmod: `Failed to adjust access mode of '${path}'`,
-      rename: `Failed to move '${path}' into place`,
-    }[e.step];
-    throw new Failure(`${what}: ${e.strerror}`);
+    throw e instanceof SysError ? withCause(e, writeFailure(path, e.syscall)) : e;
   }
 }
 
@@ -138,8 +136,7 @@ function rmVsock(fx: IssueEffects, path: string | null): void {
   try {
     removed = fx.removeFile(path);
   } catch (e) {
-    if (e instanceof EffectError) throw new Failure(`Failed to remove '${path}': ${e.strerror}`);
-    throw e;
+    throw withCause(e, `Failed to remove '${path}'`);
   }
   if (removed) say(LOG_DEBUG, `Successfully removed '${path}'.`);
   else say(LOG_DEBUG, `File '${path}' does not exist, no operation executed.`);

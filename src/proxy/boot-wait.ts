@@ -19,10 +19,11 @@
 // deadline. An attempt that is itself slow (the vsock-mux OK wait, a vsock connect timeout) is not cut
 // short, so the total may overrun the deadline by one attempt.
 
+import type { ErrnoName } from "../../ffi/errno.ts";
 import { Failure } from "../shared/failure.ts";
 
 /** Error codes (errno names) that mean "the VM or its service is not up yet: try again". */
-export const NOT_UP_YET: ReadonlySet<string> = new Set([
+export const NOT_UP_YET: ReadonlySet<string> = new Set<ErrnoName>([
   "ENOENT",
   "ECONNREFUSED",
   "EAGAIN",

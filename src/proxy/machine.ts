@@ -17,32 +17,33 @@
 import { statSync } from "node:fs";
 import { SysError, strerror } from "../../ffi/errors.ts";
 import { Errno as E } from "../../ffi/errno.ts";
+import { VMADDR_CID_ANY } from "../../ffi/sockaddr.ts";
 import { log } from "../shared/log.ts";
-import { VMADDR_CID_ANY } from "../shared/vsock-address.ts";
 import { VarlinkConnection } from "../varlink/client.ts";
 import { varlinkErrorToErrno } from "../varlink/errors.ts";
 import { JsonNumber, type JsonObject } from "../varlink/json.ts";
 import { Failure, withCause } from "../shared/failure.ts";
+import type { ListedMachine, MachineListing, MachineTarget, RuntimeScope } from "./core.ts";
 
-export type RuntimeScope = "user" | "system";
+/** In the order the proxy asks them. */
 export const SCOPES: readonly RuntimeScope[] = ["user", "system"];
 
-export type Env = Record<string, string | undefined>;
+type Env = Record<string, string | undefined>;
 
-export const SYSTEM_RUNTIME_DIR_ENV = "SYSTEMD_SSH_SYSTEM_RUNTIME_DIR";
-export const MACHINED_SOCKET = "systemd/machine/io.systemd.Machine";
+const SYSTEM_RUNTIME_DIR_ENV = "SYSTEMD_SSH_SYSTEM_RUNTIME_DIR";
+const MACHINED_SOCKET = "systemd/machine/io.systemd.Machine";
 const NO_SUCH_MACHINE = "io.systemd.Machine.NoSuchMachine";
 const LIST = "io.systemd.Machine.List";
 
 /** The scope's runtime directory cannot be determined (the user scope without a usable $XDG_RUNTIME_DIR). */
-export class NoRuntimeDirectory extends Failure {
+class NoRuntimeDirectory extends Failure {
   constructor(readonly reason: string) {
     super(reason, "ENXIO");
   }
 }
 
 /** systemd's runtime_directory_generic(): /run/SUFFIX for the system, $XDG_RUNTIME_DIR/SUFFIX for the user. */
-export function runtimeDirectory(scope: RuntimeScope, suffix: string, env: Env = process.env): string {
+function runtimeDirectory(scope: RuntimeScope, suffix: string, env: Env): string {
   if (scope === "system") {
     const override = env[SYSTEM_RUNTIME_DIR_ENV];
     const base = override?.startsWith("/") ? override : "/run";
@@ -58,12 +59,12 @@ function joinPath(a: string, b: string): string {
   return `${a.replace(/\/+$/, "")}/${b.replace(/^\/+/, "")}`;
 }
 
-export function machinedAddress(scope: RuntimeScope, env: Env = process.env): string {
+function machinedAddress(scope: RuntimeScope, env: Env): string {
   return runtimeDirectory(scope, MACHINED_SOCKET, env);
 }
 
 /** sd_varlink_error_to_errno() applied the way ssh-proxy prints it: strerror, or the error's name. */
-export function varlinkCallFailure(error: string, parameters: JsonObject): string {
+function varlinkCallFailure(error: string, parameters: JsonObject): string {
   const errno = varlinkErrorToErrno(error, parameters);
   return errno === E.EBADR ? error : strerror(errno);
 }
@@ -72,10 +73,10 @@ const callFailed = (what: string, code?: string) =>
   new Failure(`Failed to issue ${LIST}() varlink call: ${what}`, code);
 
 /** Connect to the scope's machined. Throws Failure with systemd's message. */
-export function connectMachined(scope: RuntimeScope, env: Env = process.env, timeoutMs?: number): VarlinkConnection {
+function connectMachined(scope: RuntimeScope, env: Env): VarlinkConnection {
   const address = machinedAddress(scope, env);
   try {
-    return VarlinkConnection.connect(address, timeoutMs === undefined ? {} : { timeoutMs });
+    return VarlinkConnection.connect(address);
   } catch (e) {
     // sd-varlink's own debug line for a connect that failed (not for a socket that could not be made).
     if (e instanceof SysError && e.syscall !== "socket") log.debug(`json-stream: Failed to connect to ${address}: ${e.strerror}`);
@@ -87,8 +88,8 @@ export function connectMachined(scope: RuntimeScope, env: Env = process.env, tim
  * fetch_machine(): the List reply's parameters for NAME in one scope, or null when that machined answers
  * NoSuchMachine. Throws Failure with systemd's message for everything else.
  */
-export function fetchMachine(name: string, scope: RuntimeScope, env: Env = process.env, timeoutMs?: number): JsonObject | null {
-  const link = connectMachined(scope, env, timeoutMs);
+function fetchMachine(name: string, scope: RuntimeScope, env: Env): JsonObject | null {
+  const link = connectMachined(scope, env);
   try {
     const reply = link.call(LIST, { name });
     if (reply.error === null) return reply.parameters;
@@ -103,7 +104,7 @@ export function fetchMachine(name: string, scope: RuntimeScope, env: Env = proce
 }
 
 /** What ssh-proxy reads from a List reply. */
-export interface MachineInfo {
+interface MachineInfo {
   class: string;
   service: string | null;
   /** VMADDR_CID_ANY when the reply has none. */
@@ -118,7 +119,7 @@ const parseFailed = (errno: number) => new Failure(`Failed to parse Varlink repl
  * in the order they appear (for each: a wrong type or null EINVAL, then a repeated field ENOTUNIQ, then a
  * CID beyond 32 bits ERANGE), then a missing class ENXIO.
  */
-export function dispatchMachine(parameters: JsonObject): MachineInfo {
+function dispatchMachine(parameters: JsonObject): MachineInfo {
   const seen = new Set<string>();
   let klass: string | null = null;
   let service: string | null = null;
@@ -131,7 +132,7 @@ export function dispatchMachine(parameters: JsonObject): MachineInfo {
     if (seen.has(key)) throw parseFailed(E.ENOTUNIQ);
     seen.add(key);
     if (key === "vSockCid") {
-      if (n! > 0xffffffffn) throw parseFailed(34 /* ERANGE */);
+      if (n! > 0xffffffffn) throw parseFailed(E.ERANGE);
       cid = Number(n);
     } else if (key === "class") klass = value as string;
     else service = value as string;
@@ -140,10 +141,8 @@ export function dispatchMachine(parameters: JsonObject): MachineInfo {
   return { class: klass, service, vSockCid: cid };
 }
 
-export type MachineTarget = { kind: "container"; path: string } | { kind: "vm"; cid: number };
-
 /** Where ssh-proxy goes for a machine of this description, found in `scope`; Failure when it cannot. */
-export function machineTarget(name: string, info: MachineInfo, scope: RuntimeScope, env: Env = process.env): MachineTarget {
+function machineTarget(name: string, info: MachineInfo, scope: RuntimeScope, env: Env): MachineTarget {
   if (info.class === "container") {
     if (info.service !== "systemd-nspawn") {
       // systemd prints a missing service through printf's "%s", which glibc renders as "(null)".
@@ -160,7 +159,7 @@ export function machineTarget(name: string, info: MachineInfo, scope: RuntimeSco
 }
 
 /** The container's exported sshd socket must exist and be a socket (stat() follows symlinks, as systemd's check does). */
-export function checkExportSocket(path: string): void {
+function checkExportSocket(path: string): void {
   let st;
   try {
     st = statSync(path);
@@ -177,14 +176,15 @@ export function checkExportSocket(path: string): void {
   }
 }
 
-export interface ResolvedMachine {
-  scope: RuntimeScope;
-  info: MachineInfo;
-  target: MachineTarget;
+/** Where machine/NAME leads for a List reply found in `scope`: the reply checked, the export socket too. */
+function reachMachine(name: string, parameters: JsonObject, scope: RuntimeScope, env: Env): MachineTarget {
+  const target = machineTarget(name, dispatchMachine(parameters), scope, env);
+  if (target.kind === "container") checkExportSocket(target.path);
+  return target;
 }
 
-/** Look NAME up (user scope first, then the system on NoSuchMachine) and work out where to connect. */
-export function resolveMachine(name: string, env: Env = process.env): ResolvedMachine {
+/** The lookup the proxy makes for machine/NAME: the user scope first, then the system's on NoSuchMachine. */
+export function lookupMachine(name: string, env: Env = process.env): MachineTarget {
   let scope: RuntimeScope = "user";
   let reply: JsonObject | null;
   try {
@@ -204,13 +204,44 @@ export function resolveMachine(name: string, env: Env = process.env): ResolvedMa
   if (reply === null) {
     throw new Failure(`No machine ${name} is registered with systemd-machined (user or system scope).`, "ESRCH");
   }
-  const info = dispatchMachine(reply);
-  return { scope, info, target: machineTarget(name, info, scope, env) };
+  return reachMachine(name, reply, scope, env);
 }
 
-/** The lookup the proxy makes for machine/NAME (target.ts): where to connect, the export socket checked. */
-export function lookupMachine(name: string, env: Env = process.env): MachineTarget {
-  const { target } = resolveMachine(name, env);
-  if (target.kind === "container") checkExportSocket(target.path);
-  return target;
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+
+/** A List reply's machine with what machine/NAME would do, had it been found in `scope`. */
+function listed(parameters: JsonObject, scope: RuntimeScope, env: Env): ListedMachine {
+  const name = str(parameters.get("name")) ?? "?";
+  const row = { name, class: str(parameters.get("class")) ?? "-", service: str(parameters.get("service")) ?? "-" };
+  try {
+    return { ...row, target: reachMachine(name, parameters, scope, env), why: null };
+  } catch (e) {
+    if (!(e instanceof Failure)) throw e;
+    return { ...row, target: null, why: e.message };
+  }
+}
+
+/** Enumerate one scope's machines (List with "more"); NoSuchMachine means none. */
+export function listScope(scope: RuntimeScope, env: Env = process.env): MachineListing {
+  try {
+    const link = connectMachined(scope, env);
+    try {
+      const machines: ListedMachine[] = [];
+      for (const reply of link.callMore(LIST, {})) {
+        if (reply.error === NO_SUCH_MACHINE) break;
+        if (reply.error !== null) throw callFailed(varlinkCallFailure(reply.error, reply.parameters));
+        machines.push(listed(reply.parameters, scope, env));
+      }
+      return { scope, ok: true, machines };
+    } catch (e) {
+      if (e instanceof SysError) throw callFailed(e.strerror);
+      throw e;
+    } finally {
+      link.close();
+    }
+  } catch (e) {
+    if (e instanceof NoRuntimeDirectory) return { scope, ok: false, error: `${e.reason}.` };
+    if (e instanceof Failure) return { scope, ok: false, error: e.message };
+    throw e;
+  }
 }

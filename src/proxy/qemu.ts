@@ -11,22 +11,17 @@
 // Unlike libvirt-ssh-proxy, which says only "No usable vsock found", we say in one line which domain was
 // looked for, on which URI(s), and what each one answered.
 //
-// Everything libvirt is injected (LibvirtDeps), so tests drive each branch; the real one is ffi/libvirt.ts.
+// Everything libvirt is injected (LibvirtEffects), so tests drive each branch; the real one is ffi/libvirt.ts.
 //
 // Test hook: $SYSTEMD_SSH_LIBVIRT_SYSTEM_URI and $SYSTEMD_SSH_LIBVIRT_SESSION_URI replace qemu:///system
 // and qemu:///session (e.g. with libvirt's test driver, test:///PATH/node.xml), in the manner of systemd's
 // $SYSTEMD_* test variables. Messages name the URI actually tried.
 
 import type { Connection, Domain } from "../../ffi/libvirt.ts";
+import type { ErrnoName } from "../../ffi/errno.ts";
+import { VMADDR_CID_ANY } from "../../ffi/sockaddr.ts";
 import { Failure } from "../shared/failure.ts";
-
-export type QemuScope = "system" | "session";
-
-/** The qemu host forms: `scope` null for plain qemu/X (system, then session). */
-export interface QemuSpec {
-  scope: QemuScope | null;
-  domain: string;
-}
+import type { LibvirtListing, QemuScope, QemuSpec } from "./core.ts";
 
 export const SYSTEM_URI = "qemu:///system";
 export const SESSION_URI = "qemu:///session";
@@ -35,12 +30,13 @@ export const SESSION_URI_ENV = "SYSTEMD_SSH_LIBVIRT_SESSION_URI";
 
 export const VSOCK_CID_PATH = "/domain/devices/vsock/cid/@address";
 
-/** What the lookup needs from libvirt: ffi/libvirt.ts's shapes, which tests fake (a type-only import loads nothing). */
-export type LibvirtDomain = Domain;
-export type LibvirtConnection = Connection;
-export interface LibvirtDeps {
+/**
+ * What the lookup needs from libvirt: ffi/libvirt.ts's Connection and Domain, which tests fake (a type-only
+ * import loads nothing).
+ */
+export interface LibvirtEffects {
   /** Throws LibvirtMissing (not installed) or LibvirtError (libvirt's message). */
-  openReadOnly(uri: string): LibvirtConnection;
+  openReadOnly(uri: string): Connection;
   /** The string values of the nodes an XPath selects in a document; null when it is not well-formed. */
   xpathStrings(xml: string, path: string): string[] | null;
   isMissing(e: unknown): boolean;
@@ -86,7 +82,7 @@ export function parseCidAddress(s: string): number | null {
     if (d < 0 || d > 9) return null;
     value = value * 10 + d;
   }
-  return value < 0xffffffff ? value : null;
+  return value < VMADDR_CID_ANY ? value : null;
 }
 
 /** How one URI answered. "no-cid" is the one state waiting can end: a vsock device whose CID is not assigned yet. */
@@ -94,7 +90,7 @@ type Outcome =
   | { ok: true; cid: number }
   | { ok: false; kind: "connect" | "no-domain" | "no-vsock" | "no-cid" | "bad-xml"; detail: string };
 
-function findDomain(conn: LibvirtConnection, key: string): LibvirtDomain | null {
+function findDomain(conn: Connection, key: string): Domain | null {
   const byName = conn.lookupByName(key);
   if (byName) return byName;
   const byUuid = conn.lookupByUUIDString(key);
@@ -104,7 +100,7 @@ function findDomain(conn: LibvirtConnection, key: string): LibvirtDomain | null 
 }
 
 /** The first usable CID in a domain's XML, or why there is none. */
-export function cidFromXml(xml: string, xpathStrings: LibvirtDeps["xpathStrings"]): Outcome {
+export function cidFromXml(xml: string, xpathStrings: LibvirtEffects["xpathStrings"]): Outcome {
   const addresses = xpathStrings(xml, VSOCK_CID_PATH);
   if (addresses === null) return { ok: false, kind: "bad-xml", detail: "libvirt's domain XML is not well-formed" };
   for (const a of addresses) {
@@ -117,21 +113,21 @@ export function cidFromXml(xml: string, xpathStrings: LibvirtDeps["xpathStrings"
     : { ok: false, kind: "no-cid", detail: "its vsock device has no CID assigned (is the domain running?)" };
 }
 
-function lookupOn(uri: string, key: string, deps: LibvirtDeps): Outcome {
-  let conn: LibvirtConnection;
+function lookupOn(uri: string, key: string, libvirt: LibvirtEffects): Outcome {
+  let conn: Connection;
   try {
-    conn = deps.openReadOnly(uri);
+    conn = libvirt.openReadOnly(uri);
   } catch (e) {
-    if (deps.isLibvirtError(e)) return { ok: false, kind: "connect", detail: `cannot connect: ${e.message}` };
+    if (libvirt.isLibvirtError(e)) return { ok: false, kind: "connect", detail: `cannot connect: ${e.message}` };
     throw e;
   }
   try {
     const dom = findDomain(conn, key);
     if (dom === null) return { ok: false, kind: "no-domain", detail: "no such domain (by name, UUID or ID)" };
     try {
-      return cidFromXml(dom.xml(), deps.xpathStrings);
+      return cidFromXml(dom.xml(), libvirt.xpathStrings);
     } catch (e) {
-      if (deps.isLibvirtError(e)) return { ok: false, kind: "connect", detail: `cannot read the domain's XML: ${e.message}` };
+      if (libvirt.isLibvirtError(e)) return { ok: false, kind: "connect", detail: `cannot read the domain's XML: ${e.message}` };
       throw e;
     } finally {
       dom.free();
@@ -143,7 +139,7 @@ function lookupOn(uri: string, key: string, deps: LibvirtDeps): Outcome {
 
 // Error codes, for --wait (boot-wait.ts retries only "not up yet" codes): a vsock without a CID is a
 // domain that is starting; everything else is final.
-const CODE: Record<Exclude<Outcome, { ok: true }>["kind"], string> = {
+const CODE: Record<Exclude<Outcome, { ok: true }>["kind"], ErrnoName> = {
   connect: "ENOTCONN",
   "no-domain": "ESRCH",
   "no-vsock": "ENXIO",
@@ -152,16 +148,16 @@ const CODE: Record<Exclude<Outcome, { ok: true }>["kind"], string> = {
 };
 
 /** Resolve a qemu host spec to the domain's CID. Throws Failure with our one line. */
-export function resolveQemuCid(spec: QemuSpec, deps: LibvirtDeps): number {
-  const uris = urisFor(spec, deps.euid, deps.env);
+export function resolveQemuCid(spec: QemuSpec, libvirt: LibvirtEffects): number {
+  const uris = urisFor(spec, libvirt.euid, libvirt.env);
   if (spec.domain === "") throw new Failure("No libvirt domain named in the host (expected qemu/NAME, qemu:system/NAME or qemu:session/NAME).", "EINVAL");
   const failures: { uri: string; outcome: Exclude<Outcome, { ok: true }> }[] = [];
   for (const uri of uris) {
     let outcome: Outcome;
     try {
-      outcome = lookupOn(uri, spec.domain, deps);
+      outcome = lookupOn(uri, spec.domain, libvirt);
     } catch (e) {
-      if (deps.isMissing(e)) {
+      if (libvirt.isMissing(e)) {
         throw new Failure(
           `Cannot look up libvirt domain ${spec.domain} at ${uris.join(" or ")}: libvirt is not installed (libvirt.so.0 cannot be loaded).`,
           "ELIBACC",
@@ -181,7 +177,7 @@ export function resolveQemuCid(spec: QemuSpec, deps: LibvirtDeps): number {
 }
 
 /** The real libvirt, through ffi/libvirt.ts and ffi/libxml2.ts (both load their library on first call). */
-export async function realLibvirtDeps(env: Record<string, string | undefined> = process.env): Promise<LibvirtDeps> {
+export async function realLibvirt(env: Record<string, string | undefined> = process.env): Promise<LibvirtEffects> {
   const [lv, xml] = await Promise.all([import("../../ffi/libvirt.ts"), import("../../ffi/libxml2.ts")]);
   return {
     openReadOnly: lv.openReadOnly,
@@ -193,28 +189,23 @@ export async function realLibvirtDeps(env: Record<string, string | undefined> = 
   };
 }
 
-/** One URI's domains that have a usable CID, for `systemd-ssh machines`; or why the URI cannot be listed. */
-export type LibvirtListing =
-  | { scope: QemuScope; uri: string; ok: true; domains: { name: string; cid: number }[] }
-  | { scope: QemuScope; uri: string; ok: false; error: string };
-
 /**
  * List the domains with a CID on each URI qemu/NAME would ask (the root rule included). null when libvirt
  * is not installed: then there is nothing to say about it.
  */
-export function listLibvirt(deps: LibvirtDeps): LibvirtListing[] | null {
-  const uris = urisFor({ scope: null, domain: "" }, deps.euid, deps.env);
+export function listLibvirt(libvirt: LibvirtEffects): LibvirtListing[] | null {
+  const uris = urisFor({ scope: null, domain: "" }, libvirt.euid, libvirt.env);
   const scopes: QemuScope[] = ["system", "session"];
   const out: LibvirtListing[] = [];
   for (const [i, uri] of uris.entries()) {
     const scope = scopes[i]!;
     try {
-      const conn = deps.openReadOnly(uri);
+      const conn = libvirt.openReadOnly(uri);
       try {
         const domains: { name: string; cid: number }[] = [];
         for (const dom of conn.listAll()) {
           try {
-            const r = cidFromXml(dom.xml(), deps.xpathStrings);
+            const r = cidFromXml(dom.xml(), libvirt.xpathStrings);
             if (r.ok) domains.push({ name: dom.name(), cid: r.cid });
           } finally {
             dom.free();
@@ -225,8 +216,8 @@ export function listLibvirt(deps: LibvirtDeps): LibvirtListing[] | null {
         conn.close();
       }
     } catch (e) {
-      if (deps.isMissing(e)) return null;
-      if (!deps.isLibvirtError(e)) throw e;
+      if (libvirt.isMissing(e)) return null;
+      if (!libvirt.isLibvirtError(e)) throw e;
       out.push({ scope, uri, ok: false, error: `cannot connect: ${e.message}` });
     }
   }

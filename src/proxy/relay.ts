@@ -25,7 +25,8 @@
 //   A half-close alone (stdin at EOF, stdout still read) changes nothing.
 // Any other failure ends the relay with Failure (one line, exit status 1).
 
-import { Errno, errnoCode, strerror, SysError } from "../../ffi/errors.ts";
+import { Errno, errnoCode } from "../../ffi/errno.ts";
+import { strerror } from "../../ffi/errors.ts";
 import * as io from "../../ffi/io.ts";
 import { close, SHUT_WR, shutdown } from "../../ffi/socket.ts";
 import { log } from "../shared/log.ts";

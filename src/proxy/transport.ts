@@ -39,7 +39,8 @@
 // Cost on the fd-passing path: five system calls and a read of the peer's /proc/PID/maps (about 0.4 ms in
 // a compiled binary, measured: first calls through bun:ffi, most of it).
 
-import { Errno, SysError } from "../../ffi/errors.ts";
+import { Errno } from "../../ffi/errno.ts";
+import { SysError } from "../../ffi/errors.ts";
 import { fileId, readFile } from "../../ffi/io.ts";
 import { AF_UNIX } from "../../ffi/sockaddr.ts";
 import { peerPid, queuedBytes, socketFamily } from "../../ffi/socket.ts";

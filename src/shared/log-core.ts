@@ -1,14 +1,14 @@
-// What systemd's log functions do to a message before it goes anywhere (src/basic/log.c), shared by all
-// three tools' loggers (src/shared/log.ts for the proxy and systemd-ssh-issue, src/generator/glog.ts for the
-// generator): the message is formatted into a LINE_MAX buffer, so it is cut after 2047 bytes (in the middle
-// of a UTF-8 sequence if that is where byte 2047 falls), then split into one record per line at every run of
-// '\r' and '\n', empty pieces dropped. Messages here are byte strings (src/shared/raw-bytes.ts): one
-// character per byte, exactly what systemd's C string holds.
+// What systemd's log functions do to a message before it goes anywhere (src/basic/log.c), for the logger of
+// all three tools (src/shared/log.ts) and its sinks (there and in src/shared/log-kmsg.ts): the message is
+// formatted into a LINE_MAX buffer, so it is cut after 2047 bytes (in the middle of a UTF-8 sequence if that
+// is where byte 2047 falls), then split into one record per line at every run of '\r' and '\n', empty
+// pieces dropped. Messages here are byte strings (src/shared/raw-bytes.ts): one character per byte, exactly
+// what systemd's C string holds.
 //
 // Also the parts of a record that do not depend on the target: the colours of a terminal, the kmsg prefix.
 
 /** glibc's LINE_MAX: the size of systemd's message buffer, its terminating NUL included. */
-export const LINE_MAX = 2048;
+const LINE_MAX = 2048;
 
 /** The records a message becomes (byte strings). */
 export function logLines(message: string): string[] {
@@ -24,10 +24,10 @@ export function logLines(message: string): string[] {
   return lines;
 }
 
-export const ANSI_NORMAL = "\x1b[0m";
+const ANSI_NORMAL = "\x1b[0m";
 
 /** The colour systemd's log_dispatch() gives a level on a terminal, or null for none. */
-export function colourFor(level: number): string | null {
+function colourFor(level: number): string | null {
   if (level <= 3) return "\x1b[0;1;31m";
   if (level === 4) return "\x1b[0;1;38;5;185m";
   if (level === 5) return "\x1b[0;1;39m";

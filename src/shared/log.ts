@@ -1,21 +1,15 @@
-// Logging the way systemd's tools log: syslog levels, $SYSTEMD_LOG_LEVEL, records on stderr (never stdout:
-// the proxy's stdout carries a file descriptor). A message becomes its records as systemd's do (cut at
-// LINE_MAX, one record per line: src/shared/log-core.ts, shared with the generator's logger).
+// Logging the way systemd's tools log (src/basic/log.c), one logger for all three tools: syslog levels, the
+// settings systemd reads ($SYSTEMD_LOG_LEVEL, $SYSTEMD_LOG_TARGET, and for a generator run by systemd the
+// kernel command line's systemd.log_level=/systemd.log_target=/debug), and a sink the records go to. A
+// message becomes its records as systemd's do (src/shared/log-core.ts).
 //
-// consola does the dispatching (levels, reporters); it is created on the first message that passes the
-// level filter, so a proxy run that logs nothing never loads it.
+// The console sink and the null sink live here; the kmsg sink, which only the generator uses, lives in
+// src/shared/log-kmsg.ts, so the proxy (one process per ssh connection) never loads it.
 
-import type { ConsolaInstance, LogObject } from "consola/core";
-import { consoleRecord, kmsgRecord, logLines } from "./log-core.ts";
+import { consoleRecord, logLines } from "./log-core.ts";
+import type { CmdlineItem } from "./proc-cmdline.ts";
 import { utf8Bytes } from "./raw-bytes.ts";
 
-// node:fs is loaded on the first line written: loading it costs the proxy about 1 ms on every connection,
-// and a proxy run that succeeds writes nothing.
-const writeSync = (fd: number, data: Uint8Array): number => (require("node:fs") as typeof import("node:fs")).writeSync(fd, data);
-
-export const LOG_EMERG = 0;
-export const LOG_ALERT = 1;
-export const LOG_CRIT = 2;
 export const LOG_ERR = 3;
 export const LOG_WARNING = 4;
 export const LOG_NOTICE = 5;
@@ -25,97 +19,110 @@ export const LOG_DEBUG = 7;
 const LEVEL_NAMES = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
 
 /** systemd's log_level_from_string(): a name or a number 0..7; null when invalid. */
-export function parseLogLevel(s: string): number | null {
+function parseLogLevel(s: string): number | null {
   const i = LEVEL_NAMES.indexOf(s);
   if (i >= 0) return i;
   if (/^[0-7]$/.test(s)) return Number(s);
   return null;
 }
 
-export type LogTarget = "console" | "kmsg";
+/** The targets we have: systemd's others fall back to these, as they do without a journal or syslog socket. */
+export type LogTarget = "console" | "kmsg" | "null";
 
-/** Where lines go. The kmsg sink is given the syslog priority prefix; the console sink is not. */
-export interface LogSink {
-  /**
-   * `bytes`: `line` is a byte string (see src/shared/raw-bytes.ts: one character per byte, e.g. a path
-   * named in bytes that are not UTF-8), to be written byte for byte rather than encoded as UTF-8.
-   */
-  write(level: number, line: string, bytes?: boolean): void;
+/** systemd's log_target_from_string(), mapped onto the targets we have; null when invalid. */
+function parseLogTarget(s: string): LogTarget | null {
+  switch (s) {
+    case "console":
+    case "journal":
+    case "syslog":
+      return "console";
+    case "kmsg":
+    case "journal-or-kmsg":
+    case "syslog-or-kmsg":
+    case "auto":
+      return "kmsg";
+    case "null":
+      return "null";
+    default:
+      return null;
+  }
 }
 
-const encode = (text: string, bytes: boolean): Buffer => Buffer.from(text, bytes ? "latin1" : "utf8");
+interface LogSettings {
+  maxLevel: number;
+  target: LogTarget;
+}
 
-let stderrIsTty: boolean | undefined;
+type Env = Record<string, string | undefined>;
 
-export const consoleSink: LogSink = {
-  write(level, line, bytes = false) {
-    stderrIsTty ??= !("NO_COLOR" in process.env) && process.env.SYSTEMD_LOG_COLOR !== "0" && isatty(2);
-    writeSync(2, encode(consoleRecord(level, line, stderrIsTty), bytes));
-  },
-};
+/**
+ * The one place that reads systemd's log settings: log_parse_environment(), and with `generator`
+ * log_setup_generator() before it (kmsg when systemd runs us: $SYSTEMD_EXEC_PID is our PID or "*"; then the
+ * kernel command line, read only in that case). Invalid values are ignored; the environment wins. `start`:
+ * the settings before these are read.
+ */
+export function logSettings(
+  env: Env,
+  start: LogSettings = { maxLevel: LOG_INFO, target: "console" },
+  generator?: { kernelCommandLine: () => CmdlineItem[] },
+): LogSettings {
+  const s = { ...start };
+  const execPid = env.SYSTEMD_EXEC_PID;
+  if (generator && (execPid === "*" || execPid === String(process.pid))) {
+    s.target = "kmsg";
+    for (const { key, value } of generator.kernelCommandLine()) {
+      if (key === "debug" && value === null) s.maxLevel = LOG_DEBUG;
+      else if (key === "systemd.log_target" && value !== null) s.target = parseLogTarget(value) ?? s.target;
+      else if (key === "systemd.log_level" && value !== null) s.maxLevel = parseLogLevel(value) ?? s.maxLevel;
+    }
+  }
+  if (env.SYSTEMD_LOG_TARGET !== undefined) s.target = parseLogTarget(env.SYSTEMD_LOG_TARGET) ?? s.target;
+  if (env.SYSTEMD_LOG_LEVEL !== undefined) s.maxLevel = parseLogLevel(env.SYSTEMD_LOG_LEVEL) ?? s.maxLevel;
+  return s;
+}
 
-/** isatty(3), with node:tty loaded only when asked (it is not on the proxy's path). */
-export function isatty(fd: number): boolean {
+/** Where records go: `line` is a byte string (src/shared/raw-bytes.ts), written byte for byte. */
+export interface LogSink {
+  write(level: number, line: string): void;
+}
+
+// node:fs is loaded on the first line written: loading it costs the proxy about 1 ms on every connection,
+// and a proxy run that succeeds writes nothing; so does a boot whose generator logs nothing.
+export const writeSync = (fd: number, data: Uint8Array): number => (require("node:fs") as typeof import("node:fs")).writeSync(fd, data);
+
+/** Colour on stderr: a terminal, unless $NO_COLOR, $SYSTEMD_COLORS=0 or $SYSTEMD_LOG_COLOR=0 say no. */
+function stderrColour(env: Env = process.env): boolean {
+  if ("NO_COLOR" in env || env.SYSTEMD_COLORS === "0" || env.SYSTEMD_LOG_COLOR === "0") return false;
   try {
-    return (require("node:tty") as typeof import("node:tty")).isatty(fd);
+    // node:tty is loaded only when a line is written.
+    return (require("node:tty") as typeof import("node:tty")).isatty(2);
   } catch {
     return false;
   }
 }
 
-/** A sink writing `<PRI>ident[pid]: message` records to /dev/kmsg (or another path, for tests). */
-export function kmsgSink(ident: string, path = "/dev/kmsg"): LogSink {
-  let fd: number | null | undefined;
-  return {
-    write(level, line, bytes = false) {
-      if (fd === undefined) {
-        try {
-          fd = require("node:fs").openSync(path, "w") as number;
-        } catch {
-          fd = null;
-        }
-      }
-      const record = kmsgRecord(level, ident, process.pid, line);
-      if (fd === null) return consoleSink.write(level, line, bytes);
-      try {
-        writeSync(fd, encode(record, bytes));
-      } catch {
-        consoleSink.write(level, line, bytes);
-      }
-    },
-  };
-}
+let colour: boolean | undefined;
 
-// consola's numeric levels: 0 fatal/error, 1 warn, 2 log, 3 info, 4 debug. We keep the syslog level in the
-// log object's tag so the reporter can print with systemd's semantics.
-function consolaLevel(level: number): number {
-  if (level <= LOG_ERR) return 0;
-  if (level === LOG_WARNING) return 1;
-  if (level <= LOG_INFO) return 3;
-  return 4;
-}
+/** stderr (never stdout: the proxy's stdout carries a file descriptor); write errors are ignored, as systemd's. */
+export const consoleSink: LogSink = {
+  write(level, line) {
+    colour ??= stderrColour();
+    try {
+      writeSync(2, Buffer.from(consoleRecord(level, line, colour), "latin1"));
+    } catch {}
+  },
+};
 
-/** Marks a byte-string message in the tag that carries its level through consola. */
-const BYTES_TAG = " bytes";
+export const nullSink: LogSink = { write() {} };
 
 export class Logger {
   /** Maximum level printed; systemd's default is info. */
-  maxLevel: number;
-  sink: LogSink;
-  private consola: ConsolaInstance | undefined;
+  maxLevel = LOG_INFO;
+  sink: LogSink = consoleSink;
 
-  constructor(opts: { maxLevel?: number; sink?: LogSink } = {}) {
-    this.maxLevel = opts.maxLevel ?? LOG_INFO;
-    this.sink = opts.sink ?? consoleSink;
-  }
-
-  /** Apply $SYSTEMD_LOG_LEVEL, as systemd's log_parse_environment() does. Invalid values are ignored. */
-  parseEnvironment(env: Record<string, string | undefined> = process.env): this {
-    const lvl = env.SYSTEMD_LOG_LEVEL;
-    if (lvl !== undefined) {
-      const parsed = parseLogLevel(lvl);
-      if (parsed !== null) this.maxLevel = parsed;
-    }
+  /** Apply $SYSTEMD_LOG_LEVEL, as systemd's log_parse_environment() does (the console stays the target). */
+  parseEnvironment(env: Env = process.env): this {
+    this.maxLevel = logSettings(env, { maxLevel: this.maxLevel, target: "console" }).maxLevel;
     return this;
   }
 
@@ -123,16 +130,16 @@ export class Logger {
     return level <= this.maxLevel;
   }
 
+  /** A message in text (encoded as UTF-8, as systemd's C string of it would be). */
   log(level: number, message: string): void {
-    if (!this.enabled(level)) return;
-    this.instance().log({ level: consolaLevel(level), tag: String(level), args: [message] } as Partial<LogObject>);
+    if (this.enabled(level)) this.logBytes(level, utf8Bytes(message));
   }
 
-  /** log(), for a message that is a byte string (it names paths or arguments exactly as given). */
-  logBytes(level: number, message: string): void {
+  /** A message that is a byte string (it names paths or arguments exactly as given); bound, to be passed on. */
+  logBytes = (level: number, message: string): void => {
     if (!this.enabled(level)) return;
-    this.instance().log({ level: consolaLevel(level), tag: `${level}${BYTES_TAG}`, args: [message] } as Partial<LogObject>);
-  }
+    for (const line of logLines(message)) this.sink.write(level, line);
+  };
 
   error(message: string): void {
     this.log(LOG_ERR, message);
@@ -148,31 +155,6 @@ export class Logger {
   }
   debug(message: string): void {
     this.log(LOG_DEBUG, message);
-  }
-
-  private instance(): ConsolaInstance {
-    if (this.consola) return this.consola;
-    // Loaded on first use: the proxy's successful path never logs, and should not pay for it.
-    const { createConsola } = require("consola/core") as typeof import("consola/core");
-    const sink = () => this.sink;
-    this.consola = createConsola({
-      level: 5,
-      // consola's default reporters write info to stdout; ours writes every level to our sink only.
-      reporters: [
-        {
-          log: (o: LogObject) => {
-            const bytes = o.tag.endsWith(BYTES_TAG);
-            const level = Number(bytes ? o.tag.slice(0, -BYTES_TAG.length) : o.tag);
-            const message = o.args.map(String).join(" ");
-            // Sinks get byte strings: systemd cuts and splits the message's bytes.
-            for (const line of logLines(bytes ? message : utf8Bytes(message))) sink().write(level, line, true);
-          },
-        },
-      ],
-      // systemd prints every message; consola would fold repeats of the same line.
-      throttle: 0,
-    });
-    return this.consola;
   }
 }
 

@@ -49,17 +49,13 @@ export function pathSimplify(path: string, byteString = false): string {
 
 /** path_make_absolute_cwd() followed by path_simplify(), as parse_path_argument() does. */
 export function absolutePathArgument(path: string, cwd: () => string, byteString = false): string {
-  const abs = path.startsWith("/") ? path : joinPath(cwd(), path);
+  const abs = path.startsWith("/") ? path : pathJoin(cwd(), path);
   return pathSimplify(abs, byteString);
 }
 
-/** path_join() of two parts: exactly one slash between them. */
-function joinPath(a: string, b: string): string {
+/** path_join() of two parts: a slash between them unless one is there already (so "a/" + "/b" keeps both). */
+export function pathJoin(a: string, b: string): string {
   if (a === "") return b;
   if (b === "") return a;
-  const aSlash = a.endsWith("/");
-  const bSlash = b.startsWith("/");
-  if (aSlash && bSlash) return a + b.slice(1);
-  if (aSlash || bSlash) return a + b;
-  return `${a}/${b}`;
+  return a.endsWith("/") || b.startsWith("/") ? a + b : `${a}/${b}`;
 }

@@ -4,6 +4,8 @@
 //
 // Pure: interface names are resolved through the injected SocketEnv. Strings are byte strings (latin1).
 
+import type { ErrnoName } from "../../ffi/errno.ts";
+import { VMADDR_CID_ANY, VMADDR_PORT_ANY } from "../../ffi/sockaddr.ts";
 import { safeAtou, type ParseResult } from "./parse-number.ts";
 import { parseVsockCid } from "./vsock-address.ts";
 
@@ -17,27 +19,22 @@ export interface SocketEnv {
   /** socket_ipv6_is_supported(): /proc/net/if_inet6 exists. */
   ipv6Supported(): boolean;
   /** An interface name to its index; an errno name (e.g. "ENODEV") when there is none. */
-  resolveInterface(name: string): number | string;
+  resolveInterface(name: string): number | ErrnoName;
   /** An interface index to its name, or null when there is no such interface. */
   interfaceName(index: number): string | null;
 }
 
-export type Parsed = { ok: true; address: SocketAddress } | { ok: false; errno: string };
+export type Parsed = { ok: true; address: SocketAddress } | { ok: false; errno: ErrnoName };
 
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const SOCK_SEQPACKET = 5;
-const VMADDR_CID_ANY = 0xffffffff;
-const VMADDR_PORT_ANY = 0xffffffff;
 const SUN_PATH_SIZE = 108;
 const IFNAMSIZ = 16;
 const ALTIFNAMSIZ = 128;
 
-const fail = (errno: string): Parsed => ({ ok: false, errno });
+const fail = (errno: ErrnoName): Parsed => ({ ok: false, errno });
 
-function errnoOf(r: ParseResult): string {
-  return r.ok ? "" : r.error;
-}
 
 /** inet_pton(AF_INET) as glibc does it: exactly four decimal octets, no leading zeros. */
 export function inetPton4(s: string): Uint8Array | null {
@@ -218,7 +215,7 @@ function parseVsock(rest: string, type: number, cidAny: boolean): Parsed {
   if (colon < 0) return fail("EINVAL");
   const portText = rest.slice(colon + 1);
   const port = safeAtou(portText);
-  if (!port.ok) return fail(errnoOf(port));
+  if (!port.ok) return fail(port.error);
   if (port.value === VMADDR_PORT_ANY) return fail("EINVAL");
   const cidText = rest.slice(0, colon);
   let cid = VMADDR_CID_ANY;
@@ -335,7 +332,7 @@ export function cescape(s: string): string {
   return out;
 }
 
-export type Printed = { ok: true; text: string } | { ok: false; errno: string };
+export type Printed = { ok: true; text: string } | { ok: false; errno: ErrnoName };
 
 /** socket_address_print(): refuses what socket_address_verify() refuses (e.g. vsock-seqpacket). */
 export function printSocketAddress(a: SocketAddress, env: Pick<SocketEnv, "interfaceName">): Printed {

@@ -6,25 +6,25 @@
 // 0x40000000's vendor signature against systemd's table. Only where the kernel will not let us run code
 // (no executable memory) do we fall back to its view of CPUID, and say so in the debug log.
 
-import { errnoFromName } from "../../ffi/errno.ts";
+import { Errno, errnoCode, type ErrnoName } from "../../ffi/errno.ts";
 import type { CpuidRegisters } from "../../ffi/cpuid.ts";
-
-export type Errno = string;
+import type { SysError } from "../../ffi/errors.ts";
+import { strerrorName } from "./strerror.ts";
 
 /** What detection reads. Paths are absolute; contents are byte strings (latin1). */
 export interface Probe {
   /** Whole file, or the errno name ("ENOENT", "EACCES", …). */
-  readFile(path: string): string | { errno: Errno };
+  readFile(path: string): string | { errno: ErrnoName };
   /** access(path, F_OK): null when it exists, else the errno name. */
-  access(path: string): Errno | null;
+  access(path: string): ErrnoName | null;
   /** Names in a directory, or the errno name. */
-  readdir(path: string): string[] | { errno: Errno };
+  readdir(path: string): string[] | { errno: ErrnoName };
   /** Our PID (detect_container() trusts $container only in PID 1). */
   pid: number;
   /** Our own environment. */
   getenv(name: string): string | undefined;
   /** Whether /sys/fs/cgroup is cgroup2 (cg_all_unified()); an errno name when unknown. */
-  cgroupUnified(): boolean | Errno;
+  cgroupUnified(): boolean | ErrnoName;
   /** process.arch style: "x64", "arm64", … */
   arch: string;
   /** CPUID for `leaf` (subleaf 0); x86-64 only. Throws when the instruction cannot be run here. */
@@ -47,12 +47,21 @@ export const CPUID_VENDORS: ReadonlyArray<readonly [string, string]> = [
 
 const CONTAINER_NAMES = new Set(["lxc", "lxc-libvirt", "systemd-nspawn", "docker", "podman", "rkt", "wsl", "proot", "pouch"]);
 
-function isErr(x: unknown): x is { errno: Errno } {
+/** A read that detection cannot do without failed: systemd's detect_*() return its errno, we throw it. */
+function readFailed(path: string, errno: ErrnoName): SysError {
+  const { SysError } = require("../../ffi/errors.ts") as typeof import("../../ffi/errors.ts");
+  return new SysError(`read ${path}`, Errno[errno]);
+}
+
+/** An errno value by its name, as the probe reports it (Linux names every errno it returns). */
+const nameOf = (n: number): ErrnoName => errnoCode(n) as ErrnoName;
+
+function isErr(x: unknown): x is { errno: ErrnoName } {
   return typeof x === "object" && x !== null && "errno" in x;
 }
 
 /** read_one_line_file(): the first line (up to \n, \r or NUL); with the byte count read, as systemd returns it. */
-function readOneLine(p: Probe, path: string): { line: string; count: number } | { errno: Errno } {
+function readOneLine(p: Probe, path: string): { line: string; count: number } | { errno: ErrnoName } {
   const all = p.readFile(path);
   if (isErr(all)) return all;
   const m = /[\n\r\0]/.exec(all);
@@ -74,7 +83,7 @@ function readOneLine(p: Probe, path: string): { line: string; count: number } | 
 }
 
 /** The environment variable `name` of PID 1 (getenv_for_pid()); null when unset. */
-function pid1Getenv(p: Probe, name: string): string | null | { errno: Errno } {
+function pid1Getenv(p: Probe, name: string): string | null | { errno: ErrnoName } {
   if (p.pid === 1) return p.getenv(name) ?? null;
   const env = p.readFile("/proc/1/environ");
   if (isErr(env)) return env;
@@ -92,12 +101,12 @@ export class VirtDetector {
     for (const [path, id] of [["/run/.containerenv", "podman"], ["/.dockerenv", "docker"]] as const) {
       const e = this.probe.access(path);
       if (e === null) return id;
-      if (e !== "ENOENT") this.debug(`Checking if ${path} exists failed, ignoring: ${strerror(e)}`);
+      if (e !== "ENOENT") this.debug(`Checking if ${path} exists failed, ignoring: ${strerrorName(e)}`);
     }
     return null;
   }
 
-  private cgroupns(): boolean | Errno {
+  private cgroupns(): boolean | ErrnoName {
     const p = this.probe;
     if (p.access("/proc/self/ns/cgroup") !== null) return false;
     const unified = p.cgroupUnified();
@@ -124,7 +133,7 @@ export class VirtDetector {
     return CONTAINER_NAMES.has(e) ? e : "container-other";
   }
 
-  /** detect_container(): the container manager's id, or null. Throws an Errno string on hard failures. */
+  /** detect_container(): the container manager's id, or null. Throws SysError on hard failures. */
   detectContainer(): string | null {
     if (this.container !== undefined) return this.container;
     const v = this.detectContainerUncached();
@@ -137,26 +146,26 @@ export class VirtDetector {
     const p = this.probe;
     const vz = p.access("/proc/vz");
     if (vz !== null) {
-      if (vz !== "ENOENT") this.debug(`Failed to check if /proc/vz exists, ignoring: ${strerror(vz)}`);
+      if (vz !== "ENOENT") this.debug(`Failed to check if /proc/vz exists, ignoring: ${strerrorName(vz)}`);
     } else {
       const bc = p.access("/proc/bc");
       if (bc === "ENOENT") return "openvz";
-      if (bc !== null) this.debug(`Failed to check if /proc/bc exists, ignoring: ${strerror(bc)}`);
+      if (bc !== null) this.debug(`Failed to check if /proc/bc exists, ignoring: ${strerrorName(bc)}`);
     }
     const osr = readOneLine(p, "/proc/sys/kernel/osrelease");
-    if (isErr(osr)) this.debug(`Failed to read /proc/sys/kernel/osrelease, ignoring: ${strerror(osr.errno)}`);
+    if (isErr(osr)) this.debug(`Failed to read /proc/sys/kernel/osrelease, ignoring: ${strerrorName(osr.errno)}`);
     else if (osr.line.includes("Microsoft") || osr.line.includes("WSL")) return "wsl";
 
     const status = p.readFile("/proc/self/status");
     if (isErr(status)) {
-      this.debug(`Failed to read our own trace PID, ignoring: ${strerror(status.errno)}`);
+      this.debug(`Failed to read our own trace PID, ignoring: ${strerrorName(status.errno)}`);
     } else {
       const m = /^TracerPid:[ \t]*([^\n]*)$/m.exec(status);
       const tracer = m?.[1]?.trim();
       if (tracer !== undefined && tracer !== "0") {
         if (/^[1-9][0-9]*$/.test(tracer)) {
           const comm = readOneLine(p, `/proc/${tracer}/comm`);
-          if (isErr(comm)) this.debug(`Failed to read /proc/${tracer}/comm, ignoring: ${strerror(comm.errno)}`);
+          if (isErr(comm)) this.debug(`Failed to read /proc/${tracer}/comm, ignoring: ${strerrorName(comm.errno)}`);
           else if (comm.line.startsWith("proot")) return "proot";
         } else {
           this.debug("Failed to parse our own tracer PID, ignoring: Invalid argument");
@@ -167,8 +176,8 @@ export class VirtDetector {
     const cm = readOneLine(p, "/run/host/container-manager");
     if (!isErr(cm) && cm.count > 0) return this.translate(cm.line);
     if (isErr(cm) && cm.errno !== "ENOENT") {
-      this.debug(`Failed to read /run/host/container-manager: ${strerror(cm.errno)}`);
-      throw cm.errno;
+      this.debug(`Failed to read /run/host/container-manager: ${strerrorName(cm.errno)}`);
+      throw readFailed("/run/host/container-manager", cm.errno);
     }
 
     if (p.pid === 1) {
@@ -178,11 +187,11 @@ export class VirtDetector {
       const sc = readOneLine(p, "/run/systemd/container");
       if (!isErr(sc) && sc.count > 0) return this.translate(sc.line);
       if (isErr(sc) && sc.errno !== "ENOENT") {
-        this.debug(`Failed to read /run/systemd/container: ${strerror(sc.errno)}`);
-        throw sc.errno;
+        this.debug(`Failed to read /run/systemd/container: ${strerrorName(sc.errno)}`);
+        throw readFailed("/run/systemd/container", sc.errno);
       }
       const e = pid1Getenv(p, "container");
-      if (isErr(e)) this.debug(`Failed to read $container of PID 1, ignoring: ${strerror(e.errno)}`);
+      if (isErr(e)) this.debug(`Failed to read $container of PID 1, ignoring: ${strerrorName(e.errno)}`);
       else if (e !== null && e !== "") return this.translate(e);
     }
 
@@ -190,7 +199,7 @@ export class VirtDetector {
     if (files) return files;
     const ns = this.cgroupns();
     if (ns === true) return "container-other";
-    if (typeof ns === "string") this.debug(`Failed to detect cgroup namespace: ${strerror(ns)}`);
+    if (typeof ns === "string") this.debug(`Failed to detect cgroup namespace: ${strerrorName(ns)}`);
     return null;
   }
 
@@ -209,7 +218,7 @@ export class VirtDetector {
       const s = readOneLine(this.probe, path);
       if (isErr(s)) {
         if (s.errno === "ENOENT") continue;
-        throw s.errno;
+        throw readFailed(path, s.errno);
       }
       for (const [vendor, id] of table) {
         if (s.line.startsWith(vendor)) {
@@ -225,7 +234,7 @@ export class VirtDetector {
   private smbiosVmBit(): "set" | "unset" | "unknown" {
     const raw = this.probe.readFile("/sys/firmware/dmi/entries/0-0/raw");
     if (isErr(raw)) {
-      this.debug(`Unable to read /sys/firmware/dmi/entries/0-0/raw, using the virtualization information found in DMI vendor table, ignoring: ${strerror(raw.errno)}`);
+      this.debug(`Unable to read /sys/firmware/dmi/entries/0-0/raw, using the virtualization information found in DMI vendor table, ignoring: ${strerrorName(raw.errno)}`);
       return "unknown";
     }
     if (raw.length < 20 || raw.charCodeAt(1) < 20) {
@@ -262,7 +271,7 @@ export class VirtDetector {
     const info = this.probe.readFile("/proc/cpuinfo");
     if (isErr(info)) {
       if (info.errno === "ENOENT") return null;
-      throw info.errno;
+      throw readFailed("/proc/cpuinfo", info.errno);
     }
     for (const line of info.split("\n")) {
       if (line.startsWith("vendor_id\t: ")) {
@@ -279,7 +288,7 @@ export class VirtDetector {
 
   private xenDom0(): boolean {
     const f = readOneLine(this.probe, "/sys/hypervisor/properties/features");
-    if (isErr(f) && f.errno !== "ENOENT") throw f.errno;
+    if (isErr(f) && f.errno !== "ENOENT") throw readFailed("/sys/hypervisor/properties/features", f.errno);
     if (!isErr(f)) {
       const m = /^\s*(?:0[xX])?([0-9a-fA-F]+)/.exec(f.line);
       if (m) return (Number.parseInt(m[1]!.slice(-8), 16) & (1 << 11)) !== 0;
@@ -287,7 +296,7 @@ export class VirtDetector {
     const caps = readOneLine(this.probe, "/proc/xen/capabilities");
     if (isErr(caps)) {
       if (caps.errno === "ENOENT") return false;
-      throw caps.errno;
+      throw readFailed("/proc/xen/capabilities", caps.errno);
     }
     return caps.line.split(",").includes("control_d");
   }
@@ -355,7 +364,7 @@ export class VirtDetector {
     const t = readOneLine(this.probe, "/sys/hypervisor/type");
     if (isErr(t)) {
       if (t.errno === "ENOENT") return null;
-      throw t.errno;
+      throw readFailed("/sys/hypervisor/type", t.errno);
     }
     this.debug(`Virtualization ${t.line} found in /sys/hypervisor/type`);
     return t.line === "xen" ? "xen" : "vm-other";
@@ -366,17 +375,17 @@ export class VirtDetector {
     const p = this.probe;
     const hv = readOneLine(p, "/proc/device-tree/hypervisor/compatible");
     if (isErr(hv)) {
-      if (hv.errno !== "ENOENT") throw hv.errno;
+      if (hv.errno !== "ENOENT") throw readFailed("/proc/device-tree/hypervisor/compatible", hv.errno);
       if (p.access("/proc/device-tree/ibm,partition-name") === null && p.access("/proc/device-tree/hmc-managed?") === null &&
           p.access("/proc/device-tree/chosen/qemu,graphic-width") !== null) return "powervm";
       const dir = p.readdir("/proc/device-tree");
       if (isErr(dir)) {
         if (dir.errno === "ENOENT") return null;
-        throw dir.errno;
+        throw readFailed("/proc/device-tree", dir.errno);
       }
       if (dir.some((d) => d.includes("fw-cfg"))) return "qemu";
       const compat = readOneLine(p, "/proc/device-tree/compatible");
-      if (isErr(compat) && compat.errno !== "ENOENT") throw compat.errno;
+      if (isErr(compat) && compat.errno !== "ENOENT") throw readFailed("/proc/device-tree/compatible", compat.errno);
       if (!isErr(compat) && compat.line === "qemu,pseries") return "qemu";
       return null;
     }
@@ -387,7 +396,7 @@ export class VirtDetector {
     return "vm-other";
   }
 
-  /** detect_vm(): the hypervisor's id, or null. Throws an Errno string on hard failures. */
+  /** detect_vm(): the hypervisor's id, or null. Throws SysError on hard failures. */
   detectVm(): string | null {
     if (this.vm !== undefined) return this.vm;
     let other = false;
@@ -471,23 +480,12 @@ export function detectVirtualization(probe: Probe, debug?: Log): Detection {
   return { vm, container };
 }
 
-/**
- * glibc's strerror() text for an errno name ("%m"). Only failure paths print one, so libc (bun:ffi costs
- * the generator about 0.5 ms to load) is loaded here, on first use, not with this module.
- */
-export function strerror(errno: Errno): string {
-  const n = errnoFromName(errno);
-  if (n === null) return `Unknown error ${errno}`;
-  return (require("../../ffi/errors.ts") as typeof import("../../ffi/errors.ts")).strerror(n);
-}
-
 /** The real machine, read through libc (node:fs would cost the generator more to load than its work). */
 export function realProbe(): Probe {
   const ffi = require("../../ffi/fs.ts") as typeof import("../../ffi/fs.ts");
   const { readFile } = require("../../ffi/io.ts") as typeof import("../../ffi/io.ts");
-  const { errnoCode } = require("../../ffi/errno.ts") as typeof import("../../ffi/errno.ts");
   const { fromBytes: latin1 } = require("./raw-bytes.ts") as typeof import("./raw-bytes.ts");
-  const code = (e: unknown): Errno => (e as { code?: string }).code ?? "EIO";
+  const code = (e: unknown): ErrnoName => ((e as { code?: string }).code ?? "EIO") as ErrnoName;
   const readText = (path: string): string => latin1(readFile(path));
   return {
     readFile(path) {
@@ -499,11 +497,11 @@ export function realProbe(): Probe {
     },
     access(path) {
       const e = ffi.access(path, ffi.F_OK);
-      return e === 0 ? null : errnoCode(e);
+      return e === 0 ? null : nameOf(e);
     },
     readdir(path) {
       const names = ffi.readdir(path);
-      return typeof names === "number" ? { errno: errnoCode(names) } : names.map(latin1);
+      return typeof names === "number" ? { errno: nameOf(names) } : names.map(latin1);
     },
     pid: process.pid,
     getenv: (name) => process.env[name],

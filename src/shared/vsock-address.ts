@@ -1,13 +1,8 @@
 // AF_VSOCK CIDs and ports as systemd spells them (vsock_parse_cid()/vsock_parse_port() in
 // src/basic/socket-util.c): the CID names, otherwise safe_atou() numbers.
 
+import { VMADDR_CID_ANY, VMADDR_CID_HOST, VMADDR_CID_HYPERVISOR, VMADDR_CID_LOCAL, VMADDR_PORT_ANY } from "../../ffi/sockaddr.ts";
 import { safeAtou } from "./parse-number.ts";
-
-export const VMADDR_CID_ANY = 0xffffffff;
-export const VMADDR_CID_HYPERVISOR = 0;
-export const VMADDR_CID_LOCAL = 1;
-export const VMADDR_CID_HOST = 2;
-export const VMADDR_PORT_ANY = 0xffffffff;
 
 const CID_NAMES: Record<string, number> = {
   hypervisor: VMADDR_CID_HYPERVISOR,

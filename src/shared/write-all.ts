@@ -1,11 +1,14 @@
-// write(2) until every byte is out. fs.writeSync() is a single write(2), which a nearly full file system
-// (or a pipe) may cut short without any error: the caller would link a truncated file into place, or end
-// with exit status 0 after printing half its output. The next write(2) after a short one reports why.
+// write(2) until every byte is out, for output to a descriptor (stdout). A single write(2) may be cut short
+// by a pipe or a nearly full file system without any error: the caller would end with exit status 0 after
+// printing half its output. The next write(2) after a short one reports why.
 
-import { writeSync } from "node:fs";
+import { SysError } from "../../ffi/errors.ts";
+import { writeAll as writeAllTo } from "../../ffi/fs.ts";
 
-/** Write all of `data` (a string is written as UTF-8) to `fd`; throws what writeSync throws. */
+const encoder = new TextEncoder();
+
+/** Write all of `data` (a string is written as UTF-8) to `fd`; throws SysError("write") on failure (EPIPE: the reader left). */
 export function writeAll(fd: number, data: Uint8Array | string): void {
-  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-  for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+  const err = writeAllTo(fd, typeof data === "string" ? encoder.encode(data) : data);
+  if (err !== 0) throw new SysError("write", err);
 }

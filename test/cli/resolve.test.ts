@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { listenUnix, close } from "../../ffi/socket.ts";
+import { close } from "../../ffi/socket.ts";
+import { listenUnix } from "../../ffi/test-sockets.ts";
 import { startFakeMachined, type FakeMachined } from "../helpers/fake-machined.ts";
 import { runCommand } from "../helpers/sshd.ts";
 import { BINARY, removeDir, tempDir } from "../helpers/tmp.ts";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { proxyCommandWord } from "../../src/shared/shell-quote.ts";
 import { ensureBuilt } from "../helpers/build.ts";
 import { startFakeVsockMux, type FakeVsockMux } from "../helpers/fake-vsock-mux.ts";
-import { startSshd, type TestSshd } from "../helpers/sshd.ts";
+import { runCommand, startSshd, type TestSshd } from "../helpers/sshd.ts";
 import { requireReference } from "../helpers/reference.ts";
 import { PROXY } from "../helpers/tmp.ts";
 
@@ -39,13 +39,7 @@ const ref = requireReference("262");
 
 async function paramiko(target: string, mode: "hello" | "echo", input?: Uint8Array, proxy = PROXY) {
   const proxyCommand = `${proxyCommandWord(proxy)} ${target} 22`;
-  const p = Bun.spawn([PYTHON, CLIENT, proxyCommand, sshd.user, sshd.clientKey, mode], {
-    stdin: input ? new Blob([input]) : "ignore", stdout: "pipe", stderr: "pipe",
-  });
-  const timer = setTimeout(() => p.kill("SIGKILL"), 60000);
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
+  return runCommand([PYTHON, CLIENT, proxyCommand, sshd.user, sshd.clientKey, mode], { stdin: input, timeoutMs: 60000 });
 }
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");

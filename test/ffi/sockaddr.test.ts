@@ -4,8 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import { abi, ABIS, type Arch } from "../../ffi/arch.ts";
 import {
-  AF_UNIX, AF_VSOCK, SOCKADDR_UN_SIZE, SOCKADDR_VM_SIZE, SUN_PATH_OFFSET, SUN_PATH_SIZE,
-  sockaddrUn, sockaddrUnAbstract, sockaddrVm,
+  AF_UNIX, AF_VSOCK, SUN_PATH_SIZE,
+  sockaddrUn, sockaddrVm,
 } from "../../ffi/sockaddr.ts";
 import { compileAndRun, requireCompilerFor } from "../helpers/cross-cc.ts";
 
@@ -69,26 +69,26 @@ for (const arch of Object.keys(ABIS) as Arch[]) {
     test("constants and sockaddr_un", () => {
       expect(facts.AF_UNIX).toBe(AF_UNIX);
       expect(facts.AF_VSOCK).toBe(AF_VSOCK);
-      expect(facts.sizeof_sockaddr_un).toBe(SOCKADDR_UN_SIZE);
-      expect(facts.offsetof_sun_path).toBe(SUN_PATH_OFFSET);
+      expect(facts.sizeof_sockaddr_un).toBe(abi.sockaddr_un.size);
+      expect(facts.offsetof_sun_path).toBe(abi.sockaddr_un.sun_path);
       expect(facts.sizeof_sun_path).toBe(SUN_PATH_SIZE);
     });
 
     test("sockaddr_vm", () => {
-      expect(facts.sizeof_sockaddr_vm).toBe(SOCKADDR_VM_SIZE);
+      expect(facts.sizeof_sockaddr_vm).toBe(abi.sockaddr_vm.size);
       expect([facts.offsetof_svm_family, facts.offsetof_svm_reserved1, facts.offsetof_svm_port, facts.offsetof_svm_cid,
         facts.offsetof_svm_flags, facts.offsetof_svm_zero]).toEqual([0, 2, 4, 8, 12, 13]);
     });
 
     test("a path address: bytes and length include the terminating NUL", () => {
       const sa = sockaddrUn("/run/ssh-unix-local/socket");
-      expect(sa.length).toBe(SUN_PATH_OFFSET + "/run/ssh-unix-local/socket".length + 1);
+      expect(sa.length).toBe(abi.sockaddr_un.sun_path + "/run/ssh-unix-local/socket".length + 1);
       expect(toHex(sa.bytes)).toBe(samples[0]!);
     });
 
     test("an abstract address: leading NUL, exact length", () => {
-      const sa = sockaddrUnAbstract("abstract");
-      expect(sa.length).toBe(SUN_PATH_OFFSET + 9);
+      const sa = sockaddrUn("\0abstract");
+      expect(sa.length).toBe(abi.sockaddr_un.sun_path + 9);
       expect(toHex(sa.bytes)).toBe(samples[1]!);
     });
 
@@ -101,12 +101,12 @@ for (const arch of Object.keys(ABIS) as Arch[]) {
 
 describe("limits", () => {
   test("the longest path that fits is 107 bytes; 108 does not", () => {
-    expect(sockaddrUn(`/${"a".repeat(106)}`).length).toBe(SOCKADDR_UN_SIZE);
+    expect(sockaddrUn(`/${"a".repeat(106)}`).length).toBe(abi.sockaddr_un.size);
     expect(() => sockaddrUn(`/${"a".repeat(107)}`)).toThrow(RangeError);
   });
   test("abstract names may use all 108 bytes", () => {
-    expect(sockaddrUnAbstract("a".repeat(107)).length).toBe(SOCKADDR_UN_SIZE);
-    expect(() => sockaddrUnAbstract("a".repeat(108))).toThrow(RangeError);
+    expect(sockaddrUn(`\0${"a".repeat(107)}`).length).toBe(abi.sockaddr_un.size);
+    expect(() => sockaddrUn(`\0${"a".repeat(108)}`)).toThrow(RangeError);
   });
   test("empty paths, embedded NULs and out-of-range vsock values are refused", () => {
     expect(() => sockaddrUn("")).toThrow(RangeError);
@@ -117,6 +117,6 @@ describe("limits", () => {
   test("each address owns its ArrayBuffer, sized to the struct", () => {
     const sa = sockaddrVm(3, 22);
     expect(sa.bytes.byteOffset).toBe(0);
-    expect(sa.bytes.buffer.byteLength).toBe(SOCKADDR_VM_SIZE);
+    expect(sa.bytes.buffer.byteLength).toBe(abi.sockaddr_vm.size);
   });
 });

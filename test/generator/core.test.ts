@@ -3,15 +3,16 @@
 // messages written out here, from systemd 262's (and 257's) source and strings.
 
 import { describe, expect, test } from "bun:test";
-import { generate, type Credential, type Facts, type Tree } from "../../src/generator/core.ts";
+import type { ErrnoName } from "../../ffi/errno.ts";
+import { run as generate, type Credential, type Facts, type Tree } from "../../src/generator/core.ts";
 import { formFor } from "../../src/generator/versions.ts";
 
 const ARROW = "\xe2\x86\x92";
 
-function memTree(dest = "/gen"): Tree & { files: Map<string, string>; links: Map<string, string>; fail: Map<string, string> } {
+function memTree(dest = "/gen"): Tree & { files: Map<string, string>; links: Map<string, string>; fail: Map<string, ErrnoName> } {
   const files = new Map<string, string>();
   const links = new Map<string, string>();
-  const fail = new Map<string, string>();
+  const fail = new Map<string, ErrnoName>();
   return {
     dest, files, links, fail,
     createFile(name, content) {
@@ -146,7 +147,7 @@ describe("VM branch", () => {
   });
 
   test("detection fails", () => {
-    const { out, logs } = run(facts({ detectContainer: () => { throw "EIO"; } }));
+    const { out, logs } = run(facts({ detectContainer: () => ({ errno: "EIO" }) }));
     expect(logs).toContain("<3>Failed to detect if we run in a VM: Input/output error");
     expect(logs).toContain("<3>Failed to detect if we run in a container: Input/output error");
     expect(out.exitStatus).toBe(1);
@@ -159,7 +160,7 @@ describe("container branch", () => {
     expect(tree.files.get("sshd-unix-export.socket")).toBe(EXPORT);
     expect(logs).toContain(`<7>Binding SSH to AF_UNIX socket /run/host/unix-export/ssh\n${ARROW} connect via 'ssh unix/run/systemd/nspawn/???/unix-export/ssh' from host`);
   });
-  for (const e of ["EROFS", "EACCES", "EPERM"]) {
+  for (const e of ["EROFS", "EACCES", "EPERM"] as const) {
     test(`${e}: no export socket`, () => {
       const { tree, logs } = run(facts({ detectContainer: () => "lxc", exportDirAccess: () => e }));
       expect(tree.files.has("sshd-unix-export.socket")).toBe(false);
@@ -185,7 +186,7 @@ describe("write failures", () => {
     const tree = memTree();
     tree.fail.set("sockets.target.wants/sshd-unix-local.socket", "ENOTDIR");
     const { out, logs } = run(facts({ detectVm: () => null }), tree);
-    expect(logs).toContain('<3>Failed to create symlink "/gen/sockets.target.wants/sshd-unix-local.socket": Not a directory');
+    expect(logs).toContain("<3>Failed to create symlink /gen/sockets.target.wants/sshd-unix-local.socket: Not a directory");
     expect(out.exitStatus).toBe(1);
   });
   test("an existing symlink is fine", () => {

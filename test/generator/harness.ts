@@ -5,7 +5,8 @@
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GenLog } from "../../src/generator/glog.ts";
+import { parseArgs } from "../../src/generator/args.ts";
+import { nullSink, Logger } from "../../src/shared/log.ts";
 import { runGenerator } from "../../src/generator/main.ts";
 import type { Reference } from "../helpers/reference.ts";
 import { printfArg, shQuote } from "../helpers/shell.ts";
@@ -151,10 +152,12 @@ export function runOurs(c: Case, root: string, version = "262"): Snapshot {
   const { env, dest, dirs } = prepare(root, c);
   const m = new Map<string, string>(Object.entries({ ...env, SYSTEMD_SSH_TARGET_VERSION: version }));
   m.set("SYSTEMD_PROC_CMDLINE", c.cmdline);
-  const log = new GenLog();
-  log.capture = true;
-  const status = runGenerator(dirs, m, log);
-  const stderr = log.records.map((r) => `${r.line}\n`).join("").replace(OUR_EXTRA_DEBUG, "");
+  const lines: string[] = [];
+  const request = parseArgs(dirs);
+  if (request.kind === "explain") throw new Error("runOurs: not a generator run");
+  // Every target but null collects the records.
+  const status = runGenerator(request, m, new Logger(), (target) => (target === "null" ? nullSink : { write: (_level, line) => void lines.push(line) }));
+  const stderr = lines.map((l) => `${l}\n`).join("").replace(OUR_EXTRA_DEBUG, "");
   return { tree: snapshot(dest), status, stderr };
 }
 

@@ -2,8 +2,9 @@
 // it see a plain KVM guest instead of the docker container this machine looks like, so systemd-ssh-issue's
 // make-vsock runs for real (creating an AF_VSOCK socket and reading our CID; nothing connects). Root only.
 
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { snapshotModes } from "./byte-tree.ts";
 
 export interface ChrootResult {
   code: number;
@@ -60,27 +61,6 @@ export function inVmChroot(cmds: string[][], scratch: string, env: Record<string
   for (const [i, r] of out.entries()) {
     if (r.code >= 125 && r.code <= 127 && /^chroot: /m.test(r.stderr)) throw new Error(`the chroot did not run ${cmds[i]![0]}: ${r.stderr.trim()}`);
   }
-  return out;
-}
-
-/** A directory's contents: path → "dir MODE", "file MODE <content as JSON>" or "link -> TARGET" (bytes). */
-export function snapshotModes(dir: string): Record<string, string> {
-  const b = (s: string) => Buffer.from(s, "latin1");
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string) => {
-    for (const name of readdirSync(b(d), { encoding: "buffer" }).map((x) => x.toString("latin1")).sort()) {
-      const p = `${d}/${name}`;
-      const r = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(b(p));
-      const mode = (st.mode & 0o7777).toString(8);
-      if (st.isSymbolicLink()) out[r] = `link -> ${readlinkSync(b(p), { encoding: "buffer" }).toString("latin1")}`;
-      else if (st.isDirectory()) {
-        out[r] = `dir ${mode}`;
-        walk(p, r);
-      } else out[r] = `file ${mode} ${JSON.stringify(readFileSync(b(p), "latin1"))}`;
-    }
-  };
-  walk(dir, "");
   return out;
 }
 

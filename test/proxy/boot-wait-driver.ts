@@ -1,15 +1,15 @@
-// Test driver for src/proxy/boot-wait.ts with the real socket calls and the real vsock-mux handshake, run as
-// its own process (the handshake blocks, so the peer must live in another process: the test's).
+// Test driver for src/proxy/boot-wait.ts around the proxy's own open step (open.ts: the real connect and
+// the real vsock-mux handshake), run as its own process (the handshake blocks, so the peer must live in
+// another process: the test's).
 //   bun boot-wait-driver.ts PATH PORT WAIT_MS [MARKER]
 // MARKER: a file created once the first attempt has failed, so a test can make the peer appear only after
 // that, however slowly this process started.
 // Hands the connected socket over stdout like the proxy, or prints the proxy's error line and exits 1.
 import { writeFileSync } from "node:fs";
-import { SysError } from "../../ffi/errors.ts";
-import * as sock from "../../ffi/socket.ts";
+import { sendFd } from "../../ffi/socket.ts";
 import { retryUntilUp, DEFAULT_DELAYS } from "../../src/proxy/boot-wait.ts";
-import { Failure } from "../../src/shared/failure.ts";
-import { sendConnect, skipOkLine } from "../../src/proxy/vsock-mux.ts";
+import { realEffects } from "../../src/proxy/effects.ts";
+import { openTarget } from "../../src/proxy/open.ts";
 
 const [path, port, waitMs, marker] = process.argv.slice(2) as [string, string, string, string | undefined];
 let attempts = 0;
@@ -18,26 +18,12 @@ try {
     () => {
       attempts++;
       if (attempts === 2 && marker) writeFileSync(marker, "");
-      let fd: number;
-      try {
-        fd = sock.connectUnix(path);
-      } catch (e) {
-        if (e instanceof SysError) throw new Failure(`Failed to connect to AF_UNIX socket ${path}: ${e.strerror}`, e.code);
-        throw e;
-      }
-      try {
-        sendConnect(fd, path, port);
-        skipOkLine(fd, path, port);
-      } catch (e) {
-        sock.close(fd);
-        throw e;
-      }
-      return fd;
+      return openTarget(realEffects, { kind: "vsock-mux", path, port });
     },
     { timeoutMs: Number(waitMs), ...DEFAULT_DELAYS },
     `vsock-mux/${path} port ${port}`,
   );
-  sock.sendFd(1, fd);
+  sendFd(1, fd);
   process.stderr.write(`attempts=${attempts}\n`);
   process.exit(0);
 } catch (e) {

@@ -5,7 +5,6 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { close } from "../../ffi/socket.ts";
-import { parseProxyArgs } from "../../src/proxy/args.ts";
 import { isNotUpYet, parseWaitSeconds, retryUntilUp, type WaitClock } from "../../src/proxy/boot-wait.ts";
 import { Failure } from "../../src/shared/failure.ts";
 import { readAll, runFdpass } from "../helpers/fdpass.ts";
@@ -207,13 +206,6 @@ describe("systemd-ssh-proxy --wait=SECONDS and $SYSTEMD_SSH_PROXY_WAIT", () => {
     if (!("SYSTEMD_SSH_PROXY_WAIT" in extra)) delete e.SYSTEMD_SSH_PROXY_WAIT;
     return e;
   };
-
-  test("parsing: --wait=S before HOST PORT; --wait without '=' is not ours (positional, like systemd)", () => {
-    expect(parseProxyArgs(["--wait=30", "vsock-mux/x", "22"])).toEqual({ transport: "auto", waitMs: 30_000, host: "vsock-mux/x", port: "22" });
-    expect(parseProxyArgs(["--relay", "--wait=0.5", "unix/x", "22"])).toEqual({ transport: "relay", waitMs: 500, host: "unix/x", port: "22" });
-    expect(() => parseProxyArgs(["--wait", "30", "unix/x", "22"])).toThrow("Expected two arguments: host and port.");
-    expect(() => parseProxyArgs(["--wait=soon", "unix/x", "22"])).toThrow('Invalid wait time in --wait=: "soon" (expected seconds, e.g. 30 or 2.5).');
-  });
 
   test("the binary waits through a booting multiplexer and hands over the socket", async () => {
     await ensureBuilt();

@@ -4,7 +4,8 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
-import { accept, close, listenUnix, recv, sendAll } from "../../ffi/socket.ts";
+import { close, recv, sendAll } from "../../ffi/socket.ts";
+import { accept, listenUnix } from "../../ffi/test-sockets.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
 import { requireReference } from "../helpers/reference.ts";
 import { printfArg, shQuote } from "../helpers/shell.ts";

@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { close, listenUnix } from "../../ffi/socket.ts";
+import { close } from "../../ffi/socket.ts";
+import { listenUnix } from "../../ffi/test-sockets.ts";
 import { startFakeMachined, type FakeAnswer, type FakeMachine } from "../helpers/fake-machined.ts";
 import { readAll, runFdpass } from "../helpers/fdpass.ts";
 import { requireReference } from "../helpers/reference.ts";

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { SysError } from "../../ffi/errors.ts";
-import { runProxy, type ProxyDeps } from "../../src/proxy/run.ts";
+import { realEffects, type ProxyEffects } from "../../src/proxy/effects.ts";
+import { runProxy } from "../../src/proxy/main.ts";
 import { log } from "../../src/shared/log.ts";
 import { startFakeMachined, startFakeMachinedProcess, type FakeMachined } from "../helpers/fake-machined.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
@@ -104,10 +105,10 @@ describe("machine/NAME of class vm (injected vsock connector)", () => {
     removeDir(root);
   });
 
-  /** Deps that record vsock connects and refuse them; nothing may be handed off. */
-  function recordingDeps() {
+  /** Effects that record vsock connects and refuse them; nothing may be handed off. */
+  function recordingEffects() {
     const vsock: [number, number][] = [];
-    const deps: ProxyDeps = {
+    const effects: ProxyEffects = {
       connectUnix: () => {
         throw new Error("no unix connect expected");
       },
@@ -119,8 +120,9 @@ describe("machine/NAME of class vm (injected vsock connector)", () => {
         throw new Error("no hand-off expected");
       },
       close: () => {},
+      lookups: realEffects.lookups,
     };
-    return { deps, vsock };
+    return { effects, vsock };
   }
 
   async function run(args: string[], machines: object[]) {
@@ -128,8 +130,8 @@ describe("machine/NAME of class vm (injected vsock connector)", () => {
     // The client blocks this process while it waits, so the fake answers from a child process.
     const fake = await startFakeMachinedProcess(join(root, "systemd/machine/io.systemd.Machine"), { machines: machines as never });
     try {
-      const { deps, vsock } = recordingDeps();
-      const code = await runProxy(args, deps);
+      const { effects, vsock } = recordingEffects();
+      const code = await runProxy(args, effects);
       return { code, vsock, lines: [...lines], calls: fake.calls() };
     } finally {
       await fake.stop();

@@ -6,10 +6,12 @@
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { close, listenUnix } from "../../ffi/socket.ts";
+import { close } from "../../ffi/socket.ts";
+import { listenUnix } from "../../ffi/test-sockets.ts";
 import { SESSION_URI_ENV, SYSTEM_URI_ENV } from "../../src/proxy/qemu.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
 import { HAVE_LIBVIRT, HAVE_SESSION_DAEMON, requireOrSkip, writeNode } from "../helpers/libvirt.ts";
+import { runSync } from "../helpers/spawn.ts";
 import { BINARY, PROXY, removeDir, tempDir } from "../helpers/tmp.ts";
 
 // Each test starts processes that load libvirt (a dlopen of 50-150 ms on a busy machine) or a daemon.
@@ -68,8 +70,8 @@ describe.skipIf(!requireOrSkip(HAVE_SESSION_DAEMON, "libvirt's session daemon (l
       };
       const prefix = uid !== null ? ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups"] : [];
       run = (cmd) => {
-        const r = Bun.spawnSync([...prefix, ...cmd], { env, stderr: "pipe" });
-        return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+        const r = runSync([...prefix, ...cmd], { env });
+        return { code: r.status, out: r.stdout, err: r.stderr };
       };
       // define only: these domains are never started.
       for (const f of ["vm.xml", "auto.xml"]) {
@@ -146,11 +148,11 @@ describe.skipIf(!requireOrSkip(HAVE_LIBVIRT, "libvirt (libvirt0)") || !CAN_UNSHA
     const lib = libvirtFile();
     expect(lib).not.toBeNull();
     // libvirt.so.0 replaced by an empty file in a private mount namespace: dlopen() fails as if absent.
-    const r = Bun.spawnSync(
+    const r = runSync(
       ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount --bind /dev/null "$0" && exec "$@"', lib!, PROXY, "qemu/vm1", "22"],
-      { env: { ...process.env, [SYSTEM_URI_ENV]: "", [SESSION_URI_ENV]: "" }, stderr: "pipe" },
+      { env: { ...(process.env as Record<string, string>), [SYSTEM_URI_ENV]: "", [SESSION_URI_ENV]: "" } },
     );
-    expect({ code: r.exitCode, err: r.stderr.toString() }).toEqual({
+    expect({ code: r.status, err: r.stderr }).toEqual({
       code: 1,
       err: "Cannot look up libvirt domain vm1 at qemu:///system: libvirt is not installed (libvirt.so.0 cannot be loaded).\n",
     });

@@ -5,9 +5,10 @@
 // Prints "connect CID PORT" on stdout for each vsock connect instead of making it; the proxy's log lines
 // go to stderr; the exit status is the proxy's.
 import { close, socketpair } from "../../ffi/socket.ts";
-import { runProxy, type ProxyDeps } from "../../src/proxy/run.ts";
+import { realEffects, type ProxyEffects } from "../../src/proxy/effects.ts";
+import { runProxy } from "../../src/proxy/main.ts";
 
-const deps: ProxyDeps = {
+const effects: ProxyEffects = {
   connectUnix: () => {
     throw new Error("unexpected AF_UNIX connect");
   },
@@ -17,5 +18,6 @@ const deps: ProxyDeps = {
   },
   handOff: () => {},
   close,
+  lookups: realEffects.lookups,
 };
-process.exit(await runProxy(process.argv.slice(2), deps));
+process.exit(await runProxy(process.argv.slice(2), effects));

@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Connection } from "../../ffi/libvirt.ts";
 import { xpathStrings } from "../../ffi/libxml2.ts";
-import { parseHostSpec } from "../../src/proxy/host-spec.ts";
+import { parseHostSpec, type QemuSpec } from "../../src/proxy/core.ts";
 import {
   cidFromXml,
   parseDomainId,
@@ -15,12 +16,14 @@ import {
   SESSION_URI_ENV,
   SYSTEM_URI_ENV,
   urisFor,
-  type LibvirtConnection,
-  type LibvirtDeps,
-  type QemuSpec,
+  type LibvirtEffects,
 } from "../../src/proxy/qemu.ts";
 import { HAVE_LIBVIRT, nodeXml, requireOrSkip, writeNode } from "../helpers/libvirt.ts";
+import { runCommand } from "../helpers/sshd.ts";
+import { runSync } from "../helpers/spawn.ts";
 import { BINARY, removeDir, tempDir } from "../helpers/tmp.ts";
+
+const ENV = process.env as Record<string, string>;
 
 // Each test starts processes that load libvirt (a dlopen of 50-150 ms on a busy machine) or a daemon.
 setDefaultTimeout(30_000);
@@ -38,8 +41,8 @@ function fakeLibvirt(
 ) {
   const calls: string[] = [];
   let open = 0;
-  const deps: LibvirtDeps = {
-    openReadOnly(uri): LibvirtConnection {
+  const libvirt: LibvirtEffects = {
+    openReadOnly(uri): Connection {
       calls.push(`open ${uri}`);
       if (opts.missing) throw new Missing("no libvirt.so.0");
       const u = uris[uri];
@@ -65,12 +68,12 @@ function fakeLibvirt(
     euid: opts.euid ?? 1000,
     env: opts.env ?? {},
   };
-  return { deps, calls, openHandles: () => open };
+  return { libvirt, calls, openHandles: () => open };
 }
 
-function outcome(spec: QemuSpec, deps: LibvirtDeps): number | { message: string; code?: string } {
+function outcome(spec: QemuSpec, libvirt: LibvirtEffects): number | { message: string; code?: string } {
   try {
-    return resolveQemuCid(spec, deps);
+    return resolveQemuCid(spec, libvirt);
   } catch (e) {
     return { message: (e as Error).message, code: (e as { code?: string }).code };
   }
@@ -107,14 +110,14 @@ describe("the lookup's rules (injected libvirt)", () => {
 
   test("name, then UUID, then ID (only for a number), on each URI", () => {
     const f = fakeLibvirt({ [S]: { domains: [] }, [U]: { domains: [{ name: "other", id: 7, xml: domXml(CID42) }] } });
-    expect(outcome({ scope: null, domain: "7" }, f.deps)).toBe(42);
+    expect(outcome({ scope: null, domain: "7" }, f.libvirt)).toBe(42);
     expect(f.calls).toEqual(["open qemu:///system", "name 7", "uuid 7", "id 7", "open qemu:///session", "name 7", "uuid 7", "id 7"]);
     expect(f.openHandles()).toBe(0);
   });
 
   test("a name that is found is not tried as UUID or ID", () => {
     const f = fakeLibvirt({ [S]: { domains: [{ name: "7", xml: domXml(CID42) }] } });
-    expect(outcome({ scope: "system", domain: "7" }, f.deps)).toBe(42);
+    expect(outcome({ scope: "system", domain: "7" }, f.libvirt)).toBe(42);
     expect(f.calls).toEqual(["open qemu:///system", "name 7"]);
   });
 
@@ -137,12 +140,12 @@ describe("the lookup's rules (injected libvirt)", () => {
       [S]: { domains: [{ name: "vm", xml: domXml("") }] },
       [U]: { domains: [{ name: "vm", xml: domXml(CID42) }] },
     });
-    expect(outcome({ scope: null, domain: "vm" }, f.deps)).toBe(42);
+    expect(outcome({ scope: null, domain: "vm" }, f.libvirt)).toBe(42);
   });
 
   test("every failure in one line, naming the domain and each URI tried", () => {
     const f = fakeLibvirt({ [U]: { domains: [{ name: "vm", xml: domXml("<vsock model='virtio'><cid auto='yes'/></vsock>") }] } });
-    expect(outcome({ scope: null, domain: "vm" }, f.deps)).toEqual({
+    expect(outcome({ scope: null, domain: "vm" }, f.libvirt)).toEqual({
       message:
         "No usable vsock found for libvirt domain vm: qemu:///system: cannot connect: Failed to connect socket; " +
         "qemu:///session: its vsock device has no CID assigned (is the domain running?).",
@@ -159,7 +162,7 @@ describe("the lookup's rules (injected libvirt)", () => {
     [{ [S]: { domains: [{ name: "vm", xml: "<domain" }] } }, "libvirt's domain XML is not well-formed", "EBADMSG"],
   ])("qemu:system/vm: %#", (uris, detail, code) => {
     const f = fakeLibvirt(uris);
-    expect(outcome({ scope: "system", domain: "vm" }, f.deps)).toEqual({
+    expect(outcome({ scope: "system", domain: "vm" }, f.libvirt)).toEqual({
       message: `No usable vsock found for libvirt domain vm at qemu:///system: ${detail}.`,
       code,
     });
@@ -168,7 +171,7 @@ describe("the lookup's rules (injected libvirt)", () => {
 
   test("as root, qemu/X names only the system URI", () => {
     const f = fakeLibvirt({ [S]: { domains: [] }, [U]: { domains: [{ name: "vm", xml: domXml(CID42) }] } }, { euid: 0 });
-    expect(outcome({ scope: null, domain: "vm" }, f.deps)).toEqual({
+    expect(outcome({ scope: null, domain: "vm" }, f.libvirt)).toEqual({
       message: "No usable vsock found for libvirt domain vm at qemu:///system: no such domain (by name, UUID or ID).",
       code: "ESRCH",
     });
@@ -177,7 +180,7 @@ describe("the lookup's rules (injected libvirt)", () => {
 
   test("libvirt not installed", () => {
     const f = fakeLibvirt({}, { missing: true });
-    expect(outcome({ scope: null, domain: "vm" }, f.deps)).toEqual({
+    expect(outcome({ scope: null, domain: "vm" }, f.libvirt)).toEqual({
       message: "Cannot look up libvirt domain vm at qemu:///system or qemu:///session: libvirt is not installed (libvirt.so.0 cannot be loaded).",
       code: "ELIBACC",
     });
@@ -185,7 +188,7 @@ describe("the lookup's rules (injected libvirt)", () => {
 
   test("an empty name", () => {
     const f = fakeLibvirt({});
-    expect(outcome({ scope: null, domain: "" }, f.deps)).toMatchObject({ code: "EINVAL" });
+    expect(outcome({ scope: null, domain: "" }, f.libvirt)).toMatchObject({ code: "EINVAL" });
     expect(f.calls).toEqual([]);
   });
 });
@@ -237,12 +240,9 @@ describe.skipIf(!requireOrSkip(HAVE_LIBVIRT, "libvirt (libvirt0, libvirt-clients
     removeDir(dir);
   });
 
-  function resolve(host: string, env: Record<string, string> = {}) {
-    const r = Bun.spawnSync([BINARY, "resolve", host, "22"], {
-      env: { ...process.env, [SYSTEM_URI_ENV]: uri, [SESSION_URI_ENV]: emptyUri, ...env },
-      stderr: "pipe",
-    });
-    return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+  function resolve(host: string, env: Record<string, string> = {}, port = "22") {
+    const r = runSync([BINARY, "resolve", host, port], { env: { ...ENV, [SYSTEM_URI_ENV]: uri, [SESSION_URI_ENV]: emptyUri, ...env } });
+    return { code: r.status, out: r.stdout, err: r.stderr };
   }
 
   test.each([
@@ -294,13 +294,10 @@ describe.skipIf(!requireOrSkip(HAVE_LIBVIRT, "libvirt (libvirt0, libvirt-clients
 
   /** The proxy with the real lookup and a recording connector, in its own process (qemu-driver.ts). */
   async function proxy(args: string[], systemUri: string) {
-    const p = Bun.spawn([process.execPath, join(import.meta.dir, "qemu-driver.ts"), ...args], {
-      env: { ...process.env, [SYSTEM_URI_ENV]: systemUri, [SESSION_URI_ENV]: emptyUri },
-      stdout: "pipe",
-      stderr: "pipe",
+    const r = await runCommand([process.execPath, join(import.meta.dir, "qemu-driver.ts"), ...args], {
+      env: { ...ENV, [SYSTEM_URI_ENV]: systemUri, [SESSION_URI_ENV]: emptyUri },
     });
-    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-    return { code, connects: out.split("\n").filter(Boolean), lines: err.split("\n").filter(Boolean) };
+    return { code: r.code, connects: r.stdout.split("\n").filter(Boolean), lines: r.stderr.split("\n").filter(Boolean) };
   }
 
   test("the proxy goes to the CID through the vsock path (connect injected)", async () => {
@@ -348,7 +345,7 @@ describe.skipIf(!requireOrSkip(HAVE_LIBVIRT, "libvirt (libvirt0, libvirt-clients
 
   test("a bad port is refused before libvirt is asked", () => {
     expect(resolve("qemu/alpha", { [SYSTEM_URI_ENV]: "test:///nonexistent/node.xml" }).code).toBe(1);
-    const r = Bun.spawnSync([BINARY, "resolve", "qemu/alpha", "x"], { env: { ...process.env, [SYSTEM_URI_ENV]: "test:///nonexistent/node.xml" }, stderr: "pipe" });
-    expect(r.stderr.toString()).toBe("Failed to parse vsock port: x\n");
+    const r = resolve("qemu/alpha", { [SYSTEM_URI_ENV]: "test:///nonexistent/node.xml" }, "x");
+    expect(r.err).toBe("Failed to parse vsock port: x\n");
   });
 });

@@ -1,0 +1,39 @@
+// struct msghdr with one iovec and a control buffer, for sendmsg()/recvmsg() with SCM_RIGHTS
+// (ffi/socket.ts sends a descriptor, ffi/test-sockets.ts receives one).
+
+import { ptr } from "bun:ffi";
+import { abi } from "./arch.ts";
+
+// struct msghdr, struct iovec and struct cmsghdr (LP64: 8-byte lengths and pointers, data aligned to 8).
+export const MH = abi.msghdr;
+const IOV = abi.iovec;
+export const CM = abi.cmsghdr;
+
+/** A msghdr with one iovec and a control buffer, all inside one ArrayBuffer so interior pointers stay valid. */
+export class MsgLayout {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  readonly iovOff = MH.size;
+  readonly ctlOff = MH.size + IOV.size;
+  readonly dataOff: number;
+
+  constructor(
+    readonly controlLen: number,
+    readonly dataLen: number,
+  ) {
+    this.dataOff = this.ctlOff + controlLen;
+    const buf = new ArrayBuffer(this.dataOff + dataLen);
+    this.bytes = new Uint8Array(buf);
+    this.view = new DataView(buf);
+    const base = ptr(this.bytes);
+    const setPtr = (off: number, value: number) => this.view.setBigUint64(off, BigInt(value), true);
+    setPtr(MH.msg_iov, base + this.iovOff);
+    this.view.setBigUint64(MH.msg_iovlen, 1n, true);
+    if (controlLen > 0) {
+      setPtr(MH.msg_control, base + this.ctlOff);
+      this.view.setBigUint64(MH.msg_controllen, BigInt(controlLen), true);
+    }
+    setPtr(this.iovOff + IOV.iov_base, base + this.dataOff);
+    this.view.setBigUint64(this.iovOff + IOV.iov_len, BigInt(dataLen), true);
+  }
+}

@@ -1,0 +1,79 @@
+// The socket calls only tests and benches make: listening and accepting (to play a VMM, machined or sshd),
+// receiving a descriptor (to play ssh with ProxyUseFdpass), and a few socket options. The tools never
+// import this module, so none of it is in the shipped binary.
+
+import { abi } from "./arch.ts";
+import { fail } from "./errors.ts";
+import { libc } from "./libc.ts";
+import { CM, MH, MsgLayout } from "./msghdr.ts";
+import { AF_UNIX, sockaddrUn, type SockAddr } from "./sockaddr.ts";
+import { close, socket, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, type PathArg } from "./socket.ts";
+
+const { SO_TYPE, SCM_RIGHTS, MSG_CMSG_CLOEXEC } = abi;
+
+export function bind(fd: number, sa: SockAddr): void {
+  if (libc().bind(fd, sa.bytes, sa.length) < 0) fail("bind");
+}
+
+export function listen(fd: number, backlog = 128): void {
+  if (libc().listen(fd, backlog) < 0) fail("listen");
+}
+
+export function accept(fd: number): number {
+  const r = libc().accept4(fd, null, null, SOCK_CLOEXEC);
+  if (r < 0) fail("accept");
+  return r;
+}
+
+/** Create-and-bind an AF_UNIX listening socket. */
+export function listenUnix(path: PathArg, type = SOCK_STREAM): number {
+  const fd = socket(AF_UNIX, type);
+  try {
+    bind(fd, sockaddrUn(path));
+    listen(fd);
+    return fd;
+  } catch (e) {
+    close(fd);
+    throw e;
+  }
+}
+
+export interface ReceivedFd {
+  /** The descriptor received (close-on-exec), or null when the message carried none. */
+  fd: number | null;
+  /** The ordinary bytes that came with it. */
+  data: Uint8Array;
+}
+
+/** Receive one message with at most one SCM_RIGHTS descriptor (the counterpart of ffi/socket.ts's sendFd). */
+export function recvFd(sock: number, maxData = 16): ReceivedFd {
+  const m = new MsgLayout(CM.spaceInt, maxData);
+  const r = Number(libc().recvmsg(sock, m.bytes, MSG_CMSG_CLOEXEC));
+  if (r < 0) fail("recvmsg");
+  let fd: number | null = null;
+  const controllen = Number(m.view.getBigUint64(MH.msg_controllen, true));
+  if (controllen >= CM.lenInt) {
+    const level = m.view.getInt32(m.ctlOff + CM.cmsg_level, true);
+    const type = m.view.getInt32(m.ctlOff + CM.cmsg_type, true);
+    if (level === SOL_SOCKET && type === SCM_RIGHTS) fd = m.view.getInt32(m.ctlOff + CM.data, true);
+  }
+  return { fd, data: m.bytes.slice(m.dataOff, m.dataOff + r) };
+}
+
+/** SO_TYPE of a socket, or null when fd is not a socket (ENOTSOCK) or not open. */
+export function socketType(fd: number): number | null {
+  const buf = new ArrayBuffer(8);
+  const val = new Int32Array(buf, 0, 1);
+  const len = new Uint32Array(buf, 4, 1);
+  len[0] = 4;
+  // One ArrayBuffer holds both out-values; pass them as views of it, each a call argument.
+  if (libc().getsockopt(fd, SOL_SOCKET, SO_TYPE, val, len) < 0) return null;
+  return val[0]!;
+}
+
+/** setsockopt(fd, level, name, &int value, sizeof(int)). */
+export function setIntOption(fd: number, level: number, name: number, value: number): void {
+  const v = new Int32Array(new ArrayBuffer(4));
+  v[0] = value;
+  if (libc().setsockopt(fd, level, name, v, 4) < 0) fail("setsockopt");
+}

@@ -1,0 +1,113 @@
+// path_simplify(), as systemd's: its own test cases, and pinned against systemd 262 where the two tools
+// hand it paths that start with "/..": systemd 262 drops a ".." right under "/" of an absolute path, and
+// both tools print and use the result. The generator meets it in $PATH (the sshd path in the generated unit), in
+// $SYSTEMD_UNIT_PATH (the target of the link to the system's template) and in its output directory (the
+// target of the link to the generated template; there systemd's mkdir_parents() also refuses to make
+// sockets.target.wants/ under a ".." path, so that link fails); systemd-ssh-issue in --issue-path.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathSimplify } from "../../src/shared/path.ts";
+import { ensureBuilt } from "../helpers/build.ts";
+import { byteTree } from "../helpers/byte-tree.ts";
+import { requireReference } from "../helpers/reference.ts";
+import { runSync, type Ran } from "../helpers/spawn.ts";
+import { DIST, removeDir, tempDir } from "../helpers/tmp.ts";
+
+const ref = requireReference("262");
+const base = tempDir("path-dotdot");
+afterAll(() => removeDir(base));
+beforeAll(async () => {
+  await ensureBuilt();
+});
+
+describe("pathSimplify", () => {
+  test("path_simplify", () => {
+    const cases: [string, string][] = [
+      ["", ""],
+      ["/", "/"],
+      ["//", "/"],
+      ["///foo//./bar/.", "/foo/bar"],
+      [".//./foo//./bar/.", "foo/bar"],
+      ["/../foo/bar", "/foo/bar"],
+      ["/../foo/bar/..", "/foo/bar/.."],
+      ["./", "."],
+      ["a/../b/", "a/../b"],
+      ["/a/.b/", "/a/.b"],
+    ];
+    for (const [input, out] of cases) expect(pathSimplify(input)).toBe(out);
+  });
+});
+
+interface GenCase {
+  name: string;
+  /** The environment and output directory, given the scratch root; sshd@.service in units/ when `unit`. */
+  setup(root: string): { env: Record<string, string>; dest: string; unit?: boolean };
+  /** What systemd 262's result shows, so the case tests what it says. */
+  check(r: Ran & { tree: string[] }, root: string): void;
+}
+
+const CASES: GenCase[] = [
+  {
+    name: "$PATH entry /..ROOT/bin: the sshd path in the template",
+    setup: (root) => ({ env: { PATH: `/..${root}/bin` }, dest: `${root}/out` }),
+    check(r, root) {
+      expect(r.tree.find((l) => l.startsWith("F sshd-generated@.service"))).toContain(`ExecStart=-${root}/bin/sshd -i`);
+    },
+  },
+  {
+    name: "$SYSTEMD_UNIT_PATH /../..ROOT/units: the link to the system's template",
+    setup: (root) => ({ env: { SYSTEMD_UNIT_PATH: `/../..${root}/units` }, dest: `${root}/out`, unit: true }),
+    check(r, root) {
+      expect(r.tree).toContain(`L sshd-unix-local@.service -> ${root}/units/sshd@.service`);
+    },
+  },
+  {
+    name: "output directory /..ROOT/out: the link to the generated template; no sockets.target.wants/",
+    setup: (root) => ({ env: {}, dest: `/..${root}/out` }),
+    check(r, root) {
+      expect(r.tree).toContain(`L sshd-unix-local@.service -> ${root}/out/sshd-generated@.service`);
+      expect(r.stderr).toContain(`Failed to create symlink /..${root}/out/sockets.target.wants/sshd-unix-local.socket: No such file or directory\n`);
+      expect(r.status).toBe(1);
+    },
+  },
+];
+
+function generate(cmd: readonly string[], root: string, c: GenCase): Ran & { tree: string[] } {
+  removeDir(root);
+  for (const d of ["bin", "units", "out"]) mkdirSync(join(root, d), { recursive: true });
+  writeFileSync(join(root, "bin/sshd"), "#!/bin/sh\n");
+  chmodSync(join(root, "bin/sshd"), 0o755);
+  const { env, dest, unit } = c.setup(root);
+  if (unit) writeFileSync(join(root, "units/sshd@.service"), "[Unit]\n");
+  const r = runSync([...cmd, dest], {
+    env: {
+      PATH: join(root, "bin"), SYSTEMD_LOG_LEVEL: "debug", SYSTEMD_LOG_TARGET: "console", SYSTEMD_PROC_CMDLINE: "",
+      SYSTEMD_UNIT_PATH: join(root, "units"), CREDENTIALS_DIRECTORY: join(root, "nocreds"),
+      ENCRYPTED_CREDENTIALS_DIRECTORY: join(root, "nocreds"), SYSTEMD_SSH_TARGET_VERSION: "262", ...env,
+    },
+  });
+  const stderr = r.stderr.replace(/^Generating units in the form of systemd .*\n/m, "");
+  return { ...r, stderr, tree: byteTree(join(root, "out")) };
+}
+
+describe.skipIf(!ref)("paths that start with /.., like systemd 262", () => {
+  for (const c of CASES) {
+    test(`generator, ${c.name}`, () => {
+      const root = join(base, "gen");
+      const theirs = generate(ref!.direct("systemd-ssh-generator"), root, c);
+      c.check(theirs, root);
+      expect(generate([join(DIST, "systemd-ssh-generator")], root, c)).toEqual(theirs);
+    });
+  }
+
+  test("systemd-ssh-issue, --issue-path=/..DIR/x: the path it names", () => {
+    const dir = join(base, "issue");
+    mkdirSync(join(dir, "x"), { recursive: true });
+    const run = (bin: string) => runSync([bin, "rm-vsock", `--issue-path=/..${dir}/x`], { cwd: dir, env: { PATH: "/usr/bin:/bin" } });
+    const theirs = run(ref!.tool("systemd-ssh-issue"));
+    expect(theirs.stderr).toBe(`Failed to remove '${dir}/x': Is a directory\n`);
+    expect(run(join(DIST, "systemd-ssh-issue"))).toEqual(theirs);
+  });
+});
