@@ -100,12 +100,13 @@ const isatty = (fd: number): boolean => {
 };
 
 /**
- * log_setup()'s colour: systemd's colors_enabled() ($SYSTEMD_COLORS a boolean or a colour depth forces it on
- * or off; else off for $NO_COLOR, an unset or dumb $TERM, or a stdout or stderr that is not a terminal),
- * unless $SYSTEMD_LOG_COLOR says no (its "yes" forces nothing).
+ * systemd's console colour: shown ($SYSTEMD_LOG_COLOR, else `shownByDefault`) and systemd's colors_enabled()
+ * ($SYSTEMD_COLORS a boolean or a colour depth forces it on or off; else off for $NO_COLOR, an unset or dumb
+ * $TERM, or a stdout or stderr that is not a terminal).
  */
-function systemdColour(env: Env = process.env): boolean {
-  if (env.SYSTEMD_LOG_COLOR !== undefined && parseBoolean(env.SYSTEMD_LOG_COLOR) === false) return false;
+function systemdColour(shownByDefault: boolean, env: Env = process.env): boolean {
+  const shown = env.SYSTEMD_LOG_COLOR === undefined ? null : parseBoolean(env.SYSTEMD_LOG_COLOR);
+  if (!(shown ?? shownByDefault)) return false;
   const forced = env.SYSTEMD_COLORS === undefined ? null : /^(16|256|24bit)$/.test(env.SYSTEMD_COLORS) || parseBoolean(env.SYSTEMD_COLORS);
   if (forced !== null) return forced;
   if ("NO_COLOR" in env || env.TERM === undefined || env.TERM === "dumb") return false;
@@ -125,11 +126,11 @@ function stderrSink(colourWanted: () => boolean): LogSink {
   };
 }
 
-/** The console of log_setup() (the proxy, systemd-ssh-issue), coloured as systemd colours it. */
-export const consoleSink = stderrSink(systemdColour);
+/** The console of log_setup() (the proxy, systemd-ssh-issue), which shows colour unless told not to. */
+export const consoleSink = stderrSink(() => systemdColour(true));
 
-/** The console of log_setup_generator(), which never turns colour on. */
-export const uncolouredConsoleSink = stderrSink(() => false);
+/** The console of log_setup_generator(), which shows colour only when $SYSTEMD_LOG_COLOR asks. */
+export const generatorConsoleSink = stderrSink(() => systemdColour(false));
 
 export const nullSink: LogSink = { write() {} };
 

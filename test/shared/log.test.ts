@@ -122,7 +122,7 @@ describe("console", () => {
     const r = runSync([join(REPO, "node_modules/.bin/bun"), "-e", script], { env: { PATH: process.env.PATH ?? "" }, encoding: "latin1" });
     expect([r.status, r.stdout, r.stderr]).toEqual([0, "", "a\xe9\nb\n\xc3\xa9\n"]);
   });
-  test("colour as systemd 262's: $SYSTEMD_COLORS forces it, $SYSTEMD_LOG_COLOR only turns it off; never for the generator", () => {
+  test("colour as systemd 262's: $SYSTEMD_COLORS forces it, $SYSTEMD_LOG_COLOR turns it off, or on for the generator", () => {
     const run = (sink: string, env: Record<string, string>) => {
       const script = `import { ${sink} as s } from ${JSON.stringify(join(REPO, "src/shared/log.ts"))}; s.write(3, "e");`;
       return runSync([join(REPO, "node_modules/.bin/bun"), "-e", script], { env: { PATH: process.env.PATH ?? "", ...env } }).stderr;
@@ -134,7 +134,9 @@ describe("console", () => {
     expect(run("consoleSink", { SYSTEMD_COLORS: "yes", SYSTEMD_LOG_COLOR: "no" })).toBe("e\n");
     expect(run("consoleSink", { SYSTEMD_COLORS: "bogus", TERM: "xterm" })).toBe("e\n");
     expect(run("consoleSink", { SYSTEMD_LOG_COLOR: "1", TERM: "xterm" })).toBe("e\n");
-    expect(run("uncolouredConsoleSink", { SYSTEMD_COLORS: "1" })).toBe("e\n");
+    expect(run("generatorConsoleSink", { SYSTEMD_COLORS: "1" })).toBe("e\n");
+    expect(run("generatorConsoleSink", { SYSTEMD_COLORS: "1", SYSTEMD_LOG_COLOR: "1" })).toBe("\x1b[0;1;31me\x1b[0m\n");
+    expect(run("generatorConsoleSink", { SYSTEMD_LOG_COLOR: "1", TERM: "xterm" })).toBe("e\n");
   });
 });
 
