@@ -17,7 +17,6 @@ export function socketpair(type = SOCK_STREAM): [number, number] {
   return [fds[0]!, fds[1]!];
 }
 
-
 function bind(fd: number, sa: SockAddr): void {
   if (libc().bind(fd, sa.bytes, sa.length) < 0) fail("bind");
 }

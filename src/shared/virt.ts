@@ -39,7 +39,7 @@ export interface Detection {
 }
 
 /** detect_vm_cpuid()'s table: leaf 0x40000000's 12-byte signature (NUL-padded) → systemd's id, in its order. */
-export const CPUID_VENDORS: ReadonlyArray<readonly [string, string]> = [
+const CPUID_VENDORS: ReadonlyArray<readonly [string, string]> = [
   ["XenVMMXenVMM", "xen"], ["KVMKVMKVM", "kvm"], ["Linux KVM Hv", "kvm"], ["TCGTCGTCGTCG", "qemu"],
   ["VMwareVMware", "vmware"], ["Microsoft Hv", "microsoft"], ["bhyve bhyve ", "bhyve"], ["QNXQVMBSQG", "qnx"],
   ["ACRNACRNACRN", "acrn"], ["SRESRESRESRE", "sre"], ["Apple VZ", "apple"],
