@@ -127,7 +127,7 @@ function stderrSink(colourWanted: () => boolean): LogSink {
 }
 
 /** The console of log_setup() (the proxy, systemd-ssh-issue), which shows colour unless told not to. */
-export const consoleSink = stderrSink(() => systemdColour(true));
+const consoleSink = stderrSink(() => systemdColour(true));
 
 /** The console of log_setup_generator(), which shows colour only when $SYSTEMD_LOG_COLOR asks. */
 export const generatorConsoleSink = stderrSink(() => systemdColour(false));
