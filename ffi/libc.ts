@@ -108,30 +108,35 @@ function bind<G extends keyof Groups>(group: G): Bound<G> {
   throw new Error(`Failed to load libc: ${String(lastError)}`);
 }
 
-let lib: Lib | undefined;
+/** The group that binds `name`, if any. */
+function groupOf(name: string): keyof Groups | undefined {
+  for (const group in GROUPS) if (Object.hasOwn(GROUPS[group as keyof Groups], name)) return group as keyof Groups;
+  return undefined;
+}
 
 /**
- * The libc functions. Each property binds its group on first access and then replaces itself with the bound
- * function, so later calls are plain property reads; merely importing ffi/ costs nothing.
+ * The libc functions, bound a group at a time on first use. A bound function is an own property of this
+ * object, so a call is a plain property read; a name not bound yet falls through to the prototype, a Proxy
+ * whose get() binds that name's group onto the object. Nothing is done per symbol before its group is
+ * needed: a getter per symbol, defined up front, cost the proxy and the generator about 0.1 ms at start.
  */
+const lib: Lib = Object.create(
+  new Proxy(
+    {},
+    {
+      get(_, name) {
+        const group = typeof name === "string" ? groupOf(name) : undefined;
+        if (group === undefined) return undefined;
+        const bound = bind(group) as Record<string, unknown>;
+        for (const n in bound) Object.defineProperty(lib, n, { value: bound[n], enumerable: true });
+        return bound[name as string];
+      },
+    },
+  ),
+);
+
 export function libc(): Lib {
-  if (lib) return lib;
-  const l = {} as Lib;
-  for (const group of Object.keys(GROUPS) as Array<keyof Groups>) {
-    for (const name of Object.keys(GROUPS[group])) {
-      Object.defineProperty(l, name, {
-        configurable: true,
-        enumerable: true,
-        get() {
-          const bound = bind(group) as Record<string, unknown>;
-          for (const n of Object.keys(bound)) Object.defineProperty(l, n, { value: bound[n], enumerable: true });
-          return bound[name];
-        },
-      });
-    }
-  }
-  lib = l;
-  return l;
+  return lib;
 }
 
 /** errno of the calling thread; read it right after the failing call, before anything else can clobber it. */

@@ -90,7 +90,11 @@ async function role(args: string[]): Promise<boolean> {
     }
   }
   if (mode === "--feed") {
-    feed(1, Number(a));
+    try {
+      feed(1, Number(a));
+    } catch {
+      // the proxy went away; its exit status says why
+    }
     return true;
   }
   if (mode === "--drain") {
@@ -130,6 +134,25 @@ class Lines {
   }
 }
 
+/** A candidate that fails (never connects, hangs) must end the bench in bounded time: every wait has a limit. */
+const LIMIT_SEC = 120;
+
+/** `p`, or a rejection naming `what` after `sec`; `onTimeout` kills what would otherwise linger. */
+async function within<T>(what: string, p: Promise<T>, onTimeout: () => void = () => {}, sec = LIMIT_SEC): Promise<T> {
+  let timer: Timer | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new Error(`${what}: nothing within ${sec} s`));
+    }, sec * 1000);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function cpu(p: Bun.Subprocess): number {
   const u = p.resourceUsage();
   if (!u) return NaN;
@@ -142,9 +165,14 @@ async function runUp(tool: string, cmd: string[], sink: Lines, bytes: number): P
   const proxy = Bun.spawn(cmd, { stdin: r, stdout: "ignore", stderr: "inherit" });
   close(r);
   close(w);
-  const [code] = await Promise.all([proxy.exited, feeder.exited]);
-  if (code !== 0) throw new Error(`${tool} exited ${code}`);
-  const got = JSON.parse(await sink.next()) as { bytes: number; secs: number };
+  const [code] = await within(`${tool} up`, Promise.all([proxy.exited, feeder.exited]), () => {
+    proxy.kill("SIGKILL");
+    feeder.kill("SIGKILL");
+  });
+  if (code !== 0) throw new Error(`${tool} up: exited ${code}`);
+  // The proxy has exited, so the server has its EOF at once, if the proxy ever connected.
+  const counted = within(`${tool} up: no connection reached the server`, sink.next(), undefined, 10);
+  const got = JSON.parse(await counted) as { bytes: number; secs: number };
   if (got.bytes !== bytes) throw new Error(`${tool} up: server got ${got.bytes} of ${bytes} bytes`);
   return { tool, direction: "up", bytes, secs: got.secs, cpuSecs: cpu(proxy) };
 }
@@ -157,10 +185,15 @@ async function runDown(tool: string, cmd: string[], bytes: number): Promise<Resu
   close(inR);
   close(outR);
   close(outW);
-  const out = await new Response(drain.stdout).text();
-  await drain.exited;
+  const kill = () => {
+    proxy.kill("SIGKILL");
+    drain.kill("SIGKILL");
+  };
+  const out = await within(`${tool} down`, new Response(drain.stdout).text(), kill);
+  await within(`${tool} down`, drain.exited, kill);
   close(inW);
-  await proxy.exited;
+  const code = await within(`${tool} down`, proxy.exited, kill);
+  if (code !== 0) throw new Error(`${tool} down: exited ${code}`);
   const got = JSON.parse(out) as { bytes: number; secs: number };
   if (got.bytes !== bytes) throw new Error(`${tool} down: drain got ${got.bytes} of ${bytes} bytes`);
   return { tool, direction: "down", bytes, secs: got.secs, cpuSecs: cpu(proxy) };
@@ -176,23 +209,23 @@ async function main(): Promise<void> {
   const json = process.argv.includes("--json");
   if (!existsSync(PROXY)) throw new Error(`${PROXY} missing: run scripts/build first`);
 
-  const dir = mkdtempSync(join(tmpdir(), "bench-relay-"));
-  const sinkPath = join(dir, "sink.sock");
-  const sourcePath = join(dir, "source.sock");
-  const sink = Bun.spawn([BUN, SELF, "--sink", sinkPath], { stdout: "pipe", stderr: "inherit" });
-  const source = Bun.spawn([BUN, SELF, "--source", sourcePath, String(bytes)], { stdout: "pipe", stderr: "inherit" });
-  const sinkLines = new Lines(sink.stdout);
-  await sinkLines.next();
-  await new Lines(source.stdout).next();
-
   const tools: [string, (path: string) => string[]][] = [
     ["systemd-ssh-proxy --relay", (p) => [PROXY, "--relay", `unix/${p}`, "22"]],
     ["socat - UNIX-CONNECT", (p) => ["socat", "-", `UNIX-CONNECT:${p}`]],
     // For reference: socat with a 1 MiB buffer instead of its default 8 KiB.
     ["socat -b 1048576", (p) => ["socat", "-b", "1048576", "-", `UNIX-CONNECT:${p}`]],
   ];
+
+  const dir = mkdtempSync(join(tmpdir(), "bench-relay-"));
+  const sinkPath = join(dir, "sink.sock");
+  const sourcePath = join(dir, "source.sock");
+  const sink = Bun.spawn([BUN, SELF, "--sink", sinkPath], { stdout: "pipe", stderr: "inherit" });
+  const source = Bun.spawn([BUN, SELF, "--source", sourcePath, String(bytes)], { stdout: "pipe", stderr: "inherit" });
+  const sinkLines = new Lines(sink.stdout);
   const results: Result[] = [];
   try {
+    await within("the sink", sinkLines.next());
+    await within("the source", new Lines(source.stdout).next());
     for (let i = 0; i < runs; i++) {
       for (const [name, cmd] of tools) {
         results.push(await runUp(name, cmd(sinkPath), sinkLines, bytes));
@@ -234,4 +267,11 @@ async function main(): Promise<void> {
   }
 }
 
-if (!(await role(process.argv.slice(2)))) await main();
+if (!(await role(process.argv.slice(2)))) {
+  try {
+    await main();
+  } catch (e) {
+    console.error(`bench-relay: ${(e as Error).message}`);
+    process.exit(1);
+  }
+}

@@ -133,12 +133,27 @@ function floors(): { empty: string; ffi: string } {
 const FFI_FLOOR = "bun:ffi floor (libc bound, nothing else)";
 const EMPTY_FLOOR = "empty compiled Bun program";
 
+/** The listener the proxy candidates connect to. accept() gives up after 10 s (SO_RCVTIMEO), so a candidate
+ * that hands over a descriptor without having connected never leaves the bench waiting forever. */
+function targetListener(path: string): number {
+  const listener = listenUnix(path);
+  setRecvTimeout(listener, { sec: 10, usec: 0 });
+  return listener;
+}
+
+/** Take the connection a candidate made, so the backlog never fills; none there ends the bench. */
+function drainConnection(listener: number, name: string): void {
+  try {
+    close(accept(listener));
+  } catch (e) {
+    fail(`${name}: sent a descriptor, but no connection reached the listener (${(e as Error).message})`);
+  }
+}
+
 async function proxySection() {
   const f = floors();
   const sock = join(work, "target.sock");
-  const listener = listenUnix(sock);
-  // A candidate that claims to have connected but did not must not leave the bench in accept() forever.
-  setRecvTimeout(listener, { sec: 10, usec: 0 });
+  const listener = targetListener(sock);
   const candidates: Record<string, string[]> = {
     "ours (dist/systemd-ssh-proxy)": [join(REPO, "dist/systemd-ssh-proxy"), `unix${sock}`, "22"],
     "systemd 262": [...refCommand("systemd-ssh-proxy"), `unix${sock}`, "22"],
@@ -153,14 +168,7 @@ async function proxySection() {
       fail(`${name}: no descriptor (exit ${r.code})${r.stderr.trim() ? `: ${r.stderr.trim().split("\n")[0]}` : ""}`);
     }
     if (!isProxy && r.code !== 0) fail(`${name}: exited ${r.code}`);
-    // Drain the connection so the backlog never fills; it is there, since the descriptor came.
-    if (isProxy) {
-      try {
-        close(accept(listener));
-      } catch (e) {
-        fail(`${name}: sent a descriptor, but no connection reached the listener (${(e as Error).message})`);
-      }
-    }
+    if (isProxy) drainConnection(listener, name);
     return r;
   };
   // Warm the page cache, then alternate so that drift on the machine hits every candidate alike.
@@ -369,7 +377,7 @@ function arm64Section() {
   const lib = join(root, "262/usr/lib/aarch64-linux-gnu");
   const proxy = "/usr/lib/systemd/systemd-ssh-proxy";
   const sock = join(work, "arm64-target.sock");
-  const listener = listenUnix(sock);
+  const listener = targetListener(sock);
   const target = [`unix${sock}`, "22"];
   const qemu = Bun.which("qemu-aarch64-static") ?? "qemu-aarch64-static"; // the harness does not search $PATH
   const candidates: Record<string, string[]> = {
@@ -382,7 +390,7 @@ function arm64Section() {
     for (const [name, cmd] of Object.entries(candidates)) {
       const r = measure(name, cmd, { timeoutSec: 120 });
       if (!r.gotFd || r.code !== 0) fail(`${name}: no descriptor (exit ${r.code})`);
-      close(accept(listener));
+      drainConnection(listener, name);
       if (i < 0) continue; // warm-up
       (results[name] ??= { handoff: [], exit: [] }).handoff.push(r.handoff);
       results[name]!.exit.push(r.exit);

@@ -4,7 +4,8 @@
 //   bun qemu-driver.ts PROXY-ARGS...
 // Prints "connect CID PORT" on stdout for each vsock connect instead of making it; the proxy's log lines
 // go to stderr; the exit status is the proxy's.
-import { close, socketpair } from "../../ffi/socket.ts";
+import { close } from "../../ffi/socket.ts";
+import { socketpair } from "../../ffi/test-sockets.ts";
 import { realEffects, type ProxyEffects } from "../../src/proxy/effects.ts";
 import { runProxy } from "../../src/proxy/main.ts";
 
