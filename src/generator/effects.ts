@@ -12,7 +12,7 @@
 
 import { Errno as E } from "../../ffi/errno.ts";
 import { SysError } from "../../ffi/errors.ts";
-import { access, F_OK, mkdir, stat, symlink, W_OK } from "../../ffi/fs.ts";
+import { access, chmod, F_OK, mkdir, stat, symlink, W_OK } from "../../ffi/fs.ts";
 import { readFile } from "../../ffi/io.ts";
 import { writeFileAtomic } from "../shared/atomic-file.ts";
 import { errnoName, errnoNameOf } from "../shared/errno-name.ts";
@@ -165,14 +165,17 @@ export function realTree(dest: string): Tree {
   // Directories made (or found) already: systemd's generator makes sockets.target.wants/ once per symlink;
   // asking the kernel again for each of 10,000 sockets tells us nothing new.
   const made = new Set<string>();
+  // Each directory made is 0755 whatever our umask, as systemd 262's mkdir_parents() makes it.
+  const DIR_MODE = 0o755;
   const mkdirP = (dir: string): void => {
     if (made.has(dir)) return;
-    let e = mkdir(bytes(dir), 0o755);
+    let e = mkdir(bytes(dir), DIR_MODE);
     if (e === E.ENOENT) {
       const slash = dir.lastIndexOf("/");
       if (slash > 0) mkdirP(dir.slice(0, slash));
-      e = mkdir(bytes(dir), 0o755);
+      e = mkdir(bytes(dir), DIR_MODE);
     }
+    if (e === 0) chmod(bytes(dir), DIR_MODE);
     if (e === 0 || e === E.EEXIST) made.add(dir);
   };
   return {
