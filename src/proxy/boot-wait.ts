@@ -57,7 +57,7 @@ const realClock: WaitClock = {
   sleep: (ms) => Bun.sleep(ms),
 };
 
-export function isNotUpYet(e: unknown): boolean {
+function isNotUpYet(e: unknown): boolean {
   return e instanceof Failure && e.code !== undefined && NOT_UP_YET.has(e.code);
 }
 

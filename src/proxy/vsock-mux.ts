@@ -31,7 +31,7 @@ const HEADER_READ_TIMEOUT_SEC = 5;
 /** Send the CONNECT line in one write: real multiplexers drop a line split across writes. */
 export function sendConnect(fd: number, path: string, port: string): void {
   try {
-    // `port` is a byte string (runProxy): send its bytes as they came.
+    // `port` is a byte string (main.ts): send its bytes as they came.
     sendAll(fd, byteArray(`CONNECT ${port}\n`));
   } catch (e) {
     throw withCause(e, `Failed to send CONNECT to ${path}:${port}`);
