@@ -9,9 +9,10 @@ import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { ensureBuilt } from "../helpers/build.ts";
 import { requireReference } from "../helpers/reference.ts";
-import { DIST, REPO, tempDir } from "../helpers/tmp.ts";
+import { tempDir } from "../helpers/tmp.ts";
 import { runBytesSync } from "../helpers/spawn.ts";
 import { byteTree } from "../helpers/byte-tree.ts";
+import { OURS } from "./harness.ts";
 
 const ref = requireReference("262");
 const base = tempDir("gen-env-bytes");
@@ -23,11 +24,6 @@ beforeAll(async () => {
 // Invalid UTF-8 (\xff), valid UTF-8 (é), and a truncated sequence (\xe2\x82), in one name.
 const NAME = "-\xff-\xc3\xa9-\xe2\x82";
 const b = (s: string) => Buffer.from(s, "latin1");
-
-const OURS: Record<string, string[]> = {
-  binary: [join(DIST, "systemd-ssh-generator")],
-  "bun src/main.ts": [join(REPO, "node_modules/.bin/bun"), join(REPO, "src/main.ts"), "generator"],
-};
 
 const TEMPLATE = "[Unit]\nDescription=test sshd template\n[Service]\nExecStart=-/usr/sbin/sshd -i\nStandardInput=socket\n";
 

@@ -12,6 +12,7 @@ import { byteTree } from "../helpers/byte-tree.ts";
 import type { Reference } from "../helpers/reference.ts";
 import { printfArg, shQuote } from "../helpers/shell.ts";
 import { runSync } from "../helpers/spawn.ts";
+import { DIST, REPO } from "../helpers/tmp.ts";
 
 export interface Case {
   /** Kernel command line as bytes (latin1 string); undefined: $SYSTEMD_PROC_CMDLINE unset is NOT used (always set). */
@@ -129,6 +130,12 @@ export function runReference(ref: Reference, c: Case, root: string): Snapshot {
   const r = runSync(["/bin/sh", "-c", script], { env, encoding: "latin1", timeoutMs: 120_000 });
   return { tree: snapshot(dest), status: r.status, stderr: r.stderr };
 }
+
+/** Our generator, as argv: the built binary and the source through bun. */
+export const OURS: Record<string, string[]> = {
+  binary: [join(DIST, "systemd-ssh-generator")],
+  "bun src/main.ts": [join(REPO, "node_modules/.bin/bun"), join(REPO, "src/main.ts"), "generator"],
+};
 
 export const OUR_EXTRA_DEBUG = /^Generating units in the form of systemd .*\n/m;
 
