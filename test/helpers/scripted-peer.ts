@@ -15,23 +15,23 @@ export interface ScriptedPeer {
   stop(): void;
 }
 
+/** Play `script` on `sock`, one write() per write step; a "close" ends the connection and the script. */
+async function play(sock: Socket<unknown>, script: Step[]): Promise<void> {
+  for (const step of script) {
+    if (step === "close") {
+      sock.end();
+      return;
+    }
+    if ("sleep" in step) await Bun.sleep(step.sleep);
+    else sock.write(step.write);
+  }
+}
+
 export function scriptedPeer(path: string, script: Step[]): ScriptedPeer {
   const received: string[] = [];
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
   let started = false;
-
-  async function play(sock: Socket<undefined>) {
-    for (const step of script) {
-      if (step === "close") {
-        sock.end();
-        break;
-      }
-      if ("sleep" in step) await Bun.sleep(step.sleep);
-      else sock.write(step.write);
-    }
-    finish();
-  }
 
   const server = Bun.listen<undefined>({
     unix: path,
@@ -40,7 +40,7 @@ export function scriptedPeer(path: string, script: Step[]): ScriptedPeer {
         received.push(data.toString());
         if (!started && received.join("").includes("\n")) {
           started = true;
-          void play(sock);
+          void play(sock, script).then(finish);
         }
       },
       close() {
@@ -86,16 +86,7 @@ export function scriptedPeerSequence(path: string, scripts: ConnScript[]): Seque
         const script = scripts[Math.min(st.index, scripts.length - 1)]!;
         if (script === "close-at-once" || st.started || !connections[st.index]!.includes("\n")) return;
         st.started = true;
-        void (async () => {
-          for (const step of script) {
-            if (step === "close") {
-              sock.end();
-              return;
-            }
-            if ("sleep" in step) await Bun.sleep(step.sleep);
-            else sock.write(step.write);
-          }
-        })();
+        void play(sock, script);
       },
     },
   });
