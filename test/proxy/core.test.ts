@@ -5,6 +5,7 @@ import {
   describeTarget, handOffContext, parseHost, resolveTarget, waitTime, type Lookups,
 } from "../../src/proxy/core.ts";
 import { Failure } from "../../src/shared/failure.ts";
+import { thrown } from "../helpers/thrown.ts";
 
 describe("host specifications", () => {
   test.each([
@@ -50,15 +51,7 @@ function lookups() {
   return { l, asked };
 }
 
-const failure = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof Failure) return e.message;
-    throw e;
-  }
-  throw new Error("no failure");
-};
+const failure = (f: () => unknown): string => thrown(f, Failure).message;
 
 describe("resolveTarget", () => {
   test.each([

@@ -2,19 +2,15 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { SysError } from "../../ffi/errors.ts";
 import { mkdirParents, symlinkAtomic, writeFileAtomic } from "../../src/shared/atomic-file.ts";
+import { thrown } from "../helpers/thrown.ts";
 import { removeDir, tempDir } from "../helpers/tmp.ts";
 
 const data = (s: string) => new TextEncoder().encode(s);
 
 /** What the call threw, as "<syscall> <errno name>". */
 function failure(f: () => void): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SysError) return `${e.syscall} ${e.code}`;
-    throw e;
-  }
-  return "no failure";
+  const e = thrown(f, SysError);
+  return `${e.syscall} ${e.code}`;
 }
 
 let dir: string;

@@ -5,6 +5,7 @@ import { VarlinkConnection } from "../../src/varlink/client.ts";
 import { varlinkErrorToErrno } from "../../src/varlink/errors.ts";
 import { JsonObject, parseJson, toPlain } from "../../src/varlink/json.ts";
 import { startFakeMachinedProcess, type FakeScript } from "../helpers/fake-machined.ts";
+import { thrown } from "../helpers/thrown.ts";
 import { removeDir, tempDir } from "../helpers/tmp.ts";
 
 const dir = tempDir("varlink");
@@ -22,15 +23,7 @@ async function withFake<T>(script: FakeScript, body: (path: string) => T): Promi
   }
 }
 
-function errnoOf(f: () => unknown): number {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SysError) return e.errno;
-    throw e;
-  }
-  throw new Error("no error");
-}
+const errnoOf = (f: () => unknown): number => thrown(f, SysError).errno;
 
 const machines = [
   { name: "one", class: "container", service: "systemd-nspawn", leader: 100 },
