@@ -12,12 +12,20 @@ const dir = tempDir("varlink");
 afterAll(() => removeDir(dir));
 let n = 0;
 
-/** Run `body` against a fake machined in a child process (the client blocks this one). */
-async function withFake<T>(script: FakeScript, body: (path: string) => T): Promise<{ result: T; calls: string[] }> {
+/** Run `body` on a connection to a fake machined in a child process (the client blocks this one). */
+async function withConnection<T>(
+  script: FakeScript,
+  body: (c: VarlinkConnection) => T,
+  opts: { timeoutMs?: number } = {},
+): Promise<{ result: T; calls: string[] }> {
   const fake = await startFakeMachinedProcess(join(dir, `m${n++}.sock`), script);
   try {
-    const result = body(fake.path);
-    return { result, calls: fake.calls().map((c) => c.raw) };
+    const c = VarlinkConnection.connect(fake.path, opts);
+    try {
+      return { result: body(c), calls: fake.calls().map((call) => call.raw) };
+    } finally {
+      c.close();
+    }
   } finally {
     await fake.stop();
   }
@@ -32,14 +40,7 @@ const machines = [
 
 describe("VarlinkConnection", () => {
   test("call sends sd-varlink's bytes and returns the reply", async () => {
-    const { result, calls } = await withFake({ machines }, (path) => {
-      const c = VarlinkConnection.connect(path);
-      try {
-        return c.call("io.systemd.Machine.List", { name: "one" });
-      } finally {
-        c.close();
-      }
-    });
+    const { result, calls } = await withConnection({ machines }, (c) => c.call("io.systemd.Machine.List", { name: "one" }));
     expect(calls).toEqual(['{"method":"io.systemd.Machine.List","parameters":{"name":"one"}}']);
     expect(result.error).toBeNull();
     expect(result.continues).toBe(false);
@@ -47,27 +48,13 @@ describe("VarlinkConnection", () => {
   });
 
   test("error replies come back as such", async () => {
-    const { result } = await withFake({ machines }, (path) => {
-      const c = VarlinkConnection.connect(path);
-      try {
-        return c.call("io.systemd.Machine.List", { name: "nope" });
-      } finally {
-        c.close();
-      }
-    });
+    const { result } = await withConnection({ machines }, (c) => c.call("io.systemd.Machine.List", { name: "nope" }));
     expect(result.error).toBe("io.systemd.Machine.NoSuchMachine");
     expect(toPlain(result.parameters)).toEqual({});
   });
 
   test("callMore streams replies until one comes without continues", async () => {
-    const { result, calls } = await withFake({ machines }, (path) => {
-      const c = VarlinkConnection.connect(path);
-      try {
-        return [...c.callMore("io.systemd.Machine.List")];
-      } finally {
-        c.close();
-      }
-    });
+    const { result, calls } = await withConnection({ machines }, (c) => [...c.callMore("io.systemd.Machine.List")]);
     expect(calls).toEqual(['{"method":"io.systemd.Machine.List","parameters":{},"more":true}']);
     expect(result.map((r) => [toPlain(r.parameters.get("name")!), r.continues])).toEqual([
       ["one", true],
@@ -76,17 +63,8 @@ describe("VarlinkConnection", () => {
   });
 
   test("several messages in one read, and a reply split across reads", async () => {
-    const { result } = await withFake(
-      { answers: [{ messages: ['{"parameters":{"a":1},"continues":true}\0{"param', 'eters":{"a":2}}\0'] }] },
-      (path) => {
-        const c = VarlinkConnection.connect(path);
-        try {
-          return [...c.callMore("x.y.Z")].map((r) => toPlain(r.parameters));
-        } finally {
-          c.close();
-        }
-      },
-    );
+    const split = { answers: [{ messages: ['{"parameters":{"a":1},"continues":true}\0{"param', 'eters":{"a":2}}\0'] }] };
+    const { result } = await withConnection(split, (c) => [...c.callMore("x.y.Z")].map((r) => toPlain(r.parameters)));
     expect(result).toEqual([{ a: 1 }, { a: 2 }]);
   });
 
@@ -102,39 +80,19 @@ describe("VarlinkConnection", () => {
     ["not JSON", "{nope", 22],
     ["an empty message", "", 61],
   ])("%s: errno %d", async (_what, message, errno) => {
-    const { result } = await withFake(violation([message]), (path) => {
-      const c = VarlinkConnection.connect(path);
-      try {
-        return errnoOf(() => c.call("a.b.C"));
-      } finally {
-        c.close();
-      }
-    });
+    const { result } = await withConnection(violation([message]), (c) => errnoOf(() => c.call("a.b.C")));
     expect(result).toBe(errno);
   });
 
   test("the peer hanging up before replying: ECONNRESET", async () => {
-    const { result } = await withFake({ answers: [{ messages: ['{"parameters":'], close: true }] }, (path) => {
-      const c = VarlinkConnection.connect(path);
-      try {
-        return errnoOf(() => c.call("a.b.C"));
-      } finally {
-        c.close();
-      }
-    });
+    const hangUp = { answers: [{ messages: ['{"parameters":'], close: true }] };
+    const { result } = await withConnection(hangUp, (c) => errnoOf(() => c.call("a.b.C")));
     expect(result).toBe(104);
   });
 
   test("no reply within the timeout: ETIME", async () => {
     const t0 = Date.now();
-    const { result } = await withFake({ answers: ["hang"] }, (path) => {
-      const c = VarlinkConnection.connect(path, { timeoutMs: 300 });
-      try {
-        return errnoOf(() => c.call("a.b.C"));
-      } finally {
-        c.close();
-      }
-    });
+    const { result } = await withConnection({ answers: ["hang"] }, (c) => errnoOf(() => c.call("a.b.C")), { timeoutMs: 300 });
     expect(result).toBe(62);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
   });
