@@ -3,14 +3,13 @@
 // which once made us write into, and name, another directory than the one we were given.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBuilt } from "../helpers/build.ts";
 import { requireReference } from "../helpers/reference.ts";
 import { tempDir } from "../helpers/tmp.ts";
-import { runBytesSync } from "../helpers/spawn.ts";
 import { byteTree } from "../helpers/byte-tree.ts";
-import { OURS } from "./harness.ts";
+import { isolatedRoot, OURS, runOn } from "./harness.ts";
 
 const ref = requireReference("262");
 const base = tempDir("gen-argv");
@@ -33,20 +32,10 @@ interface Result {
 /** Run a generator with `root/NAME` as its one argument, passed byte for byte through printf(1). */
 function run(cmd: readonly string[], root: string, create: boolean): Result {
   rmSync(root, { recursive: true, force: true });
-  mkdirSync(join(root, "bin"), { recursive: true });
-  mkdirSync(join(root, "units"));
-  writeFileSync(join(root, "bin", "sshd"), "#!/bin/sh\nexit 0\n");
-  chmodSync(join(root, "bin", "sshd"), 0o755);
+  const env = isolatedRoot(root);
   if (create) mkdirSync(bytes(`${root}/${NAME}`));
-  const r = runBytesSync(cmd[0]!, [...cmd.slice(1), `${root}/${NAME}`], {
-    env: {
-      PATH: join(root, "bin"), SYSTEMD_LOG_LEVEL: "debug", SYSTEMD_LOG_TARGET: "console", SYSTEMD_PROC_CMDLINE: "",
-      SYSTEMD_UNIT_PATH: join(root, "units"), CREDENTIALS_DIRECTORY: join(root, "nocreds"),
-      ENCRYPTED_CREDENTIALS_DIRECTORY: join(root, "nocreds"), SYSTEMD_SSH_TARGET_VERSION: "262",
-    },
-  });
-  const stderr = r.stderr.replace(/^Generating units in the form of systemd .*\n/m, "");
-  return { status: r.status, stderr, tree: byteTree(root).filter((e) => !/^[DF] (bin|units)\b/.test(e)) };
+  const { status, stderr } = runOn(cmd, `${root}/${NAME}`, { env });
+  return { status, stderr, tree: byteTree(root).filter((e) => !/^[DF] (bin|units)\b/.test(e)) };
 }
 
 describe("an output directory named in bytes that are not all UTF-8", () => {

@@ -5,14 +5,13 @@
 // named "é" or "\xff" was never found, or a different one was.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBuilt } from "../helpers/build.ts";
 import { requireReference } from "../helpers/reference.ts";
 import { tempDir } from "../helpers/tmp.ts";
-import { runBytesSync } from "../helpers/spawn.ts";
 import { byteTree } from "../helpers/byte-tree.ts";
-import { OURS } from "./harness.ts";
+import { isolatedRoot, OURS, runOn, sshdStub } from "./harness.ts";
 
 const ref = requireReference("262");
 const base = tempDir("gen-env-bytes");
@@ -27,11 +26,6 @@ const b = (s: string) => Buffer.from(s, "latin1");
 
 const TEMPLATE = "[Unit]\nDescription=test sshd template\n[Service]\nExecStart=-/usr/sbin/sshd -i\nStandardInput=socket\n";
 
-function stub(path: string): void {
-  writeFileSync(b(path), "#!/bin/sh\nexit 0\n");
-  chmodSync(b(path), 0o755);
-}
-
 interface Case {
   name: string;
   /** Prepare `root` (a byte string); return the environment (byte strings) and the working directory. */
@@ -42,25 +36,13 @@ interface Case {
   check(r: Result, root: string): void;
 }
 
-/** The environment every case starts from: nothing found outside `root`. */
-function baseEnv(root: string): Record<string, string> {
-  mkdirSync(b(`${root}/bin`));
-  stub(`${root}/bin/sshd`);
-  mkdirSync(b(`${root}/units`));
-  return {
-    PATH: `${root}/bin`, SYSTEMD_LOG_LEVEL: "debug", SYSTEMD_LOG_TARGET: "console", SYSTEMD_PROC_CMDLINE: "",
-    SYSTEMD_UNIT_PATH: `${root}/units`, CREDENTIALS_DIRECTORY: `${root}/nocreds`,
-    ENCRYPTED_CREDENTIALS_DIRECTORY: `${root}/nocreds`, SYSTEMD_SSH_TARGET_VERSION: "262",
-  };
-}
-
 const CASES: Case[] = [
   {
     name: "sshd found in a $PATH directory named in bytes (its path goes into the unit)",
     setup(root) {
-      const env = baseEnv(root);
+      const env = isolatedRoot(root);
       mkdirSync(b(`${root}/bin${NAME}`));
-      stub(`${root}/bin${NAME}/sshd`);
+      sshdStub(`${root}/bin${NAME}/sshd`);
       return { env: { ...env, PATH: `${root}/none${NAME}:${root}/bin${NAME}:${root}/bin` } };
     },
     check(r, root) {
@@ -71,7 +53,7 @@ const CASES: Case[] = [
   {
     name: "a backslash in a $PATH entry is dropped, the byte after it kept",
     setup(root) {
-      return { env: { ...baseEnv(root), PATH: `${root}/none:${root}/b\\in` } };
+      return { env: { ...isolatedRoot(root), PATH: `${root}/none:${root}/b\\in` } };
     },
     check(r, root) {
       expect(r.tree.find((e) => e.startsWith("F sshd-generated@.service"))).toContain(`ExecStart=-${root}/bin/sshd -i`);
@@ -80,9 +62,9 @@ const CASES: Case[] = [
   {
     name: "an escaped colon is part of the $PATH entry",
     setup(root) {
-      const env = baseEnv(root);
+      const env = isolatedRoot(root);
       mkdirSync(b(`${root}/x:y${NAME}`));
-      stub(`${root}/x:y${NAME}/sshd`);
+      sshdStub(`${root}/x:y${NAME}/sshd`);
       return { env: { ...env, PATH: `${root}/none:${root}/x\\:y${NAME}` } };
     },
     check(r, root) {
@@ -92,9 +74,9 @@ const CASES: Case[] = [
   {
     name: "a doubled backslash in a $PATH entry is one backslash",
     setup(root) {
-      const env = baseEnv(root);
+      const env = isolatedRoot(root);
       mkdirSync(b(`${root}/a\\b`));
-      stub(`${root}/a\\b/sshd`);
+      sshdStub(`${root}/a\\b/sshd`);
       return { env: { ...env, PATH: `${root}/a\\\\b` } };
     },
     check(r, root) {
@@ -104,7 +86,7 @@ const CASES: Case[] = [
   {
     name: "a backslash at the end of $PATH is dropped",
     setup(root) {
-      return { env: { ...baseEnv(root), PATH: `${root}/none:${root}/bin\\` } };
+      return { env: { ...isolatedRoot(root), PATH: `${root}/none:${root}/bin\\` } };
     },
     check(r, root) {
       expect(r.tree.find((e) => e.startsWith("F sshd-generated@.service"))).toContain(`ExecStart=-${root}/bin/sshd -i`);
@@ -113,7 +95,7 @@ const CASES: Case[] = [
   {
     name: "a backslash inside the only $PATH entry and one at its end",
     setup(root) {
-      return { env: { ...baseEnv(root), PATH: `${root}/bi\\n\\` } };
+      return { env: { ...isolatedRoot(root), PATH: `${root}/bi\\n\\` } };
     },
     check(r) {
       expect(r.tree.find((e) => e.startsWith("F sshd-generated@.service"))).toBeDefined();
@@ -124,7 +106,7 @@ const CASES: Case[] = [
     name: "a 3000-byte kernel command line value, in a warning",
     setup(root) {
       const long = "y".repeat(3000);
-      return { env: { ...baseEnv(root), SYSTEMD_PROC_CMDLINE: `systemd.ssh_listen=${NAME}${long}` } };
+      return { env: { ...isolatedRoot(root), SYSTEMD_PROC_CMDLINE: `systemd.ssh_listen=${NAME}${long}` } };
     },
     check(r) {
       // "Failed to parse systemd.ssh_listen= expression, ignoring: " and the value, 2047 bytes in all.
@@ -134,7 +116,7 @@ const CASES: Case[] = [
   {
     name: "sshd in the only $PATH directory, named in bytes, is a directory",
     setup(root) {
-      const env = baseEnv(root);
+      const env = isolatedRoot(root);
       mkdirSync(b(`${root}/bin${NAME}`));
       mkdirSync(b(`${root}/bin${NAME}/sshd`));
       return { env: { ...env, PATH: `${root}/bin${NAME}` } };
@@ -147,7 +129,7 @@ const CASES: Case[] = [
   {
     name: "ssh.listen in a $CREDENTIALS_DIRECTORY named in bytes",
     setup(root) {
-      const env = baseEnv(root);
+      const env = isolatedRoot(root);
       mkdirSync(b(`${root}/creds${NAME}`));
       writeFileSync(b(`${root}/creds${NAME}/ssh.listen`), b(`/run/ssh${NAME}.sock\n`));
       return { env: { ...env, CREDENTIALS_DIRECTORY: `${root}/creds${NAME}` } };
@@ -159,7 +141,7 @@ const CASES: Case[] = [
   {
     name: "sshd@.service in a $SYSTEMD_UNIT_PATH directory named in bytes",
     setup(root) {
-      const env = baseEnv(root);
+      const env = isolatedRoot(root);
       mkdirSync(b(`${root}/units${NAME}`));
       writeFileSync(b(`${root}/units${NAME}/sshd@.service`), TEMPLATE);
       return { env: { ...env, SYSTEMD_UNIT_PATH: `${root}/units${NAME}` } };
@@ -171,7 +153,7 @@ const CASES: Case[] = [
   {
     name: "sshd@.service linked to a file in a directory named in bytes",
     setup(root) {
-      const env = baseEnv(root);
+      const env = isolatedRoot(root);
       mkdirSync(b(`${root}/units${NAME}`));
       mkdirSync(b(`${root}/other${NAME}`));
       writeFileSync(b(`${root}/other${NAME}/sshd@.service`), TEMPLATE);
@@ -185,7 +167,7 @@ const CASES: Case[] = [
   {
     name: "sshd@.service an alias, in a directory named in bytes",
     setup(root) {
-      const env = baseEnv(root);
+      const env = isolatedRoot(root);
       mkdirSync(b(`${root}/units${NAME}`));
       writeFileSync(b(`${root}/units${NAME}/ssh@.service`), TEMPLATE);
       symlinkSync("ssh@.service", b(`${root}/units${NAME}/sshd@.service`));
@@ -198,7 +180,7 @@ const CASES: Case[] = [
   {
     name: "sshd@.service a dangling link into a directory named in bytes",
     setup(root) {
-      const env = baseEnv(root);
+      const env = isolatedRoot(root);
       mkdirSync(b(`${root}/other${NAME}`));
       symlinkSync(b(`${root}/other${NAME}/missing${NAME}`), b(`${root}/units/sshd@.service`));
       return { env };
@@ -210,7 +192,7 @@ const CASES: Case[] = [
   {
     name: "relative $SYSTEMD_UNIT_PATH entry, working directory named in bytes",
     setup(root) {
-      const env = baseEnv(root);
+      const env = isolatedRoot(root);
       mkdirSync(b(`${root}/cwd${NAME}`));
       mkdirSync(b(`${root}/cwd${NAME}/units${NAME}`));
       writeFileSync(b(`${root}/cwd${NAME}/units${NAME}/sshd@.service`), TEMPLATE);
@@ -233,10 +215,8 @@ interface Result {
 function run(cmd: readonly string[], root: string, c: Case): Result {
   rmSync(root, { recursive: true, force: true });
   mkdirSync(join(root, "out"), { recursive: true });
-  const { env, cwd } = c.setup(root);
-  const r = runBytesSync(cmd[0]!, [...cmd.slice(1), `${root}/out`], { env, cwd });
-  const stderr = r.stderr.replace(/^Generating units in the form of systemd .*\n/m, "");
-  return { status: r.status, stderr, tree: byteTree(`${root}/out`) };
+  const { status, stderr } = runOn(cmd, `${root}/out`, c.setup(root));
+  return { status, stderr, tree: byteTree(`${root}/out`) };
 }
 
 describe.skipIf(!ref)("paths from the environment named in bytes, like systemd 262", () => {
@@ -266,7 +246,7 @@ describe("an $ENCRYPTED_CREDENTIALS_DIRECTORY named in bytes", () => {
   const encrypted: Case = {
     name: "encrypted ssh.listen",
     setup(root) {
-      const env = baseEnv(root);
+      const env = isolatedRoot(root);
       mkdirSync(b(`${root}/enc${NAME}`));
       writeFileSync(b(`${root}/enc${NAME}/ssh.listen`), "x");
       return { env: { ...env, ENCRYPTED_CREDENTIALS_DIRECTORY: `${root}/enc${NAME}` } };

@@ -11,7 +11,7 @@ import { runGenerator } from "../../src/generator/main.ts";
 import { byteTree } from "../helpers/byte-tree.ts";
 import type { Reference } from "../helpers/reference.ts";
 import { printfArg, shQuote } from "../helpers/shell.ts";
-import { runSync } from "../helpers/spawn.ts";
+import { runBytesSync, runSync, type Ran } from "../helpers/spawn.ts";
 import { DIST, REPO } from "../helpers/tmp.ts";
 
 export interface Case {
@@ -36,16 +36,20 @@ export interface Snapshot {
   stderr: string;
 }
 
+/** An sshd that exits 0, at `path` (a byte string). */
+export function sshdStub(path: string): void {
+  writeFileSync(Buffer.from(path, "latin1"), "#!/bin/sh\nexit 0\n");
+  chmodSync(Buffer.from(path, "latin1"), 0o755);
+}
+
 /** The test's scratch root, with bin/, units/, creds/ set up for a case. */
 export function prepare(root: string, c: Case): { env: Record<string, string>; dest: string; dirs: string[] } {
   rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
   const bin = join(root, "bin");
   mkdirSync(bin);
-  if (c.sshd === "stub") {
-    writeFileSync(join(bin, "sshd"), "#!/bin/sh\nexit 0\n");
-    chmodSync(join(bin, "sshd"), 0o755);
-  } else if (c.sshd === "link") symlinkSync("/usr/sbin/sshd", join(bin, "sshd"));
+  if (c.sshd === "stub") sshdStub(join(bin, "sshd"));
+  else if (c.sshd === "link") symlinkSync("/usr/sbin/sshd", join(bin, "sshd"));
   else if (c.sshd === "dir") mkdirSync(join(bin, "sshd"));
   else if (c.sshd === "noexec") writeFileSync(join(bin, "sshd"), "x");
   const units = join(root, "units");
@@ -138,6 +142,30 @@ export const OURS: Record<string, string[]> = {
 };
 
 export const OUR_EXTRA_DEBUG = /^Generating units in the form of systemd .*\n/m;
+
+/**
+ * Set up a scratch `root` (a byte string) where a generator finds nothing outside it: bin/ with a stub sshd and
+ * an empty units/. Returns the environment that points it there: no credentials, debug to the console, 262's form.
+ */
+export function isolatedRoot(root: string): Record<string, string> {
+  mkdirSync(Buffer.from(`${root}/bin`, "latin1"), { recursive: true });
+  sshdStub(`${root}/bin/sshd`);
+  mkdirSync(Buffer.from(`${root}/units`, "latin1"));
+  return {
+    PATH: `${root}/bin`, SYSTEMD_LOG_LEVEL: "debug", SYSTEMD_LOG_TARGET: "console", SYSTEMD_PROC_CMDLINE: "",
+    SYSTEMD_UNIT_PATH: `${root}/units`, CREDENTIALS_DIRECTORY: `${root}/nocreds`,
+    ENCRYPTED_CREDENTIALS_DIRECTORY: `${root}/nocreds`, SYSTEMD_SSH_TARGET_VERSION: "262",
+  };
+}
+
+/**
+ * Run a generator (`cmd`, the reference's or ours) on the output directory `dest`, it and the environment and
+ * working directory passed byte for byte; stderr without the debug line only ours prints.
+ */
+export function runOn(cmd: readonly string[], dest: string, opts: { env: Record<string, string>; cwd?: string }): Ran {
+  const r = runBytesSync(cmd[0]!, [...cmd.slice(1), dest], opts);
+  return { ...r, stderr: r.stderr.replace(OUR_EXTRA_DEBUG, "") };
+}
 
 /** Run ours in-process, on the same prepared root. */
 export function runOurs(c: Case, root: string, version = "262"): Snapshot {

@@ -6,13 +6,14 @@
 // sockets.target.wants/ under a ".." path, so that link fails); systemd-ssh-issue in --issue-path.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathSimplify } from "../../src/shared/path.ts";
 import { ensureBuilt } from "../helpers/build.ts";
 import { byteTree } from "../helpers/byte-tree.ts";
 import { requireReference } from "../helpers/reference.ts";
 import { runSync, type Ran } from "../helpers/spawn.ts";
+import { isolatedRoot, runOn } from "../generator/harness.ts";
 import { DIST, removeDir, tempDir } from "../helpers/tmp.ts";
 
 const ref = requireReference("262");
@@ -76,20 +77,11 @@ const CASES: GenCase[] = [
 
 function generate(cmd: readonly string[], root: string, c: GenCase): Ran & { tree: string[] } {
   removeDir(root);
-  for (const d of ["bin", "units", "out"]) mkdirSync(join(root, d), { recursive: true });
-  writeFileSync(join(root, "bin/sshd"), "#!/bin/sh\n");
-  chmodSync(join(root, "bin/sshd"), 0o755);
+  const isolated = isolatedRoot(root);
+  mkdirSync(join(root, "out"));
   const { env, dest, unit } = c.setup(root);
   if (unit) writeFileSync(join(root, "units/sshd@.service"), "[Unit]\n");
-  const r = runSync([...cmd, dest], {
-    env: {
-      PATH: join(root, "bin"), SYSTEMD_LOG_LEVEL: "debug", SYSTEMD_LOG_TARGET: "console", SYSTEMD_PROC_CMDLINE: "",
-      SYSTEMD_UNIT_PATH: join(root, "units"), CREDENTIALS_DIRECTORY: join(root, "nocreds"),
-      ENCRYPTED_CREDENTIALS_DIRECTORY: join(root, "nocreds"), SYSTEMD_SSH_TARGET_VERSION: "262", ...env,
-    },
-  });
-  const stderr = r.stderr.replace(/^Generating units in the form of systemd .*\n/m, "");
-  return { ...r, stderr, tree: byteTree(join(root, "out")) };
+  return { ...runOn(cmd, dest, { env: { ...isolated, ...env } }), tree: byteTree(join(root, "out")) };
 }
 
 describe.skipIf(!ref)("paths that start with /.., like systemd 262", () => {
