@@ -9,7 +9,7 @@ import { ensureBuilt } from "../helpers/build.ts";
 import { requireReference } from "../helpers/reference.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { byteTree } from "../helpers/byte-tree.ts";
-import { isolatedRoot, OURS, runOn } from "./harness.ts";
+import { isolatedRoot, OURS, runOn, type Snapshot } from "./harness.ts";
 
 const ref = requireReference("262");
 const base = tempDir("gen-argv");
@@ -22,15 +22,11 @@ beforeAll(async () => {
 const NAME = "out-\xff-\xc3\xa9-\xe2\x82";
 const bytes = (s: string) => Buffer.from(s, "latin1");
 
-interface Result {
-  status: number;
-  stderr: string;
-  /** Everything under the scratch root (names and link targets as latin1 byte strings). */
-  tree: string[];
-}
-
-/** Run a generator with `root/NAME` as its one argument, passed byte for byte through printf(1). */
-function run(cmd: readonly string[], root: string, create: boolean): Result {
+/**
+ * Run a generator with `root/NAME` as its one argument, passed byte for byte through printf(1); its tree is
+ * everything under the scratch root but bin/ and units/ (names and link targets as latin1 byte strings).
+ */
+function run(cmd: readonly string[], root: string, create: boolean): Snapshot {
   rmSync(root, { recursive: true, force: true });
   const env = isolatedRoot(root);
   if (create) mkdirSync(bytes(`${root}/${NAME}`));

@@ -11,7 +11,7 @@ import { ensureBuilt } from "../helpers/build.ts";
 import { requireReference } from "../helpers/reference.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { byteTree } from "../helpers/byte-tree.ts";
-import { isolatedRoot, OURS, runOn, sshdStub } from "./harness.ts";
+import { isolatedRoot, OURS, runOn, sshdStub, type Snapshot } from "./harness.ts";
 
 const ref = requireReference("262");
 const base = tempDir("gen-env-bytes");
@@ -33,7 +33,7 @@ interface Case {
   /** The reference's exit status (default 0). */
   status?: number;
   /** What must hold for the reference's result, so the case tests what it says. */
-  check(r: Result, root: string): void;
+  check(r: Snapshot, root: string): void;
 }
 
 const CASES: Case[] = [
@@ -204,15 +204,11 @@ const CASES: Case[] = [
   },
 ];
 
-interface Result {
-  status: number;
-  stderr: string;
-  /** The output directory: names, contents and link targets as byte strings. */
-  tree: string[];
-}
-
-/** Run a generator on a fresh `root` set up by `c`; environment and working directory passed byte for byte. */
-function run(cmd: readonly string[], root: string, c: Case): Result {
+/**
+ * Run a generator on a fresh `root` set up by `c`, environment and working directory passed byte for byte; its
+ * tree is the output directory (names, contents and link targets as byte strings).
+ */
+function run(cmd: readonly string[], root: string, c: Case): Snapshot {
   rmSync(root, { recursive: true, force: true });
   mkdirSync(join(root, "out"), { recursive: true });
   const { status, stderr } = runOn(cmd, `${root}/out`, c.setup(root));
