@@ -125,20 +125,28 @@ describe("connectUnix", () => {
   const NAME = Buffer.from("s-\xff-\xc3\xa9-\xe2\x82", "latin1");
   const names = (d: string) => readdirSync(d, { encoding: "buffer" }).map((n) => n.toString("hex"));
 
+  /** `l` listens at `path`, NAME in `dir`: named on disk by those bytes, reached by them (data both ways), and
+   * the same characters as a string name another file. */
+  function expectReachedAsBytes(l: number, dir: string, path: Buffer): void {
+    expect(names(dir)).toEqual([NAME.toString("hex")]);
+    const c = connectUnix(new Uint8Array(path));
+    const s = accept(l);
+    sendAll(c, new TextEncoder().encode("to server"));
+    expect(new TextDecoder().decode(recv(s, 16))).toBe("to server");
+    sendAll(s, new TextEncoder().encode("to client"));
+    expect(new TextDecoder().decode(recv(c, 16))).toBe("to client");
+    close(c);
+    close(s);
+    expect(() => connectUnix(path.toString("latin1"))).toThrow("No such file or directory");
+  }
+
   test("a path in bytes (Uint8Array), short: listened on and connected to as exactly those bytes", () => {
     const sub = join(dir, "bytes-short");
     mkdirSync(sub);
     const path = Buffer.concat([Buffer.from(`${sub}/`), NAME]);
     const l = listenUnix(new Uint8Array(path));
     try {
-      expect(names(sub)).toEqual([NAME.toString("hex")]);
-      const c = connectUnix(new Uint8Array(path));
-      const s = accept(l);
-      sendAll(c, new TextEncoder().encode("bytes"));
-      expect(new TextDecoder().decode(recv(s, 16))).toBe("bytes");
-      close(c);
-      close(s);
-      expect(() => connectUnix(path.toString("latin1"))).toThrow("No such file or directory");
+      expectReachedAsBytes(l, sub, path);
     } finally {
       close(l);
     }
@@ -152,14 +160,7 @@ describe("connectUnix", () => {
     expect(path.length).toBeGreaterThan(108);
     const l = bindRelative(deep, new Uint8Array(NAME));
     try {
-      expect(names(deep)).toEqual([NAME.toString("hex")]);
-      const c = connectUnix(new Uint8Array(path));
-      const s = accept(l);
-      sendAll(s, new TextEncoder().encode("long bytes"));
-      expect(new TextDecoder().decode(recv(c, 16))).toBe("long bytes");
-      close(c);
-      close(s);
-      expect(() => connectUnix(path.toString("latin1"))).toThrow("No such file or directory");
+      expectReachedAsBytes(l, deep, path);
     } finally {
       close(l);
     }
