@@ -57,42 +57,37 @@ export function prepare(root: string, c: Case): { env: Record<string, string>; d
   mkdirSync(units);
   mkdirSync(other);
   const tpl = "[Unit]\nDescription=test sshd template\n[Service]\nExecStart=-/usr/sbin/sshd -i\nStandardInput=socket\n";
+  const template = join(units, "sshd@.service");
+  /** sshd@.service an alias: a relative link to the template written at `name` in units/. */
+  const aliasTo = (name: string) => {
+    writeFileSync(join(units, name), tpl);
+    symlinkSync(name, template);
+  };
   switch (c.template) {
-    case "file": writeFileSync(join(units, "sshd@.service"), tpl); break;
-    case "empty": writeFileSync(join(units, "sshd@.service"), ""); break;
+    case "file": writeFileSync(template, tpl); break;
+    case "empty": writeFileSync(template, ""); break;
     case "symlink":
       writeFileSync(join(other, "sshd@.service"), tpl);
-      symlinkSync(join(other, "sshd@.service"), join(units, "sshd@.service"));
+      symlinkSync(join(other, "sshd@.service"), template);
       break;
-    case "alias":
-      writeFileSync(join(units, "ssh@.service"), tpl);
-      symlinkSync("ssh@.service", join(units, "sshd@.service"));
-      break;
-    case "dangling": symlinkSync(join(other, "missing@.service"), join(units, "sshd@.service")); break;
-    case "devnull": symlinkSync("/dev/null", join(units, "sshd@.service")); break;
+    case "alias": aliasTo("ssh@.service"); break;
+    case "dangling": symlinkSync(join(other, "missing@.service"), template); break;
+    case "devnull": symlinkSync("/dev/null", template); break;
     case "dirlink":
-      writeFileSync(join(units, "sshd@.service"), tpl);
+      writeFileSync(template, tpl);
       symlinkSync("units", join(root, "ulink"));
       break;
-    case "alias-invalid":
-      writeFileSync(join(units, "ssh\u00e9@.service"), tpl);
-      symlinkSync("ssh\u00e9@.service", join(units, "sshd@.service"));
-      break;
+    case "alias-invalid": aliasTo("ssh\u00e9@.service"); break;
     case "alias-subdir":
       mkdirSync(join(units, "sub"));
-      writeFileSync(join(units, "sub", "ssh@.service"), tpl);
       writeFileSync(join(units, "ssh@.service"), tpl);
-      symlinkSync("sub/ssh@.service", join(units, "sshd@.service"));
+      aliasTo("sub/ssh@.service");
       break;
     case "alias-self":
       mkdirSync(join(units, "sub"));
-      writeFileSync(join(units, "sub", "sshd@.service"), tpl);
-      symlinkSync("sub/sshd@.service", join(units, "sshd@.service"));
+      aliasTo("sub/sshd@.service");
       break;
-    case "alias-socket":
-      writeFileSync(join(units, "ssh@.socket"), tpl);
-      symlinkSync("ssh@.socket", join(units, "sshd@.service"));
-      break;
+    case "alias-socket": aliasTo("ssh@.socket"); break;
     case "none": break;
   }
   const creds = join(root, "creds");
