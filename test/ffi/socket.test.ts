@@ -4,8 +4,11 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { fstatSync, mkdirSync, readdirSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { SysError } from "../../ffi/errors.ts";
-import { close, connectUnix, getRecvTimeout, MSG_PEEK, recv, sendAll, sendFd, setRecvTimeout, SOCK_STREAM } from "../../ffi/socket.ts";
+import {
+  close, connectUnix, getRecvTimeout, MSG_PEEK, type PathArg, recv, sendAll, sendFd, setRecvTimeout, SOCK_STREAM,
+} from "../../ffi/socket.ts";
 import { accept, listenUnix, recvFd, socketpair, socketType } from "../../ffi/test-sockets.ts";
+import { thrown } from "../helpers/thrown.ts";
 import { removeDir, tempDir } from "../helpers/tmp.ts";
 
 const dir = tempDir("ffi");
@@ -74,24 +77,12 @@ describe("connectUnix", () => {
     const path = join(dir, "listen.sock");
     const l = listenUnix(path);
     try {
-      const c = connectUnix(path);
-      const s = accept(l);
-      sendAll(c, new TextEncoder().encode("ping"));
-      expect(new TextDecoder().decode(recv(s, 16))).toBe("ping");
-      close(c);
-      close(s);
+      expectConnects(l, path);
     } finally {
       close(l);
     }
-    try {
-      connectUnix(join(dir, "missing.sock"));
-      throw new Error("expected a failure");
-    } catch (e) {
-      expect(e).toBeInstanceOf(SysError);
-      expect((e as SysError).code).toBe("ENOENT");
-      expect((e as SysError).syscall).toBe("connect");
-      expect((e as SysError).strerror).toBe("No such file or directory");
-    }
+    const e = thrown(() => connectUnix(join(dir, "missing.sock")), SysError);
+    expect([e.code, e.syscall, e.strerror]).toEqual(["ENOENT", "connect", "No such file or directory"]);
   });
 
   test("paths longer than sun_path connect through /proc/self/fd", () => {
@@ -103,12 +94,7 @@ describe("connectUnix", () => {
     // bind() cannot take the long path either: bind through a short relative path from inside the dir.
     const l = bindRelative(deep, "sock");
     try {
-      const c = connectUnix(path);
-      const s = accept(l);
-      sendAll(s, new TextEncoder().encode("long"));
-      expect(new TextDecoder().decode(recv(c, 16))).toBe("long");
-      close(c);
-      close(s);
+      expectConnects(l, path);
       expect(() => connectUnix(join(deep, "nope"))).toThrow("No such file or directory");
     } finally {
       close(l);
@@ -129,14 +115,7 @@ describe("connectUnix", () => {
    * the same characters as a string name another file. */
   function expectReachedAsBytes(l: number, dir: string, path: Buffer): void {
     expect(names(dir)).toEqual([NAME.toString("hex")]);
-    const c = connectUnix(new Uint8Array(path));
-    const s = accept(l);
-    sendAll(c, new TextEncoder().encode("to server"));
-    expect(new TextDecoder().decode(recv(s, 16))).toBe("to server");
-    sendAll(s, new TextEncoder().encode("to client"));
-    expect(new TextDecoder().decode(recv(c, 16))).toBe("to client");
-    close(c);
-    close(s);
+    expectConnects(l, new Uint8Array(path));
     expect(() => connectUnix(path.toString("latin1"))).toThrow("No such file or directory");
   }
 
@@ -166,6 +145,21 @@ describe("connectUnix", () => {
     }
   });
 });
+
+/** A client connecting to `path` is accepted on the listener `l`, and data goes both ways. */
+function expectConnects(l: number, path: PathArg): void {
+  const c = connectUnix(path);
+  const s = accept(l);
+  try {
+    sendAll(c, new TextEncoder().encode("to server"));
+    expect(new TextDecoder().decode(recv(s, 16))).toBe("to server");
+    sendAll(s, new TextEncoder().encode("to client"));
+    expect(new TextDecoder().decode(recv(c, 16))).toBe("to client");
+  } finally {
+    close(c);
+    close(s);
+  }
+}
 
 function bindRelative(cwd: string, name: string | Uint8Array): number {
   const old = process.cwd();
