@@ -36,6 +36,14 @@ interface Case {
   check(r: Snapshot, root: string): void;
 }
 
+/** An isolated root whose $SYSTEMD_UNIT_PATH is one directory, `units` (made empty), named in bytes. */
+function unitsNamedInBytes(root: string): { env: Record<string, string>; units: string } {
+  const units = `${root}/units${NAME}`;
+  const env = { ...isolatedRoot(root), SYSTEMD_UNIT_PATH: units };
+  mkdirSync(b(units));
+  return { env, units };
+}
+
 const CASES: Case[] = [
   {
     name: "sshd found in a $PATH directory named in bytes (its path goes into the unit)",
@@ -141,10 +149,9 @@ const CASES: Case[] = [
   {
     name: "sshd@.service in a $SYSTEMD_UNIT_PATH directory named in bytes",
     setup(root) {
-      const env = isolatedRoot(root);
-      mkdirSync(b(`${root}/units${NAME}`));
-      writeFileSync(b(`${root}/units${NAME}/sshd@.service`), TEMPLATE);
-      return { env: { ...env, SYSTEMD_UNIT_PATH: `${root}/units${NAME}` } };
+      const { env, units } = unitsNamedInBytes(root);
+      writeFileSync(b(`${units}/sshd@.service`), TEMPLATE);
+      return { env };
     },
     check(r, root) {
       expect(r.tree).toContain(`L sshd-unix-local@.service -> ${root}/units${NAME}/sshd@.service`);
@@ -153,12 +160,11 @@ const CASES: Case[] = [
   {
     name: "sshd@.service linked to a file in a directory named in bytes",
     setup(root) {
-      const env = isolatedRoot(root);
-      mkdirSync(b(`${root}/units${NAME}`));
+      const { env, units } = unitsNamedInBytes(root);
       mkdirSync(b(`${root}/other${NAME}`));
       writeFileSync(b(`${root}/other${NAME}/sshd@.service`), TEMPLATE);
-      symlinkSync(b(`../other${NAME}/sshd@.service`), b(`${root}/units${NAME}/sshd@.service`));
-      return { env: { ...env, SYSTEMD_UNIT_PATH: `${root}/units${NAME}` } };
+      symlinkSync(b(`../other${NAME}/sshd@.service`), b(`${units}/sshd@.service`));
+      return { env };
     },
     check(r, root) {
       expect(r.stderr).toContain(`Linked unit file: ${root}/units${NAME}/sshd@.service \xe2\x86\x92 ${root}/other${NAME}/sshd@.service`);
@@ -167,11 +173,10 @@ const CASES: Case[] = [
   {
     name: "sshd@.service an alias, in a directory named in bytes",
     setup(root) {
-      const env = isolatedRoot(root);
-      mkdirSync(b(`${root}/units${NAME}`));
-      writeFileSync(b(`${root}/units${NAME}/ssh@.service`), TEMPLATE);
-      symlinkSync("ssh@.service", b(`${root}/units${NAME}/sshd@.service`));
-      return { env: { ...env, SYSTEMD_UNIT_PATH: `${root}/units${NAME}` } };
+      const { env, units } = unitsNamedInBytes(root);
+      writeFileSync(b(`${units}/ssh@.service`), TEMPLATE);
+      symlinkSync("ssh@.service", b(`${units}/sshd@.service`));
+      return { env };
     },
     check(r, root) {
       expect(r.tree).toContain(`L sshd-unix-local@.service -> ${root}/units${NAME}/ssh@.service`);
