@@ -229,29 +229,35 @@ const COMMON = {
   sockaddr_vm: { size: 16, svm_family: 0, svm_reserved1: 2, svm_port: 4, svm_cid: 8, svm_flags: 12, svm_zero: 13 },
 } as const;
 
-export const ABIS: Readonly<Record<Arch, Abi>> = {
-  x64: {
-    ...COMMON,
-    libcNames: ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"],
-    O_DIRECTORY: 0o200000,
-    O_NOFOLLOW: 0o400000,
-    O_DIRECT: 0o40000,
-    // struct stat (arch/x86/include/uapi/asm/stat.h): dev, ino, nlink (8 bytes), mode, uid, gid, pad, ...
-    stat: { size: 144, st_dev: 0, st_ino: 8, st_mode: 24 },
-    // __attribute__((packed)) on x86-64 only (the i386 layout kept for 64-bit).
-    epoll_event: { size: 12, events: 0, data: 4 },
-  },
-  arm64: {
-    ...COMMON,
-    libcNames: ["libc.so.6", "libc.musl-aarch64.so.1", "libc.so"],
-    O_DIRECTORY: 0o40000,
-    O_NOFOLLOW: 0o100000,
-    O_DIRECT: 0o200000,
-    // struct stat (asm-generic/stat.h): dev, ino, mode (4 bytes), nlink (4), uid, gid, rdev, pad, ...
-    stat: { size: 128, st_dev: 0, st_ino: 8, st_mode: 16 },
-    epoll_event: { size: 16, events: 0, data: 8 },
-  },
-};
+/** What differs, side by side: each field as [x86-64, arm64]. */
+const DIFFERENT = {
+  libcNames: [
+    ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"],
+    ["libc.so.6", "libc.musl-aarch64.so.1", "libc.so"],
+  ],
+  O_DIRECTORY: [0o200000, 0o40000],
+  O_NOFOLLOW: [0o400000, 0o100000],
+  O_DIRECT: [0o40000, 0o200000],
+  // x86-64's struct stat (arch/x86/include/uapi/asm/stat.h): dev, ino, nlink (8 bytes), mode, uid, gid, pad, ...
+  // arm64's (asm-generic/stat.h): dev, ino, mode (4 bytes), nlink (4), uid, gid, rdev, pad, ...
+  stat: [
+    { size: 144, st_dev: 0, st_ino: 8, st_mode: 24 },
+    { size: 128, st_dev: 0, st_ino: 8, st_mode: 16 },
+  ],
+  // __attribute__((packed)) on x86-64 only (the i386 layout kept for 64-bit).
+  epoll_event: [
+    { size: 12, events: 0, data: 4 },
+    { size: 16, events: 0, data: 8 },
+  ],
+} as const satisfies { [K in Exclude<keyof Abi, keyof typeof COMMON>]: readonly [Abi[K], Abi[K]] };
+
+/** One architecture's column of DIFFERENT, over COMMON. */
+function tableFor(column: 0 | 1): Abi {
+  const own = Object.fromEntries(Object.entries(DIFFERENT).map(([field, values]) => [field, values[column]]));
+  return { ...COMMON, ...own } as Abi;
+}
+
+export const ABIS: Readonly<Record<Arch, Abi>> = { x64: tableFor(0), arm64: tableFor(1) };
 
 /** The table for an architecture in process.arch's spelling, or null for one we have not checked. */
 function abiFor(arch: string): Abi | null {

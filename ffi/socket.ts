@@ -150,24 +150,24 @@ export function connectVsock(cid: number, port: number): number {
   });
 }
 
-export function socketpair(type = SOCK_STREAM): [number, number] {
-  const fds = new Int32Array(new ArrayBuffer(8));
-  if (libc().socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) < 0) fail("socketpair");
-  return [fds[0]!, fds[1]!];
-}
-
 export function shutdown(fd: number, how: number): void {
   if (libc().shutdown(fd, how) < 0) fail("shutdown");
 }
 
-/** SO_DOMAIN of a socket (AF_UNIX, AF_INET, ...), or null when fd is not a socket or not open. */
-export function socketFamily(fd: number): number | null {
+/** getsockopt(fd, SOL_SOCKET, name) of an int option, or null when fd is not a socket or not open. */
+export function socketIntOption(fd: number, name: number): number | null {
   const buf = new ArrayBuffer(8);
   const val = new Int32Array(buf, 0, 1);
   const len = new Uint32Array(buf, 4, 1);
   len[0] = 4;
-  if (libc().getsockopt(fd, SOL_SOCKET, SO_DOMAIN, val, len) < 0) return null;
+  // One ArrayBuffer holds both out-values; pass them as views of it, each a call argument.
+  if (libc().getsockopt(fd, SOL_SOCKET, name, val, len) < 0) return null;
   return val[0]!;
+}
+
+/** SO_DOMAIN of a socket (AF_UNIX, AF_INET, ...), or null when fd is not a socket or not open. */
+export function socketFamily(fd: number): number | null {
+  return socketIntOption(fd, SO_DOMAIN);
 }
 
 /**
@@ -242,7 +242,7 @@ export function sendAll(fd: number, data: Uint8Array): void {
   }
 }
 
-export interface Timeval {
+interface Timeval {
   sec: number;
   usec: number;
 }

@@ -7,15 +7,21 @@ import { fail } from "./errors.ts";
 import { libc } from "./libc.ts";
 import { CM, MH, MsgLayout } from "./msghdr.ts";
 import { AF_UNIX, sockaddrUn, type SockAddr } from "./sockaddr.ts";
-import { close, socket, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, type PathArg } from "./socket.ts";
+import { close, socket, socketIntOption, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, type PathArg } from "./socket.ts";
 
 const { SO_TYPE, SCM_RIGHTS, MSG_CMSG_CLOEXEC } = abi;
 
-export function bind(fd: number, sa: SockAddr): void {
+export function socketpair(type = SOCK_STREAM): [number, number] {
+  const fds = new Int32Array(new ArrayBuffer(8));
+  if (libc().socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) < 0) fail("socketpair");
+  return [fds[0]!, fds[1]!];
+}
+
+function bind(fd: number, sa: SockAddr): void {
   if (libc().bind(fd, sa.bytes, sa.length) < 0) fail("bind");
 }
 
-export function listen(fd: number, backlog = 128): void {
+function listen(fd: number, backlog = 128): void {
   if (libc().listen(fd, backlog) < 0) fail("listen");
 }
 
@@ -38,7 +44,7 @@ export function listenUnix(path: PathArg, type = SOCK_STREAM): number {
   }
 }
 
-export interface ReceivedFd {
+interface ReceivedFd {
   /** The descriptor received (close-on-exec), or null when the message carried none. */
   fd: number | null;
   /** The ordinary bytes that came with it. */
@@ -62,13 +68,7 @@ export function recvFd(sock: number, maxData = 16): ReceivedFd {
 
 /** SO_TYPE of a socket, or null when fd is not a socket (ENOTSOCK) or not open. */
 export function socketType(fd: number): number | null {
-  const buf = new ArrayBuffer(8);
-  const val = new Int32Array(buf, 0, 1);
-  const len = new Uint32Array(buf, 4, 1);
-  len[0] = 4;
-  // One ArrayBuffer holds both out-values; pass them as views of it, each a call argument.
-  if (libc().getsockopt(fd, SOL_SOCKET, SO_TYPE, val, len) < 0) return null;
-  return val[0]!;
+  return socketIntOption(fd, SO_TYPE);
 }
 
 /** setsockopt(fd, level, name, &int value, sizeof(int)). */

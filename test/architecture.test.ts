@@ -27,6 +27,8 @@ interface Module {
   typeUsers: Map<string, Set<string>>;
   /** Every identifier in the file, for the names a whole-module import may use. */
   identifiers: Set<string>;
+  /** How often each identifier appears in the module (an export's own declaration counts once). */
+  counts: Map<string, number>;
 }
 
 function sourcesUnder(...dirs: string[]): Sources {
@@ -57,6 +59,7 @@ function parseModule(path: string, text: string, sources: Sources): Module {
   const imports: Import[] = [];
   const exports: string[] = [];
   const identifiers = new Set<string>();
+  const counts = new Map<string, number>();
   const declared = new Map<string, Set<string>>(); // export → the identifiers its declaration names
   const types = new Set<string>();
   const namesIn = (node: ts.Node): Set<string> => {
@@ -71,7 +74,7 @@ function parseModule(path: string, text: string, sources: Sources): Module {
   const add = (specifier: string, names: string[] | null) =>
     imports.push({ target: resolveSpecifier(path, specifier, sources), specifier, names });
   const visit = (node: ts.Node): void => {
-    if (ts.isIdentifier(node)) identifiers.add(node.text);
+    if (ts.isIdentifier(node)) identifiers.add(node.text), counts.set(node.text, (counts.get(node.text) ?? 0) + 1);
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.importClause;
       const bindings = clause?.namedBindings;
@@ -114,7 +117,7 @@ function parseModule(path: string, text: string, sources: Sources): Module {
   };
   visit(file);
   const typeUsers = new Map([...types].map((t) => [t, new Set([...declared].filter(([e, names]) => e !== t && names.has(t)).map(([e]) => e))]));
-  return { imports, exports, identifiers, typeUsers };
+  return { imports, exports, identifiers, counts, typeUsers };
 }
 
 function parseAll(sources: Sources): Map<string, Module> {
@@ -211,14 +214,18 @@ function withSignatureTypes(modules: Map<string, Module>, used: Set<string>): Se
  * name it. A module of ffi/ named for tests (ffi/test-*.ts) may serve tests only.
  */
 function deadExports(modules: Map<string, Module>, tests: Map<string, Module> = new Map()): string[] {
-  const used = withSignatureTypes(modules, new Set([...usedExports(modules, modules), ...ALLOWED_UNUSED]));
   const byTests = usedExports(modules, tests);
+  const forTests = [...byTests].filter((key) => /^ffi\/test-[^/:]*\.ts:/.test(key));
+  const used = withSignatureTypes(modules, new Set([...usedExports(modules, modules), ...ALLOWED_UNUSED, ...forTests]));
   const dead: string[] = [];
   for (const [path, m] of modules) {
     for (const n of m.exports) {
       const key = `${path}: ${n}`;
       if (used.has(key) || ALLOWED_UNUSED.has(key)) continue;
-      if (byTests.has(key) && /^ffi\/test-[^/]*\.ts$/.test(path)) continue;
+      // A module's own working part, exported so that its tests can reach it directly, runs in the binary:
+      // not dead. What only tests run is.
+      const runsInModule = (m.counts.get(n) ?? 0) > 1;
+      if (byTests.has(key) && runsInModule) continue;
       dead.push(byTests.has(key) ? `${key} (tests only)` : key);
     }
   }
@@ -284,21 +291,23 @@ describe("the checks find what they look for (planted trees)", () => {
       "src/shared/s.ts -> src/proxy/p.ts",
     ]);
   });
+  // inner() is exported for its tests and runs inside its module (outer calls it): not dead.
   test("an export nobody imports, or that only its own module uses", () => {
     const src = {
-      "src/shared/s.ts": "export const used = 1;\nexport function unused() {}\nexport interface Shape {}\nconst local = 2;\nexport { local as renamed };\nexport interface Loose {}\nexport type Arg = number;\nexport function take(a: Arg): void {}\nexport function keep(l: Loose): void {}",
+      "src/shared/s.ts": "export const used = 1;\nexport function unused() {}\nexport interface Shape {}\nconst local = 2;\nexport { local as renamed };\nexport interface Loose {}\nexport type Arg = number;\nexport function take(a: Arg): void {}\nexport function keep(l: Loose): void {}\nexport function inner() {}\nexport const outer = () => inner();",
       "src/shared/t.ts": 'import { used, type Shape, take } from "./s.ts";\nexport const t: Shape = used;\nexport const self = t;\nexport const whole = 0;',
       "src/proxy/u.ts": 'import { t } from "../shared/t.ts";\nconst m = require("../shared/t.ts") as typeof import("../shared/t.ts");\nm.whole;\nvoid t;',
       "ffi/test-peer.ts": "export const peer = 1;",
       "ffi/peer.ts": "export const peer = 1;",
     };
     const m = planted(src);
-    const tests = planted({ "test/x.test.ts": 'import { unused } from "../src/shared/s.ts";\nimport { peer } from "../ffi/test-peer.ts";\nimport { peer as p } from "../ffi/peer.ts";' }, src);
+    const tests = planted({ "test/x.test.ts": 'import { unused, inner } from "../src/shared/s.ts";\nimport { peer } from "../ffi/test-peer.ts";\nimport { peer as p } from "../ffi/peer.ts";' }, src);
     // Arg is in take()'s signature, which t.ts uses; Loose only in keep()'s, which nobody uses.
     expect(deadExports(m, tests)).toEqual([
       "ffi/peer.ts: peer (tests only)",
       "src/shared/s.ts: Loose",
       "src/shared/s.ts: keep",
+      "src/shared/s.ts: outer",
       "src/shared/s.ts: renamed",
       "src/shared/s.ts: unused (tests only)",
       "src/shared/t.ts: self",

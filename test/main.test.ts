@@ -2,7 +2,8 @@
 // umbrella command's own answers.
 
 import { beforeAll, describe, expect, test } from "bun:test";
-import { close, socketpair } from "../ffi/socket.ts";
+import { close } from "../ffi/socket.ts";
+import { socketpair } from "../ffi/test-sockets.ts";
 import { VERSION } from "../src/version.ts";
 import { ensureBuilt } from "./helpers/build.ts";
 import { runSync } from "./helpers/spawn.ts";

@@ -16,7 +16,7 @@ import { TOOLS } from "../shared/tool-names.ts";
 import type { LibvirtListing, MachineListing } from "../proxy/core.ts";
 import { listLibvirtDomains, listMachines } from "../proxy/effects.ts";
 
-export interface MachineRow {
+interface MachineRow {
   name: string;
   class: string;
   service: string;
@@ -30,7 +30,7 @@ export interface MachineRow {
 const NO_VSOCK = "Failed to allocate AF_VSOCK socket: this host has no AF_VSOCK support";
 
 /** Work out, per machine, what `ssh machine/NAME` would do: the proxy's verdict, then the lookup order's. */
-export function machineRows(listings: MachineListing[], hasVsock = () => vsockSupport().ok): MachineRow[] {
+function machineRows(listings: MachineListing[], hasVsock = () => vsockSupport().ok): MachineRow[] {
   const rows: MachineRow[] = [];
   const user = listings.find((l) => l.scope === "user");
   const userNames = new Set(user?.ok ? user.machines.map((m) => m.name) : []);
@@ -53,7 +53,7 @@ export function machineRows(listings: MachineListing[], hasVsock = () => vsockSu
  * Rows for libvirt domains with a CID. Each gets the host that reaches it: qemu/NAME, unless a system
  * domain of that name shadows a session one (qemu/ asks the system URI first): then qemu:session/NAME.
  */
-export function libvirtRows(listings: LibvirtListing[], hasVsock = () => vsockSupport().ok): MachineRow[] {
+function libvirtRows(listings: LibvirtListing[], hasVsock = () => vsockSupport().ok): MachineRow[] {
   const rows: MachineRow[] = [];
   const system = listings.find((l) => l.scope === "system");
   const systemNames = new Set(system?.ok ? system.domains.map((d) => d.name) : []);
@@ -76,7 +76,7 @@ export function libvirtRows(listings: LibvirtListing[], hasVsock = () => vsockSu
 }
 
 /** How to run our proxy, as the start of a ProxyCommand (its words quoted for ssh and the shell). */
-export function proxyCommandPath(): string {
+function proxyCommandPath(): string {
   const exe = process.execPath;
   if (basename(exe).startsWith("bun")) return `${proxyCommandWord(exe)} ${proxyCommandWord(Bun.main)} proxy`;
   const sibling = join(dirname(exe), TOOLS.proxy.program);
@@ -88,9 +88,9 @@ export function proxyCommandPath(): string {
  * ssh proxy with fd passing and %h (so machine/NAME is looked up as we would), "fixed" when a ProxyCommand
  * without %h sends it somewhere of its own (systemd's ssh_config does that for machine/.host), else "none".
  */
-export type SshRoute = "proxy" | "fixed" | "none";
+type SshRoute = "proxy" | "fixed" | "none";
 
-export function sshRoute(host: string, sshArgs: string[]): SshRoute {
+function sshRoute(host: string, sshArgs: string[]): SshRoute {
   let out: string;
   try {
     const r = Bun.spawnSync(["ssh", ...sshArgs, "-G", host], { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
@@ -107,7 +107,7 @@ export function sshRoute(host: string, sshArgs: string[]): SshRoute {
   return fdpass && /systemd-ssh-proxy|systemd-ssh proxy/.test(proxy) ? "proxy" : "none";
 }
 
-export function sshCommand(host: string, sshArgs: string[], configured: boolean): string {
+function sshCommand(host: string, sshArgs: string[], configured: boolean): string {
   const opts = configured ? [] : ["-o", `ProxyCommand=${proxyCommandPath()} %h %p`, "-o", "ProxyUseFdpass=yes"];
   return ["ssh", ...sshArgs, ...opts, host].map(shellQuote).join(" ");
 }
@@ -118,7 +118,7 @@ function table(rows: string[][]): string {
 }
 
 /** The listing for a person at a shell. */
-export function renderMachines(
+function renderMachines(
   listings: MachineListing[],
   rows: MachineRow[],
   sshArgs: string[],

@@ -10,13 +10,13 @@ import { describeTarget, parseHost, resolveTarget, type Lookups } from "../proxy
 import { realEffects } from "../proxy/effects.ts";
 import { bytes, utf8Bytes } from "../shared/raw-bytes.ts";
 
-export type ResolveResult = { ok: true; line: string } | { ok: false; error: string };
+type ResolveResult = { ok: true; line: string } | { ok: false; error: string };
 
 /**
  * Resolve HOST PORT (byte strings, as the proxy gets them) to the line to print. `lookups` replaces the
  * real machined/libvirt lookups (tests).
  */
-export async function resolveHost(host: string, port: string, lookups?: Lookups): Promise<ResolveResult> {
+async function resolveHost(host: string, port: string, lookups?: Lookups): Promise<ResolveResult> {
   try {
     const spec = parseHost(host);
     return { ok: true, line: describeTarget(resolveTarget(spec, port, lookups ?? (await realEffects.lookups(spec)))) };

@@ -12,7 +12,7 @@ import { cmdlineItems, cmdlineKeyEq, parseBoolean } from "../shared/proc-cmdline
 import { parseSocketAddress, printSocketAddress, type SocketEnv } from "../shared/socket-address.ts";
 import { LOG_DEBUG, LOG_ERR, LOG_WARNING } from "../shared/log.ts";
 import { pathJoin, pathSimplify } from "../shared/path.ts";
-import { strerrorName } from "../shared/strerror.ts";
+import { strerrorName } from "../shared/errno-name.ts";
 import { eachCredentialLine, RangeInterner } from "./credential-lines.ts";
 import { socketUnit, sshAccessTargetUnit, templateUnit } from "./units.ts";
 import type { GeneratorForm } from "./versions.ts";

@@ -10,11 +10,12 @@
 // the generator's whole work. node:fs is loaded only for the rare ones (a large credential, naming network
 // interfaces).
 
-import { Errno as E, errnoCode, type ErrnoName } from "../../ffi/errno.ts";
+import { Errno as E } from "../../ffi/errno.ts";
 import { SysError } from "../../ffi/errors.ts";
-import { access, F_OK, mkdir, stat, symlink, W_OK } from "../../ffi/fs.ts";
+import { access, chmod, F_OK, mkdir, stat, symlink, W_OK } from "../../ffi/fs.ts";
 import { readFile } from "../../ffi/io.ts";
 import { writeFileAtomic } from "../shared/atomic-file.ts";
+import { errnoName, errnoNameOf } from "../shared/errno-name.ts";
 import { LOG_DEBUG } from "../shared/log.ts";
 import { pathJoin } from "../shared/path.ts";
 import { filterPid1Args, parseBoolean, splitCmdline } from "../shared/proc-cmdline.ts";
@@ -29,9 +30,6 @@ import { formFor } from "./versions.ts";
 
 const nodeFs = () => require("node:fs") as typeof import("node:fs");
 
-/** The errno name of a failed call: ffi/fs.ts returns the number, a thrown SysError (ffi/io.ts) has it. */
-const nameOf = (n: number): ErrnoName => errnoCode(n) as ErrnoName;
-const codeOf = (e: unknown): ErrnoName => ((e as Partial<SysError>).code ?? "EIO") as ErrnoName;
 
 /** A whole file as a byte string; throws SysError. */
 const readBytes = (p: string | Uint8Array): string => fromBytes(readFile(p));
@@ -65,7 +63,7 @@ function readCredential(env: Map<string, string>, name = "ssh.listen"): Credenti
     const data = typeof st !== "number" && st.size > 65536 ? nodeFs().readFileSync(path, "latin1") : readBytes(path);
     return { kind: "plain", data };
   } catch (e) {
-    const c = codeOf(e);
+    const c = errnoNameOf(e);
     if (c !== "ENOENT" && c !== "ENXIO") return { kind: "error", errno: c };
   }
   const enc = env.get("ENCRYPTED_CREDENTIALS_DIRECTORY") ?? "/run/credentials/@encrypted";
@@ -102,7 +100,7 @@ function detected(detect: () => string | null): Result<string | null> {
     return detect();
   } catch (e) {
     if (!(e instanceof SysError)) throw e;
-    return { errno: codeOf(e) };
+    return { errno: errnoNameOf(e) };
   }
 }
 
@@ -128,7 +126,7 @@ export function realFacts(env: Map<string, string>, log: LogFn): Facts {
         }
         return splitCmdline(readBytes("/proc/cmdline").split("\0")[0]!);
       } catch (err) {
-        return { errno: codeOf(err) };
+        return { errno: errnoNameOf(err) };
       }
     },
     credential: () => readCredential(env),
@@ -142,19 +140,19 @@ export function realFacts(env: Map<string, string>, log: LogFn): Facts {
     vsockSocket() {
       const { vsockSupport } = require("../../ffi/vsock.ts") as typeof import("../../ffi/vsock.ts");
       const r = vsockSupport();
-      return r.ok ? null : codeOf(r.error);
+      return r.ok ? null : errnoNameOf(r.error);
     },
     localCid() {
       const { localCid } = require("../../ffi/vsock.ts") as typeof import("../../ffi/vsock.ts");
       try {
         return localCid();
       } catch (e) {
-        return { errno: codeOf(e) };
+        return { errno: errnoNameOf(e) };
       }
     },
     exportDirAccess() {
       const e = access("/run/host/unix-export/", W_OK);
-      return e === 0 ? null : nameOf(e);
+      return e === 0 ? null : errnoName(e);
     },
     socketEnv: realSocketEnv,
   };
@@ -167,14 +165,17 @@ export function realTree(dest: string): Tree {
   // Directories made (or found) already: systemd's generator makes sockets.target.wants/ once per symlink;
   // asking the kernel again for each of 10,000 sockets tells us nothing new.
   const made = new Set<string>();
+  // Each directory made is 0755 whatever our umask, as systemd 262's mkdir_parents() makes it.
+  const DIR_MODE = 0o755;
   const mkdirP = (dir: string): void => {
     if (made.has(dir)) return;
-    let e = mkdir(bytes(dir), 0o755);
+    let e = mkdir(bytes(dir), DIR_MODE);
     if (e === E.ENOENT) {
       const slash = dir.lastIndexOf("/");
       if (slash > 0) mkdirP(dir.slice(0, slash));
-      e = mkdir(bytes(dir), 0o755);
+      e = mkdir(bytes(dir), DIR_MODE);
     }
+    if (e === 0) chmod(bytes(dir), DIR_MODE);
     if (e === 0 || e === E.EEXIST) made.add(dir);
   };
   return {
@@ -185,7 +186,7 @@ export function realTree(dest: string): Tree {
         return null;
       } catch (e) {
         if (!(e instanceof SysError)) throw e;
-        return codeOf(e);
+        return errnoNameOf(e);
       }
     },
     mkdirs(name) {
@@ -197,7 +198,7 @@ export function realTree(dest: string): Tree {
     },
     symlink(target, name) {
       const e = symlink(bytes(target), bytes(pathJoin(dest, name)));
-      return e === 0 ? null : nameOf(e);
+      return e === 0 ? null : errnoName(e);
     },
   };
 }

@@ -1,6 +1,7 @@
 // find_executable() (src/basic/path-util.c): where sshd is, by $PATH as systemd reads it.
 
-import { errnoCode, type ErrnoName } from "../../ffi/errno.ts";
+import type { ErrnoName } from "../../ffi/errno.ts";
+import { errnoName } from "../shared/errno-name.ts";
 import { access, stat, X_OK } from "../../ffi/fs.ts";
 import { pathJoin, pathSimplify } from "../shared/path.ts";
 import { bytes } from "../shared/raw-bytes.ts";
@@ -31,11 +32,11 @@ function pathEntries(p: string): string[] {
 /** Why `path` is not an executable regular file, in find_executable_full()'s order of checks; null if it is. */
 function notExecutable(path: Uint8Array): ErrnoName | null {
   const st = stat(path);
-  if (typeof st === "number") return errnoCode(st) as ErrnoName;
+  if (typeof st === "number") return errnoName(st);
   if (st.type === "dir") return "EISDIR";
   if (st.type !== "reg") return "EBADFD";
   const e = access(path, X_OK);
-  return e === 0 ? null : errnoCode(e) as ErrnoName;
+  return e === 0 ? null : errnoName(e);
 }
 
 /** find_executable(): the first executable regular file called `name` in $PATH. */

@@ -2,7 +2,7 @@
 // directory), writes into NORMAL. `--explain` prints what it would do instead (see explain.ts).
 
 import { cmdlineItems, splitCmdline } from "../shared/proc-cmdline.ts";
-import { consoleSink, Logger, logSettings, type LogSink, type LogTarget, nullSink } from "../shared/log.ts";
+import { Logger, logSettings, type LogSink, type LogTarget, nullSink, generatorConsoleSink } from "../shared/log.ts";
 import { kmsgSink } from "../shared/log-kmsg.ts";
 import { TOOLS } from "../shared/tool-names.ts";
 import { fromBytes, rawArgs, rawEnviron } from "../shared/raw-bytes.ts";
@@ -12,7 +12,7 @@ import { run } from "./core.ts";
 import { inInitrd, realFacts, realTree } from "./effects.ts";
 
 const realSink = (target: LogTarget): LogSink =>
-  target === "kmsg" ? kmsgSink(TOOLS.generator.program) : target === "null" ? nullSink : consoleSink;
+  target === "kmsg" ? kmsgSink(TOOLS.generator.program) : target === "null" ? nullSink : generatorConsoleSink;
 
 /**
  * The generator proper, with the request, the environment, the logger and the sink for each log target given

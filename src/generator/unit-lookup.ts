@@ -3,12 +3,11 @@
 // a link out of the search path is a linked unit file, one inside it an alias, checked as systemd checks them.
 // Paths are byte strings (src/shared/raw-bytes.ts).
 
-import { errnoCode, type ErrnoName } from "../../ffi/errno.ts";
 import { stat } from "../../ffi/fs.ts";
 import { LOG_NOTICE, LOG_WARNING } from "../shared/log.ts";
 import { pathJoin, pathSimplify } from "../shared/path.ts";
 import { bytes, fromBytes, rawCwd } from "../shared/raw-bytes.ts";
-import { strerrorName } from "../shared/strerror.ts";
+import { errnoName, strerrorName } from "../shared/errno-name.ts";
 import type { Result } from "./core.ts";
 
 // node:fs only for resolving a symlinked unit, which few boots meet: it costs more to load than the
@@ -91,7 +90,7 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
     const p = pathJoin(dir, name);
     const st = stat(bytes(p), false);
     if (typeof st === "number") {
-      const c = errnoCode(st) as ErrnoName;
+      const c = errnoName(st);
       if (c === "ENOENT" || c === "ENOTDIR" || c === "EACCES") continue;
       return { errno: c };
     }

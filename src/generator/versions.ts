@@ -79,6 +79,12 @@ const MESSAGES_257: GeneratorForm["messages"] = {
   exportConnect: "\xe2\x86\x92 connect via 'ssh unix/run/systemd/nspawn/unix-export/???/ssh' from host",
 };
 
+/** Before 256; PollLimitIntervalSec=/PollLimitBurst= only from 255 on. */
+const LEGACY: Omit<GeneratorForm, "version"> = {
+  form: "legacy", templateService: TEMPLATE_LEGACY, vsockSocketExtra: ISSUE_HOOKS, pollLimit: false,
+  writeSshAccessTarget: true, vsockCidAny: true, vsockWithoutCid: "listen", messages: MESSAGES_262,
+};
+
 /** The table: the first row whose `from` is <= the version wins. */
 const FORMS: ReadonlyArray<{ from: number; form: Omit<GeneratorForm, "version"> }> = [
   {
@@ -95,20 +101,8 @@ const FORMS: ReadonlyArray<{ from: number; form: Omit<GeneratorForm, "version"> 
       writeSshAccessTarget: false, vsockCidAny: false, vsockWithoutCid: "skip", messages: MESSAGES_257,
     },
   },
-  {
-    from: 255,
-    form: {
-      form: "legacy", templateService: TEMPLATE_LEGACY, vsockSocketExtra: ISSUE_HOOKS, pollLimit: true,
-      writeSshAccessTarget: true, vsockCidAny: true, vsockWithoutCid: "listen", messages: MESSAGES_262,
-    },
-  },
-  {
-    from: 0,
-    form: {
-      form: "legacy", templateService: TEMPLATE_LEGACY, vsockSocketExtra: ISSUE_HOOKS, pollLimit: false,
-      writeSshAccessTarget: true, vsockCidAny: true, vsockWithoutCid: "listen", messages: MESSAGES_262,
-    },
-  },
+  { from: 255, form: { ...LEGACY, pollLimit: true } },
+  { from: 0, form: LEGACY },
 ];
 
 /** The form for a systemd version; null (unknown) means the newest. */

@@ -15,14 +15,14 @@ import { Failure } from "../shared/failure.ts";
 /** How the connected socket reaches our caller. */
 export type Transport = "auto" | "fdpass" | "relay";
 
-export interface ProxyOptions {
+interface ProxyOptions {
   /** --fdpass / --relay force one; the default decides from what stdout is (see transport.ts). */
   transport: Transport;
   /** --wait=SECONDS, in ms: keep trying while the VM boots (boot-wait.ts). null: not given. */
   waitMs: number | null;
 }
 
-export interface ProxyArgs extends ProxyOptions {
+interface ProxyArgs extends ProxyOptions {
   host: string;
   port: string;
 }

@@ -23,7 +23,7 @@ import type { ErrnoName } from "../../ffi/errno.ts";
 import { Failure } from "../shared/failure.ts";
 
 /** Error codes (errno names) that mean "the VM or its service is not up yet: try again". */
-export const NOT_UP_YET: ReadonlySet<string> = new Set<ErrnoName>([
+const NOT_UP_YET: ReadonlySet<string> = new Set<ErrnoName>([
   "ENOENT",
   "ECONNREFUSED",
   "EAGAIN",
@@ -37,7 +37,7 @@ export const NOT_UP_YET: ReadonlySet<string> = new Set<ErrnoName>([
   "EINTR",
 ]);
 
-export interface WaitPolicy {
+interface WaitPolicy {
   /** Total time to keep trying, in milliseconds. 0: one attempt, no waiting. */
   timeoutMs: number;
   firstDelayMs: number;
@@ -52,12 +52,12 @@ export interface WaitClock {
   sleep(ms: number): Promise<void>;
 }
 
-export const realClock: WaitClock = {
+const realClock: WaitClock = {
   now: () => performance.now(),
   sleep: (ms) => Bun.sleep(ms),
 };
 
-export function isNotUpYet(e: unknown): boolean {
+function isNotUpYet(e: unknown): boolean {
   return e instanceof Failure && e.code !== undefined && NOT_UP_YET.has(e.code);
 }
 

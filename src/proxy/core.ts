@@ -36,7 +36,7 @@ function afterSeparator(host: string, prefix: string): string | null {
 }
 
 /** Parse the host; null when no scheme matches. The order of the checks is systemd's. */
-export function parseHostSpec(host: string): HostSpec | null {
+function parseHostSpec(host: string): HostSpec | null {
   let rest = afterSeparator(host, "vsock");
   if (rest !== null) return { kind: "vsock", cid: rest };
   rest = afterSeparator(host, "unix");
@@ -63,7 +63,7 @@ export function parseHost(host: string): HostSpec {
 }
 
 /** Paths are absolute unless they start with "./"; systemd prepends '/' to anything else. */
-export function absolutizeSocketPath(path: string): string {
+function absolutizeSocketPath(path: string): string {
   return path.startsWith("/") || path.startsWith("./") ? path : `/${path}`;
 }
 

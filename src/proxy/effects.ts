@@ -4,6 +4,7 @@
 // and libvirt (qemu.ts) load only when used, each for its own host form.
 
 import type { SysError } from "../../ffi/errors.ts";
+import { exitNow } from "../../ffi/process.ts";
 import * as sock from "../../ffi/socket.ts";
 import { log } from "../shared/log.ts";
 import { Failure } from "../shared/failure.ts";
@@ -22,6 +23,8 @@ export interface ProxyEffects {
   close(fd: number): void;
   /** The lookups a host spec needs (core.ts's resolveTarget asks them). */
   lookups(spec: HostSpec): Promise<Lookups>;
+  /** End the process with this status (tests return it instead). */
+  exit(code: number): number;
 }
 
 const STDIN = 0;
@@ -93,6 +96,9 @@ export const realEffects: ProxyEffects = {
   handOff,
   close: sock.close,
   lookups,
+  // ssh waits for its ProxyCommand to exit. Everything the proxy writes (the descriptor, relayed bytes,
+  // log lines) is written synchronously, so the runtime's teardown is skipped.
+  exit: exitNow,
 };
 
 /** machined's machines in the user's scope and the system's, each with where machine/NAME leads (`systemd-ssh machines`). */

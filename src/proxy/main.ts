@@ -8,7 +8,6 @@
 // the VM is booting (boot-wait.ts); for qemu/ the lookup too, since a starting domain has no CID yet.
 
 import { SysError } from "../../ffi/errors.ts";
-import { exitNow } from "../../ffi/process.ts";
 import { log, LOG_DEBUG, LOG_ERR } from "../shared/log.ts";
 import { rawArgs, utf8Bytes } from "../shared/raw-bytes.ts";
 import { Failure, withCause } from "../shared/failure.ts";
@@ -18,15 +17,12 @@ import { handOffContext, parseHost, resolveTarget, waitTime, WAIT_ENV, type Hand
 import { realEffects, type HandOffResult, type ProxyEffects } from "./effects.ts";
 import { openTarget } from "./open.ts";
 
-export async function main(args: readonly string[]): Promise<number> {
-  const code = await runProxy(args);
-  // ssh waits for its ProxyCommand to exit. Everything the proxy writes (the descriptor, relayed bytes,
-  // log lines) is written synchronously, so skip the runtime's teardown.
-  return exitNow(code);
+/** Run the proxy for argv (without the program name) and exit with its status; errors are logged. */
+export async function main(args: readonly string[], effects: ProxyEffects = realEffects): Promise<number> {
+  return effects.exit(await run(args, effects));
 }
 
-/** Run the proxy for argv (without the program name). Returns the exit status; errors are logged. */
-export async function runProxy(args: readonly string[], effects: ProxyEffects = realEffects): Promise<number> {
+async function run(args: readonly string[], effects: ProxyEffects): Promise<number> {
   log.parseEnvironment();
   try {
     // Arguments as byte strings, as systemd's C sees them: a socket path need not be UTF-8. Every message

@@ -23,12 +23,12 @@ import { VMADDR_CID_ANY } from "../../ffi/sockaddr.ts";
 import { Failure } from "../shared/failure.ts";
 import type { LibvirtListing, QemuScope, QemuSpec } from "./core.ts";
 
-export const SYSTEM_URI = "qemu:///system";
-export const SESSION_URI = "qemu:///session";
+const SYSTEM_URI = "qemu:///system";
+const SESSION_URI = "qemu:///session";
 export const SYSTEM_URI_ENV = "SYSTEMD_SSH_LIBVIRT_SYSTEM_URI";
 export const SESSION_URI_ENV = "SYSTEMD_SSH_LIBVIRT_SESSION_URI";
 
-export const VSOCK_CID_PATH = "/domain/devices/vsock/cid/@address";
+const VSOCK_CID_PATH = "/domain/devices/vsock/cid/@address";
 
 /**
  * What the lookup needs from libvirt: ffi/libvirt.ts's Connection and Domain, which tests fake (a type-only
@@ -74,7 +74,7 @@ export function parseDomainId(s: string): number | null {
 }
 
 /** A CID from an address attribute: plain decimal, and one a peer can have (not VMADDR_CID_ANY). */
-export function parseCidAddress(s: string): number | null {
+function parseCidAddress(s: string): number | null {
   if (s.length === 0 || s.length > 10) return null;
   let value = 0;
   for (let i = 0; i < s.length; i++) {

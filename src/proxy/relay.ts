@@ -32,7 +32,7 @@ import { close, SHUT_WR, shutdown } from "../../ffi/socket.ts";
 import { log } from "../shared/log.ts";
 import { Failure, withCause } from "../shared/failure.ts";
 
-export interface RelayOptions {
+interface RelayOptions {
   /** The connected socket (ours: it is made non-blocking). */
   socket: number;
   /** What the socket is, for messages: "AF_UNIX socket", "AF_VSOCK socket". */

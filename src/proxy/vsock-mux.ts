@@ -22,16 +22,16 @@ import { Failure, withCause } from "../shared/failure.ts";
 /** systemd's buffer: the longest OK line it consumes. */
 const SYSTEMD_OK_LINE = "OK 65535\n".length;
 /** The longest OK line we consume. */
-export const MAX_OK_LINE = "OK 4294967295\n".length;
+const MAX_OK_LINE = "OK 4294967295\n".length;
 const OK_PREFIX = "OK ";
 const NEWLINE = 0x0a;
 const MAX_PORT = 0xffffffff;
-export const HEADER_READ_TIMEOUT_SEC = 5;
+const HEADER_READ_TIMEOUT_SEC = 5;
 
 /** Send the CONNECT line in one write: real multiplexers drop a line split across writes. */
 export function sendConnect(fd: number, path: string, port: string): void {
   try {
-    // `port` is a byte string (runProxy): send its bytes as they came.
+    // `port` is a byte string (main.ts): send its bytes as they came.
     sendAll(fd, byteArray(`CONNECT ${port}\n`));
   } catch (e) {
     throw withCause(e, `Failed to send CONNECT to ${path}:${port}`);
@@ -39,7 +39,7 @@ export function sendConnect(fd: number, path: string, port: string): void {
 }
 
 /** What the multiplexer answered. "passthrough": no OK line, the socket is handed on untouched. */
-export type OkOutcome = { kind: "ok"; line: string } | { kind: "passthrough"; why: string };
+type OkOutcome = { kind: "ok"; line: string } | { kind: "passthrough"; why: string };
 
 /**
  * Wait (at most 5 s per read) for the OK line and consume exactly it. The socket's receive timeout is restored
@@ -193,7 +193,7 @@ function readOkLine(fd: number, path: string, port: string): OkOutcome {
  * What the first `len` bytes can still become: the length of a complete "OK <port>\n" line with a port
  * that fits 32 bits, "partial" while more bytes could complete one, or "invalid".
  */
-export function okLineState(buf: Uint8Array, len: number): number | "partial" | "invalid" {
+function okLineState(buf: Uint8Array, len: number): number | "partial" | "invalid" {
   let port = 0;
   for (let i = 0; i < len; i++) {
     const c = buf[i]!;

@@ -4,15 +4,15 @@
 // back. Only the generator logs to kmsg: kept out of src/shared/log.ts so that the proxy never loads it.
 
 import { kmsgRecord } from "./log-core.ts";
-import { consoleSink, type LogSink, writeSync } from "./log.ts";
+import { type LogSink, generatorConsoleSink, writeSync } from "./log.ts";
 
 const fs = () => require("node:fs") as typeof import("node:fs");
 
 const RATELIMIT_INTERVAL_MS = 5000;
 const RATELIMIT_BURST = 200;
 
-/** A kmsg sink writing to `path` (tests point it at a temp file), falling back to `fallback`. */
-export function kmsgSink(ident: string, path = "/dev/kmsg", fallback: LogSink = consoleSink): LogSink {
+/** A kmsg sink writing to `path` (tests point it at a temp file), falling back to `fallback` (the generator's console). */
+export function kmsgSink(ident: string, path = "/dev/kmsg", fallback: LogSink = generatorConsoleSink): LogSink {
   let fd: number | null | undefined;
   let windowStart = 0;
   let count = 0;

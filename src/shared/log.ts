@@ -7,13 +7,13 @@
 // src/shared/log-kmsg.ts, so the proxy (one process per ssh connection) never loads it.
 
 import { consoleRecord, logLines } from "./log-core.ts";
-import type { CmdlineItem } from "./proc-cmdline.ts";
+import { type CmdlineItem, parseBoolean } from "./proc-cmdline.ts";
 import { utf8Bytes } from "./raw-bytes.ts";
 
 export const LOG_ERR = 3;
 export const LOG_WARNING = 4;
 export const LOG_NOTICE = 5;
-export const LOG_INFO = 6;
+const LOG_INFO = 6;
 export const LOG_DEBUG = 7;
 
 const LEVEL_NAMES = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
@@ -90,28 +90,47 @@ export interface LogSink {
 // and a proxy run that succeeds writes nothing; so does a boot whose generator logs nothing.
 export const writeSync = (fd: number, data: Uint8Array): number => (require("node:fs") as typeof import("node:fs")).writeSync(fd, data);
 
-/** Colour on stderr: a terminal, unless $NO_COLOR, $SYSTEMD_COLORS=0 or $SYSTEMD_LOG_COLOR=0 say no. */
-function stderrColour(env: Env = process.env): boolean {
-  if ("NO_COLOR" in env || env.SYSTEMD_COLORS === "0" || env.SYSTEMD_LOG_COLOR === "0") return false;
+const isatty = (fd: number): boolean => {
   try {
     // node:tty is loaded only when a line is written.
-    return (require("node:tty") as typeof import("node:tty")).isatty(2);
+    return (require("node:tty") as typeof import("node:tty")).isatty(fd);
   } catch {
     return false;
   }
+};
+
+/**
+ * systemd's console colour: shown ($SYSTEMD_LOG_COLOR, else `shownByDefault`) and systemd's colors_enabled()
+ * ($SYSTEMD_COLORS a boolean or a colour depth forces it on or off; else off for $NO_COLOR, an unset or dumb
+ * $TERM, or a stdout or stderr that is not a terminal).
+ */
+function systemdColour(shownByDefault: boolean, env: Env = process.env): boolean {
+  const shown = env.SYSTEMD_LOG_COLOR === undefined ? null : parseBoolean(env.SYSTEMD_LOG_COLOR);
+  if (!(shown ?? shownByDefault)) return false;
+  const forced = env.SYSTEMD_COLORS === undefined ? null : /^(16|256|24bit)$/.test(env.SYSTEMD_COLORS) || parseBoolean(env.SYSTEMD_COLORS);
+  if (forced !== null) return forced;
+  if ("NO_COLOR" in env || env.TERM === undefined || env.TERM === "dumb") return false;
+  return isatty(1) && isatty(2);
 }
 
-let colour: boolean | undefined;
-
 /** stderr (never stdout: the proxy's stdout carries a file descriptor); write errors are ignored, as systemd's. */
-export const consoleSink: LogSink = {
-  write(level, line) {
-    colour ??= stderrColour();
-    try {
-      writeSync(2, Buffer.from(consoleRecord(level, line, colour), "latin1"));
-    } catch {}
-  },
-};
+function stderrSink(colourWanted: () => boolean): LogSink {
+  let colour: boolean | undefined;
+  return {
+    write(level, line) {
+      colour ??= colourWanted();
+      try {
+        writeSync(2, Buffer.from(consoleRecord(level, line, colour), "latin1"));
+      } catch {}
+    },
+  };
+}
+
+/** The console of log_setup() (the proxy, systemd-ssh-issue), which shows colour unless told not to. */
+const consoleSink = stderrSink(() => systemdColour(true));
+
+/** The console of log_setup_generator(), which shows colour only when $SYSTEMD_LOG_COLOR asks. */
+export const generatorConsoleSink = stderrSink(() => systemdColour(false));
 
 export const nullSink: LogSink = { write() {} };
 

@@ -24,7 +24,7 @@ function digitValue(c: string): number {
  * C's strtoul(s, &end, base) over unsigned long (64 bit): returns the value (as a BigInt, modulo 2^64 for
  * negative input, saturated on overflow), where parsing stopped, and whether it overflowed.
  */
-export function strtoul(s: string, base: number): { value: bigint; end: number; overflow: boolean } {
+function strtoul(s: string, base: number): { value: bigint; end: number; overflow: boolean } {
   let i = 0;
   while (i < s.length && C_SPACE.includes(s[i]!)) i++;
   let negative = false;

@@ -37,7 +37,7 @@ const fail = (errno: ErrnoName): Parsed => ({ ok: false, errno });
 
 
 /** inet_pton(AF_INET) as glibc does it: exactly four decimal octets, no leading zeros. */
-export function inetPton4(s: string): Uint8Array | null {
+function inetPton4(s: string): Uint8Array | null {
   const out = new Uint8Array(4);
   let octets = 0;
   let sawDigit = false;
@@ -72,7 +72,7 @@ function hexValue(ch: number): number {
 }
 
 /** inet_pton(AF_INET6) as glibc does it. */
-export function inetPton6(s: string): Uint8Array | null {
+function inetPton6(s: string): Uint8Array | null {
   const tmp = new Uint8Array(16);
   let tp = 0;
   let colonp = -1;
@@ -140,7 +140,7 @@ export function inetPton6(s: string): Uint8Array | null {
 }
 
 /** inet_ntop(AF_INET6) as glibc does it. */
-export function inetNtop6(a: Uint8Array): string {
+function inetNtop6(a: Uint8Array): string {
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push((a[2 * i]! << 8) | a[2 * i + 1]!);
   let best = { base: -1, len: 0 };
@@ -174,7 +174,7 @@ export function inetNtop6(a: Uint8Array): string {
 }
 
 /** parse_ip_port(): safe_atou16() in systemd's bases, refusing leading whitespace and 0. */
-export function parseIpPort(s: string): ParseResult {
+function parseIpPort(s: string): ParseResult {
   if (s.length > 0 && " \t\n\r".includes(s[0]!)) return { ok: false, error: "EINVAL" };
   const r = safeAtou(s, { bits: 16 });
   if (!r.ok) return r;
@@ -309,7 +309,7 @@ export function parseSocketAddress(s: string, env: SocketEnv, opts: ParseOptions
 }
 
 /** cescape() of a byte string: C escapes, other control and non-ASCII bytes as \ooo. */
-export function cescape(s: string): string {
+function cescape(s: string): string {
   let out = "";
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -352,4 +352,3 @@ export function printSocketAddress(a: SocketAddress, env: Pick<SocketEnv, "inter
   }
 }
 
-export { IFNAMSIZ };

@@ -6,10 +6,10 @@
 // 0x40000000's vendor signature against systemd's table. Only where the kernel will not let us run code
 // (no executable memory) do we fall back to its view of CPUID, and say so in the debug log.
 
-import { Errno, errnoCode, type ErrnoName } from "../../ffi/errno.ts";
+import { Errno, type ErrnoName } from "../../ffi/errno.ts";
 import type { CpuidRegisters } from "../../ffi/cpuid.ts";
 import type { SysError } from "../../ffi/errors.ts";
-import { strerrorName } from "./strerror.ts";
+import { errnoName, errnoNameOf, strerrorName } from "./errno-name.ts";
 
 /** What detection reads. Paths are absolute; contents are byte strings (latin1). */
 export interface Probe {
@@ -39,7 +39,7 @@ export interface Detection {
 }
 
 /** detect_vm_cpuid()'s table: leaf 0x40000000's 12-byte signature (NUL-padded) → systemd's id, in its order. */
-export const CPUID_VENDORS: ReadonlyArray<readonly [string, string]> = [
+const CPUID_VENDORS: ReadonlyArray<readonly [string, string]> = [
   ["XenVMMXenVMM", "xen"], ["KVMKVMKVM", "kvm"], ["Linux KVM Hv", "kvm"], ["TCGTCGTCGTCG", "qemu"],
   ["VMwareVMware", "vmware"], ["Microsoft Hv", "microsoft"], ["bhyve bhyve ", "bhyve"], ["QNXQVMBSQG", "qnx"],
   ["ACRNACRNACRN", "acrn"], ["SRESRESRESRE", "sre"], ["Apple VZ", "apple"],
@@ -52,9 +52,6 @@ function readFailed(path: string, errno: ErrnoName): SysError {
   const { SysError } = require("../../ffi/errors.ts") as typeof import("../../ffi/errors.ts");
   return new SysError(`read ${path}`, Errno[errno]);
 }
-
-/** An errno value by its name, as the probe reports it (Linux names every errno it returns). */
-const nameOf = (n: number): ErrnoName => errnoCode(n) as ErrnoName;
 
 function isErr(x: unknown): x is { errno: ErrnoName } {
   return typeof x === "object" && x !== null && "errno" in x;
@@ -485,23 +482,22 @@ export function realProbe(): Probe {
   const ffi = require("../../ffi/fs.ts") as typeof import("../../ffi/fs.ts");
   const { readFile } = require("../../ffi/io.ts") as typeof import("../../ffi/io.ts");
   const { fromBytes: latin1 } = require("./raw-bytes.ts") as typeof import("./raw-bytes.ts");
-  const code = (e: unknown): ErrnoName => ((e as { code?: string }).code ?? "EIO") as ErrnoName;
   const readText = (path: string): string => latin1(readFile(path));
   return {
     readFile(path) {
       try {
         return readText(path);
       } catch (e) {
-        return { errno: code(e) };
+        return { errno: errnoNameOf(e) };
       }
     },
     access(path) {
       const e = ffi.access(path, ffi.F_OK);
-      return e === 0 ? null : nameOf(e);
+      return e === 0 ? null : errnoName(e);
     },
     readdir(path) {
       const names = ffi.readdir(path);
-      return typeof names === "number" ? { errno: nameOf(names) } : names.map(latin1);
+      return typeof names === "number" ? { errno: errnoName(names) } : names.map(latin1);
     },
     pid: process.pid,
     getenv: (name) => process.env[name],
@@ -516,7 +512,7 @@ export function realProbe(): Probe {
         }
         return false;
       } catch (e) {
-        return code(e);
+        return errnoNameOf(e);
       }
     },
     arch: process.arch,

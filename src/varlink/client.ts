@@ -21,19 +21,19 @@ import { close, connectUnix, recv, sendAll, setRecvTimeout } from "../../ffi/soc
 import { Errno as E } from "../../ffi/errno.ts";
 import { JsonObject, JsonParseError, parseJson } from "./json.ts";
 
-export const VARLINK_DEFAULT_TIMEOUT_MS = 45_000;
-export const VARLINK_BUFFER_MAX = 16 * 1024 * 1024;
+const VARLINK_DEFAULT_TIMEOUT_MS = 45_000;
+const VARLINK_BUFFER_MAX = 16 * 1024 * 1024;
 const READ_SIZE = 64 * 1024;
 
 /** One reply. `parameters` is an empty object when the reply had none (or null). */
-export interface VarlinkReply {
+interface VarlinkReply {
   error: string | null;
   parameters: JsonObject;
   continues: boolean;
 }
 
 /** Parameters of a call: plain JSON-encodable values. */
-export type VarlinkParameters = Record<string, unknown>;
+type VarlinkParameters = Record<string, unknown>;
 
 /** errno values that mean the peer went away; sd-varlink reports them all as a disconnect (ECONNRESET). */
 const DISCONNECT = new Set<number>([E.ECONNRESET, E.EPIPE, E.ECONNABORTED, E.ENOTCONN, E.ESHUTDOWN]);
@@ -136,7 +136,7 @@ export class VarlinkConnection {
 }
 
 /** Check a reply object the way sd-varlink does; a violation drops the connection (ECONNRESET). */
-export function checkReply(reply: JsonObject, more: boolean): VarlinkReply {
+function checkReply(reply: JsonObject, more: boolean): VarlinkReply {
   const violation = () => failure(E.ECONNRESET);
   let error: string | null = null;
   let parameters: JsonObject | null = null;

@@ -8,7 +8,7 @@
 import { Errno as E, errnoFromName } from "../../ffi/errno.ts";
 import { JsonNumber, type JsonObject } from "./json.ts";
 
-export const VARLINK_ERROR_SYSTEM = "io.systemd.System";
+const VARLINK_ERROR_SYSTEM = "io.systemd.System";
 
 const TABLE: Readonly<Record<string, number>> = {
   "io.systemd.Disconnected": E.ECONNRESET,

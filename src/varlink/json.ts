@@ -52,7 +52,7 @@ export class JsonObject {
   }
 }
 
-export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | JsonObject;
+type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | JsonObject;
 
 /** A parse failure, with the errno sd_json_parse() returns for it. */
 export class JsonParseError extends Error {
@@ -65,7 +65,7 @@ export class JsonParseError extends Error {
   }
 }
 
-export const JSON_DEPTH_MAX = 2048;
+const JSON_DEPTH_MAX = 2048;
 
 const INT64_MIN = -(2n ** 63n);
 const UINT64_MAX = 2n ** 64n - 1n;

@@ -4,8 +4,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { fstatSync, mkdirSync, readdirSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { SysError } from "../../ffi/errors.ts";
-import { close, connectUnix, getRecvTimeout, MSG_PEEK, recv, sendAll, sendFd, setRecvTimeout, socketpair, SOCK_STREAM } from "../../ffi/socket.ts";
-import { accept, listenUnix, recvFd, socketType } from "../../ffi/test-sockets.ts";
+import { close, connectUnix, getRecvTimeout, MSG_PEEK, recv, sendAll, sendFd, setRecvTimeout, SOCK_STREAM } from "../../ffi/socket.ts";
+import { accept, listenUnix, recvFd, socketpair, socketType } from "../../ffi/test-sockets.ts";
 import { removeDir, tempDir } from "../helpers/tmp.ts";
 
 const dir = tempDir("ffi");

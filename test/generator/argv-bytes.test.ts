@@ -7,10 +7,10 @@ import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBuilt } from "../helpers/build.ts";
 import { requireReference } from "../helpers/reference.ts";
-import { DIST, REPO, tempDir } from "../helpers/tmp.ts";
-import { printfArg, shQuote } from "../helpers/shell.ts";
-import { referenceCommand } from "./harness.ts";
+import { tempDir } from "../helpers/tmp.ts";
+import { runBytesSync } from "../helpers/spawn.ts";
 import { byteTree } from "../helpers/byte-tree.ts";
+import { OURS } from "./harness.ts";
 
 const ref = requireReference("262");
 const base = tempDir("gen-argv");
@@ -23,11 +23,6 @@ beforeAll(async () => {
 const NAME = "out-\xff-\xc3\xa9-\xe2\x82";
 const bytes = (s: string) => Buffer.from(s, "latin1");
 
-const OURS = {
-  binary: shQuote(join(DIST, "systemd-ssh-generator")),
-  "bun src/main.ts": `${shQuote(join(REPO, "node_modules/.bin/bun"))} ${shQuote(join(REPO, "src/main.ts"))} generator`,
-};
-
 interface Result {
   status: number;
   stderr: string;
@@ -35,26 +30,23 @@ interface Result {
   tree: string[];
 }
 
-
 /** Run a generator with `root/NAME` as its one argument, passed byte for byte through printf(1). */
-function run(cmd: string, root: string, create: boolean): Result {
+function run(cmd: readonly string[], root: string, create: boolean): Result {
   rmSync(root, { recursive: true, force: true });
   mkdirSync(join(root, "bin"), { recursive: true });
   mkdirSync(join(root, "units"));
   writeFileSync(join(root, "bin", "sshd"), "#!/bin/sh\nexit 0\n");
   chmodSync(join(root, "bin", "sshd"), 0o755);
   if (create) mkdirSync(bytes(`${root}/${NAME}`));
-  const script = `exec ${cmd} "$(printf '${printfArg(`${root}/${NAME}`)}')"`;
-  const r = Bun.spawnSync(["/bin/sh", "-c", script], {
+  const r = runBytesSync(cmd[0]!, [...cmd.slice(1), `${root}/${NAME}`], {
     env: {
       PATH: join(root, "bin"), SYSTEMD_LOG_LEVEL: "debug", SYSTEMD_LOG_TARGET: "console", SYSTEMD_PROC_CMDLINE: "",
       SYSTEMD_UNIT_PATH: join(root, "units"), CREDENTIALS_DIRECTORY: join(root, "nocreds"),
       ENCRYPTED_CREDENTIALS_DIRECTORY: join(root, "nocreds"), SYSTEMD_SSH_TARGET_VERSION: "262",
     },
-    stdout: "pipe", stderr: "pipe",
   });
-  const stderr = Buffer.from(r.stderr).toString("latin1").replace(/^Generating units in the form of systemd .*\n/m, "");
-  return { status: r.exitCode ?? -1, stderr, tree: byteTree(root).filter((e) => !/^[DF] (bin|units)\b/.test(e)) };
+  const stderr = r.stderr.replace(/^Generating units in the form of systemd .*\n/m, "");
+  return { status: r.status, stderr, tree: byteTree(root).filter((e) => !/^[DF] (bin|units)\b/.test(e)) };
 }
 
 describe("an output directory named in bytes that are not all UTF-8", () => {
@@ -82,7 +74,7 @@ describe("an output directory named in bytes that are not all UTF-8", () => {
       for (const [label, cmd] of Object.entries(OURS)) {
         test(`${label}, directory ${create ? "present" : "missing"}`, () => {
           const root = join(base, "cmp");
-          const theirs = run(referenceCommand(ref!), root, create);
+          const theirs = run(ref!.direct("systemd-ssh-generator"), root, create);
           const ours = run(cmd, root, create);
           expect(ours).toEqual(theirs);
         });

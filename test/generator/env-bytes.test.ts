@@ -9,10 +9,10 @@ import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { ensureBuilt } from "../helpers/build.ts";
 import { requireReference } from "../helpers/reference.ts";
-import { DIST, REPO, tempDir } from "../helpers/tmp.ts";
-import { printfArg, shQuote } from "../helpers/shell.ts";
-import { referenceCommand } from "./harness.ts";
+import { tempDir } from "../helpers/tmp.ts";
+import { runBytesSync } from "../helpers/spawn.ts";
 import { byteTree } from "../helpers/byte-tree.ts";
+import { OURS } from "./harness.ts";
 
 const ref = requireReference("262");
 const base = tempDir("gen-env-bytes");
@@ -24,11 +24,6 @@ beforeAll(async () => {
 // Invalid UTF-8 (\xff), valid UTF-8 (é), and a truncated sequence (\xe2\x82), in one name.
 const NAME = "-\xff-\xc3\xa9-\xe2\x82";
 const b = (s: string) => Buffer.from(s, "latin1");
-
-const OURS = {
-  binary: shQuote(join(DIST, "systemd-ssh-generator")),
-  "bun src/main.ts": `${shQuote(join(REPO, "node_modules/.bin/bun"))} ${shQuote(join(REPO, "src/main.ts"))} generator`,
-};
 
 const TEMPLATE = "[Unit]\nDescription=test sshd template\n[Service]\nExecStart=-/usr/sbin/sshd -i\nStandardInput=socket\n";
 
@@ -234,17 +229,14 @@ interface Result {
   tree: string[];
 }
 
-
 /** Run a generator on a fresh `root` set up by `c`; environment and working directory passed byte for byte. */
-function run(cmd: string, root: string, c: Case): Result {
+function run(cmd: readonly string[], root: string, c: Case): Result {
   rmSync(root, { recursive: true, force: true });
   mkdirSync(join(root, "out"), { recursive: true });
   const { env, cwd } = c.setup(root);
-  const exports = Object.entries(env).map(([k, v]) => `${k}="$(printf '${printfArg(v)}')"; export ${k}`);
-  const script = [...exports, ...(cwd !== undefined ? [`cd "$(printf '${printfArg(cwd)}')" || exit 99`] : []), `exec ${cmd} ${shQuote(`${root}/out`)}`].join("\n");
-  const r = Bun.spawnSync(["/bin/sh", "-c", script], { env: {}, stdout: "pipe", stderr: "pipe" });
-  const stderr = Buffer.from(r.stderr).toString("latin1").replace(/^Generating units in the form of systemd .*\n/m, "");
-  return { status: r.exitCode ?? -1, stderr, tree: byteTree(`${root}/out`) };
+  const r = runBytesSync(cmd[0]!, [...cmd.slice(1), `${root}/out`], { env, cwd });
+  const stderr = r.stderr.replace(/^Generating units in the form of systemd .*\n/m, "");
+  return { status: r.status, stderr, tree: byteTree(`${root}/out`) };
 }
 
 describe.skipIf(!ref)("paths from the environment named in bytes, like systemd 262", () => {
@@ -252,14 +244,14 @@ describe.skipIf(!ref)("paths from the environment named in bytes, like systemd 2
     describe(c.name, () => {
       test("systemd 262 (the case tests what it says)", () => {
         const root = join(base, "ref");
-        const theirs = run(referenceCommand(ref!), root, c);
+        const theirs = run(ref!.direct("systemd-ssh-generator"), root, c);
         expect(theirs.status).toBe(c.status ?? 0);
         c.check(theirs, root);
       });
       for (const [label, cmd] of Object.entries(OURS)) {
         test(label, () => {
           const root = join(base, "cmp");
-          const theirs = run(referenceCommand(ref!), root, c);
+          const theirs = run(ref!.direct("systemd-ssh-generator"), root, c);
           const ours = run(cmd, root, c);
           expect(ours).toEqual(theirs);
         });

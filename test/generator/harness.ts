@@ -2,14 +2,17 @@
 // path one after the other, and compare the trees (names, bytes, modes, symlink targets), exit statuses and
 // stderr (console log target, debug level).
 
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "../../src/generator/args.ts";
 import { nullSink, Logger } from "../../src/shared/log.ts";
 import { runGenerator } from "../../src/generator/main.ts";
+import { byteTree } from "../helpers/byte-tree.ts";
 import type { Reference } from "../helpers/reference.ts";
 import { printfArg, shQuote } from "../helpers/shell.ts";
+import { runSync } from "../helpers/spawn.ts";
+import { DIST, REPO } from "../helpers/tmp.ts";
 
 export interface Case {
   /** Kernel command line as bytes (latin1 string); undefined: $SYSTEMD_PROC_CMDLINE unset is NOT used (always set). */
@@ -109,25 +112,8 @@ export function prepare(root: string, c: Case): { env: Record<string, string>; d
   };
 }
 
-export function snapshot(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string) => {
-    const p = rel ? join(dir, rel) : dir;
-    for (const name of readdirSync(p).sort()) {
-      const r = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(join(dir, r));
-      if (st.isSymbolicLink()) out.push(`L ${r} -> ${readlinkSync(join(dir, r))}`);
-      else if (st.isDirectory()) {
-        out.push(`D ${r} ${(st.mode & 0o7777).toString(8)}`);
-        walk(r);
-      } else out.push(`F ${r} ${(st.mode & 0o7777).toString(8)}\n${readFileSync(join(dir, r), "latin1")}`);
-    }
-  };
-  walk("");
-  return out;
-}
-
-/** Octal-escape a byte string for printf(1), so raw bytes reach the environment (or argv) untouched. */
+/** The output directory as the comparisons see it: names, modes, contents, link targets. */
+export const snapshot = (dir: string): string[] => byteTree(dir, { modes: true });
 
 /**
  * The shell words that run the reference generator through its own loader, arguments to follow (the
@@ -141,9 +127,15 @@ export function referenceCommand(ref: Reference): string {
 export function runReference(ref: Reference, c: Case, root: string): Snapshot {
   const { env, dest, dirs } = prepare(root, c);
   const script = `SYSTEMD_PROC_CMDLINE="$(printf '${printfArg(c.cmdline)}x')"; SYSTEMD_PROC_CMDLINE="\${SYSTEMD_PROC_CMDLINE%x}"; export SYSTEMD_PROC_CMDLINE; exec ${referenceCommand(ref)} ${dirs.map(shQuote).join(" ")}`;
-  const r = Bun.spawnSync(["/bin/sh", "-c", script], { env, stdout: "pipe", stderr: "pipe" });
-  return { tree: snapshot(dest), status: r.exitCode ?? -1, stderr: Buffer.from(r.stderr).toString("latin1") };
+  const r = runSync(["/bin/sh", "-c", script], { env, encoding: "latin1", timeoutMs: 120_000 });
+  return { tree: snapshot(dest), status: r.status, stderr: r.stderr };
 }
+
+/** Our generator, as argv: the built binary and the source through bun. */
+export const OURS: Record<string, string[]> = {
+  binary: [join(DIST, "systemd-ssh-generator")],
+  "bun src/main.ts": [join(REPO, "node_modules/.bin/bun"), join(REPO, "src/main.ts"), "generator"],
+};
 
 export const OUR_EXTRA_DEBUG = /^Generating units in the form of systemd .*\n/m;
 

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runSync } from "../helpers/spawn.ts";
 import { REPO } from "../helpers/tmp.ts";
 
 const BUN = join(REPO, "node_modules/.bin/bun");
@@ -12,13 +13,10 @@ const MAIN = join(REPO, "src/main.ts");
 const base = mkdtempSync(join(tmpdir(), "gen-cli-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-function run(args: string[], env: Record<string, string> = {}) {
-  const r = Bun.spawnSync([BUN, MAIN, ...args], {
+const run = (args: string[], env: Record<string, string> = {}) =>
+  runSync([BUN, MAIN, ...args], {
     env: { PATH: "/usr/sbin:/usr/bin", SYSTEMD_LOG_TARGET: "console", SYSTEMD_PROC_CMDLINE: "", CREDENTIALS_DIRECTORY: join(base, "nocreds"), ...env },
-    stdout: "pipe", stderr: "pipe",
   });
-  return { status: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
 
 describe("systemd-ssh generator", () => {
   test("wrong argument counts: systemd's message and exit status 234", () => {

@@ -33,13 +33,13 @@ function run(mode: string, cmd: string[], cmdline: string | null): { tree: strin
   if (cmdline !== null) env.SYSTEMD_PROC_CMDLINE = cmdline;
   mkdirSync(join(base, "units"), { recursive: true });
   const r = inSandbox(root, mode, env, [...cmd, out, join(base, "e"), join(base, "l")]);
-  return { tree: snapshot(out), status: r.status, stderr: r.stderr.toString("latin1").replace(OUR_EXTRA_DEBUG, "") };
+  return { tree: snapshot(out), status: r.status, stderr: r.stderr.replace(OUR_EXTRA_DEBUG, "") };
 }
 
 /** What the "vm" sandbox is to systemd 262: its `systemd-detect-virt --vm`, and whether AF_VSOCK works here. */
 const ref262 = requireReference("262");
 const sandboxVm = ref262 && canUnshare
-  ? inSandbox(join(base, "root"), "vm", {}, [ref262.tool("systemd-detect-virt"), "--vm"]).stdout.toString().trim()
+  ? inSandbox(join(base, "root"), "vm", {}, [ref262.tool("systemd-detect-virt"), "--vm"]).stdout.trim()
   : null;
 const vmWithVsock = sandboxVm !== null && sandboxVm !== "none" && vsockSupport().ok;
 
@@ -67,7 +67,7 @@ for (const version of ["262", "257"] as const) {
 describe.skipIf(!canUnshare || !ref262)("explain in the sandbox", () => {
   const explain = (mode: string) => {
     const env = { PATH: "/usr/sbin:/usr/bin", SYSTEMD_PROC_CMDLINE: "", SYSTEMD_SSH_TARGET_VERSION: "262" };
-    return inSandbox(join(base, "root"), mode, env, [BUN, join(REPO, "src/main.ts"), "explain"]).stdout.toString();
+    return inSandbox(join(base, "root"), mode, env, [BUN, join(REPO, "src/main.ts"), "explain"]).stdout;
   };
   test("a VM: systemd's hypervisor, the vsock unit and `ssh vsock%CID`", () => {
     const t = explain("vm");

@@ -3,6 +3,7 @@
 
 import { expect, test } from "bun:test";
 import { join } from "node:path";
+import { runSync, type Ran } from "../helpers/spawn.ts";
 
 const SANDBOX = join(import.meta.dir, "sandbox.sh");
 
@@ -17,27 +18,18 @@ export function requireUnshareOnCi(): void {
   }
 }
 
-export interface SandboxRun {
-  status: number;
-  stdout: Buffer;
-  stderr: Buffer;
-}
-
 /**
- * Run `argv` with exactly `env` in the sandbox rooted at `root` (created if missing) in `mode`. A command that
- * did not start (the sandbox could not be set up, or the program is not visible inside it) throws, so a
- * broken sandbox can never pass as "both programs failed alike".
+ * Run `argv` with exactly `env` in the sandbox rooted at `root` (created if missing) in `mode`; output as byte
+ * strings. A command that did not start (the sandbox could not be set up, or the program is not visible
+ * inside it) throws, so a broken sandbox can never pass as "both programs failed alike".
  */
-export function inSandbox(root: string, mode: string, env: Record<string, string>, argv: string[]): SandboxRun {
-  const r = Bun.spawnSync(
+export function inSandbox(root: string, mode: string, env: Record<string, string>, argv: string[]): Ran {
+  const r = runSync(
     ["unshare", "-m", SANDBOX, root, mode, "/usr/bin/env", "-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv],
-    { stdout: "pipe", stderr: "pipe" },
+    { env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" }, encoding: "latin1", timeoutMs: 120_000 },
   );
-  const status = r.exitCode ?? -1;
-  const stderr = Buffer.from(r.stderr);
-  const text = stderr.toString();
-  if (status === 126 || status === 127 || /^(sandbox\.sh|chroot|\/usr\/bin\/env|env|mount|mkdir): /m.test(text)) {
-    throw new Error(`the sandbox did not run ${argv[0]} (status ${status}): ${text.trim().split("\n")[0]}`);
+  if (r.status === 126 || r.status === 127 || /^(sandbox\.sh|chroot|\/usr\/bin\/env|env|mount|mkdir): /m.test(r.stderr)) {
+    throw new Error(`the sandbox did not run ${argv[0]} (status ${r.status}): ${r.stderr.trim().split("\n")[0]}`);
   }
-  return { status, stdout: Buffer.from(r.stdout), stderr };
+  return r;
 }

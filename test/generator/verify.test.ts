@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { REPO } from "../helpers/tmp.ts";
 import { requireReference } from "../helpers/reference.ts";
 import { canUnshare, inSandbox, requireUnshareOnCi } from "./sandbox.ts";
+import { runSync } from "../helpers/spawn.ts";
 
 const BUN = join(REPO, "node_modules/.bin/bun");
 const base = mkdtempSync(join(tmpdir(), "gen-verify-"));
@@ -22,7 +23,7 @@ requireUnshareOnCi();
 function hostAnalyze252(): string | null {
   const a = "/usr/bin/systemd-analyze";
   if (!existsSync(a)) return null;
-  const v = Bun.spawnSync([a, "--version"]).stdout.toString();
+  const v = runSync([a, "--version"]).stdout;
   return /^systemd 252\b/.test(v) ? a : null;
 }
 
@@ -43,12 +44,11 @@ function verify(analyze: string, out: string): { status: number; ours: string[] 
     ...names.filter((n) => n.endsWith(".socket") || n.endsWith(".target")),
     ...names.filter((n) => /@\.service$/.test(n) && n !== "sshd-generated@.service").map((n) => n.replace("@.service", "@1-2-3.service")),
   ];
-  const r = Bun.spawnSync([analyze, "verify", "--man=no", ...units.map((u) => join(out, u))], {
+  const r = runSync([analyze, "verify", "--man=no", ...units.map((u) => join(out, u))], {
     env: { PATH: "/usr/sbin:/usr/bin", SYSTEMD_UNIT_PATH: `${out}:`, SYSTEMD_LOG_LEVEL: "notice" },
-    stderr: "pipe", stdout: "pipe",
   });
-  const text = `${r.stdout.toString()}${r.stderr.toString()}`;
-  return { status: r.exitCode ?? -1, ours: text.split("\n").filter((l) => l.includes(out) || /sshd-|ssh-access/.test(l)) };
+  const text = `${r.stdout}${r.stderr}`;
+  return { status: r.status, ours: text.split("\n").filter((l) => l.includes(out) || /sshd-|ssh-access/.test(l)) };
 }
 
 const targets: Array<[string, string | null]> = [

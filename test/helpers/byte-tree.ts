@@ -19,12 +19,14 @@ function walk(dir: string, visit: (rel: string, path: Buffer, st: Stats) => void
 
 const target = (p: Buffer) => readlinkSync(p, { encoding: "buffer" }).toString("latin1");
 
-export function byteTree(dir: string): string[] {
+/** `modes`: directories and files with their mode too, "D dir 755", "F file 644\n<content>". */
+export function byteTree(dir: string, opts: { modes?: boolean } = {}): string[] {
   const out: string[] = [];
   walk(dir, (r, p, st) => {
+    const mode = opts.modes ? ` ${(st.mode & 0o7777).toString(8)}` : "";
     if (st.isSymbolicLink()) out.push(`L ${r} -> ${target(p)}`);
-    else if (st.isDirectory()) out.push(`D ${r}`);
-    else out.push(`F ${r}\n${readFileSync(p, "latin1")}`);
+    else if (st.isDirectory()) out.push(`D ${r}${mode}`);
+    else out.push(`F ${r}${mode}\n${readFileSync(p, "latin1")}`);
   });
   return out;
 }

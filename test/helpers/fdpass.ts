@@ -2,8 +2,8 @@
 // and the descriptor arrives on the other end with SCM_RIGHTS.
 
 import { readSync } from "node:fs";
-import { close, socketpair } from "../../ffi/socket.ts";
-import { recvFd } from "../../ffi/test-sockets.ts";
+import { close } from "../../ffi/socket.ts";
+import { recvFd, socketpair } from "../../ffi/test-sockets.ts";
 
 export interface FdpassResult {
   code: number;

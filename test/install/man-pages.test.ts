@@ -7,39 +7,40 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MAN_PAGES } from "../../src/install/man-pages.ts";
 import { ensureBuilt } from "../helpers/build.ts";
-import { runCommand } from "../helpers/sshd.ts";
+import { runSync } from "../helpers/spawn.ts";
 import { BINARY, DIST, removeDir, tempDir } from "../helpers/tmp.ts";
 
 const MAN = join(import.meta.dir, "../../man");
-const ENV = { ...process.env, LC_ALL: "C.UTF-8", MANWIDTH: "80" };
+const inherited = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+const ENV = { ...inherited, LC_ALL: "C.UTF-8", MANWIDTH: "80" };
 
 beforeAll(async () => {
-  const deps = await runCommand([join(import.meta.dir, "../../scripts/ensure-deps"), "groff", "man"], { timeoutMs: 600000 });
+  const deps = runSync([join(import.meta.dir, "../../scripts/ensure-deps"), "groff", "man"], { env: inherited, timeoutMs: 600000 });
   expect(deps.stderr.includes("missing") ? deps.stderr : "").toBe("");
   await ensureBuilt();
 });
 
 /** Every warning groff and man-db have about a page: stderr of a full render with warnings on. */
-async function warnings(file: string): Promise<string> {
-  const g = await runCommand(["groff", "-mandoc", "-ww", "-z", file], { env: ENV });
-  const m = await runCommand(["man", "--warnings", "-l", file], { env: ENV });
-  expect(g.code).toBe(0);
-  expect(m.code).toBe(0);
+function warnings(file: string): string {
+  const g = runSync(["groff", "-mandoc", "-ww", "-z", file], { env: ENV });
+  const m = runSync(["man", "--warnings", "-l", file], { env: ENV });
+  expect(g.status).toBe(0);
+  expect(m.status).toBe(0);
   return g.stderr + m.stderr;
 }
 
 describe("rendering", () => {
   for (const p of MAN_PAGES) {
-    test(`${p.name}(${p.section}): no groff or man warnings`, async () => {
-      expect(await warnings(join(MAN, `${p.name}.${p.section}`))).toBe("");
+    test(`${p.name}(${p.section}): no groff or man warnings`, () => {
+      expect(warnings(join(MAN, `${p.name}.${p.section}`))).toBe("");
     });
   }
-  test("control: a broken page does warn", async () => {
+  test("control: a broken page does warn", () => {
     const dir = tempDir("man-broken");
     try {
       const src = readFileSync(join(MAN, "systemd-ssh.1"), "utf8").replace(".Sh DESCRIPTION", ".Sh DESCRIPTION\n.Bl -tag -width Ds\n.Xr");
       writeFileSync(join(dir, "broken.1"), src);
-      expect(await warnings(join(dir, "broken.1"))).toContain("warning");
+      expect(warnings(join(dir, "broken.1"))).toContain("warning");
     } finally {
       removeDir(dir);
     }
@@ -61,16 +62,16 @@ const documents = (page: string, name: string) => new RegExp(`\\bFl -${name}\\b`
 const page = (name: string) => readFileSync(join(MAN, name), "utf8");
 
 describe("every option --help lists is in the page", () => {
-  test("systemd-ssh: every command, and every option of each", async () => {
+  test("systemd-ssh: every command, and every option of each", () => {
     const man = page("systemd-ssh.1");
-    const top = await runCommand([BINARY, "--help"]);
-    expect(top.code).toBe(0);
+    const top = runSync([BINARY, "--help"], { env: inherited });
+    expect(top.status).toBe(0);
     const commands = [...top.stdout.matchAll(/^\s+([a-z]+)\s{2,}\S/gm)].map((m) => m[1]!);
     expect(commands).toContain("explain");
     for (const c of commands) expect(man).toMatch(new RegExp(`^\\.It Cm ${c}\\b`, "m"));
     for (const c of commands.filter((c) => !["proxy", "generator", "issue"].includes(c))) {
-      const r = await runCommand([BINARY, c, "--help"]);
-      expect(r.code).toBe(0);
+      const r = runSync([BINARY, c, "--help"], { env: inherited });
+      expect(r.status).toBe(0);
       for (const o of longOptions(r.stdout)) {
         if (!documents(man, o)) throw new Error(`systemd-ssh ${c} --${o} is not in systemd-ssh(1)`);
       }
@@ -78,9 +79,9 @@ describe("every option --help lists is in the page", () => {
     for (const o of ["help", "version"]) expect(documents(man, o)).toBe(true);
   });
 
-  test("systemd-ssh-issue", async () => {
-    const r = await runCommand([join(DIST, "systemd-ssh-issue"), "--help"]);
-    expect(r.code).toBe(0);
+  test("systemd-ssh-issue", () => {
+    const r = runSync([join(DIST, "systemd-ssh-issue"), "--help"], { env: inherited });
+    expect(r.status).toBe(0);
     const opts = longOptions(r.stdout);
     expect(opts).toContain("issue-path");
     const man = page("systemd-ssh-issue.1");

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { close } from "../../ffi/socket.ts";
-import { isNotUpYet, parseWaitSeconds, retryUntilUp, type WaitClock } from "../../src/proxy/boot-wait.ts";
+import { parseWaitSeconds, retryUntilUp, type WaitClock } from "../../src/proxy/boot-wait.ts";
 import { Failure } from "../../src/shared/failure.ts";
 import { readAll, runFdpass } from "../helpers/fdpass.ts";
 import { scriptedPeerSequence } from "../helpers/scripted-peer.ts";
@@ -93,12 +93,21 @@ describe("retry policy", () => {
     expect(n).toBe(1);
   });
 
-  test("what counts as not up yet", () => {
+  test("what counts as not up yet: retried; anything else is thrown after one attempt", async () => {
+    const attempts = async (e: unknown) => {
+      let n = 0;
+      const fail = () => {
+        n++;
+        throw e;
+      };
+      await retryUntilUp(fail, policy(100), "t", { clock: fakeClock().clock }).catch(() => {});
+      return n;
+    };
     for (const c of ["ENOENT", "ECONNREFUSED", "EPIPE", "ECONNRESET", "ETIMEDOUT", "ENODEV", "EHOSTUNREACH", "EAGAIN"]) {
-      expect(isNotUpYet(new Failure("x", c))).toBe(true);
+      expect({ c, n: await attempts(new Failure("x", c)) }).toEqual({ c, n: 3 });
     }
-    for (const c of ["EACCES", "EINVAL", "EIO", "EAFNOSUPPORT", "ENOTSOCK"]) expect(isNotUpYet(new Failure("x", c))).toBe(false);
-    expect(isNotUpYet(new Error("x"))).toBe(false);
+    for (const c of ["EACCES", "EINVAL", "EIO", "EAFNOSUPPORT", "ENOTSOCK"]) expect({ c, n: await attempts(new Failure("x", c)) }).toEqual({ c, n: 1 });
+    expect(await attempts(new Error("x"))).toBe(1);
   });
 
   test("wait times: seconds, fractions, an optional s; anything else is refused", () => {

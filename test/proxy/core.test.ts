@@ -2,7 +2,7 @@
 
 import { describe, expect, test } from "bun:test";
 import {
-  absolutizeSocketPath, describeTarget, handOffContext, parseHost, parseHostSpec, resolveTarget, waitTime, type Lookups,
+  describeTarget, handOffContext, parseHost, resolveTarget, waitTime, type Lookups,
 } from "../../src/proxy/core.ts";
 import { Failure } from "../../src/shared/failure.ts";
 
@@ -20,22 +20,23 @@ describe("host specifications", () => {
     ["machine/foo", { kind: "machine", name: "foo" }],
     ["machine%.host", { kind: "machine", name: ".host" }],
   ])("%p", (host, expected) => {
-    expect(parseHostSpec(host)).toEqual(expected as never);
+    expect(parseHost(host)).toEqual(expected as never);
   });
 
   test.each(["foo/bar", "unix", "vsock", "vsockx/3", "UNIX/run/x", "vsock-mux", "vsock-muxx/a", "machine:foo", "", "/unix/x"])(
     "%p is not a host specification",
     (host) => {
-      expect(parseHostSpec(host)).toBeNull();
+      expect(() => parseHost(host)).toThrow(`Don't know how to parse host name specification: ${host}`);
     },
   );
 
   test("paths are absolute unless they start with ./", () => {
-    expect(absolutizeSocketPath("run/x")).toBe("/run/x");
-    expect(absolutizeSocketPath("/run/x")).toBe("/run/x");
-    expect(absolutizeSocketPath("./x")).toBe("./x");
-    expect(absolutizeSocketPath("../x")).toBe("/../x");
-    expect(absolutizeSocketPath("")).toBe("/");
+    const path = (p: string) => describeTarget(resolveTarget(parseHost(`unix/${p}`), "22", lookups().l));
+    expect(path("run/x")).toBe("unix /run/x");
+    expect(path("/run/x")).toBe("unix /run/x");
+    expect(path("./x")).toBe("unix ./x");
+    expect(path("../x")).toBe("unix /../x");
+    expect(path("")).toBe("unix /");
   });
 });
 

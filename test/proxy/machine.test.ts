@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { SysError } from "../../ffi/errors.ts";
 import { realEffects, type ProxyEffects } from "../../src/proxy/effects.ts";
-import { runProxy } from "../../src/proxy/main.ts";
+import { main } from "../../src/proxy/main.ts";
 import { log } from "../../src/shared/log.ts";
 import { startFakeMachined, startFakeMachinedProcess, type FakeMachined } from "../helpers/fake-machined.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
@@ -121,6 +121,7 @@ describe("machine/NAME of class vm (injected vsock connector)", () => {
       },
       close: () => {},
       lookups: realEffects.lookups,
+      exit: (code) => code,
     };
     return { effects, vsock };
   }
@@ -131,7 +132,7 @@ describe("machine/NAME of class vm (injected vsock connector)", () => {
     const fake = await startFakeMachinedProcess(join(root, "systemd/machine/io.systemd.Machine"), { machines: machines as never });
     try {
       const { effects, vsock } = recordingEffects();
-      const code = await runProxy(args, effects);
+      const code = await main(args, effects);
       return { code, vsock, lines: [...lines], calls: fake.calls() };
     } finally {
       await fake.stop();

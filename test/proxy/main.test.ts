@@ -1,13 +1,14 @@
-// runProxy (main.ts) with injected effects, for vsock/CID: everything up to connect() is ours and real, the
+// The proxy's main() with injected effects, for vsock/CID: everything up to connect() is ours and real, the
 // connect itself is recorded and never performed (AF_VSOCK connects are forbidden on these machines).
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { Errno } from "../../ffi/errno.ts";
 import { SysError } from "../../ffi/errors.ts";
 import { AF_VSOCK, sockaddrVm } from "../../ffi/sockaddr.ts";
-import { close, socketpair } from "../../ffi/socket.ts";
+import { close } from "../../ffi/socket.ts";
+import { socketpair } from "../../ffi/test-sockets.ts";
 import { realEffects, type ProxyEffects } from "../../src/proxy/effects.ts";
-import { runProxy } from "../../src/proxy/main.ts";
+import { main } from "../../src/proxy/main.ts";
 import { log, type LogSink } from "../../src/shared/log.ts";
 
 const lines: string[] = [];
@@ -37,13 +38,14 @@ function effects(connect: (cid: number, port: number) => number) {
       close(fd);
     },
     lookups: realEffects.lookups,
+    exit: (code) => code,
   };
   return { d, calls };
 }
 
 async function run(args: string[], d: ProxyEffects) {
   log.sink = capture;
-  const code = await runProxy(args, d);
+  const code = await main(args, d);
   return { code, lines: [...lines] };
 }
 

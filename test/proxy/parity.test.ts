@@ -8,9 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { close } from "../../ffi/socket.ts";
-import { parseHostSpec } from "../../src/proxy/core.ts";
-import { VMADDR_CID_ANY } from "../../ffi/sockaddr.ts";
-import { parseVsockCid, parseVsockPort } from "../../src/shared/vsock-address.ts";
+import { parseHost, resolveTarget, type Lookups } from "../../src/proxy/core.ts";
 import { readAll, runFdpass } from "../helpers/fdpass.ts";
 import { requireReference } from "../helpers/reference.ts";
 import { scriptedPeer, type Step } from "../helpers/scripted-peer.ts";
@@ -20,14 +18,20 @@ const ref = requireReference("262");
 const dir = tempDir("proxy-parity");
 afterAll(() => removeDir(dir));
 
+const noLookup = (): never => {
+  throw new Error("no lookups in the parity cases");
+};
+const NO_LOOKUPS: Lookups = { machine: noLookup, qemu: noLookup };
+
 function assertNoVsockConnect(args: string[]): void {
   if (args.length !== 2) return;
-  const spec = parseHostSpec(args[0]!);
-  if (spec?.kind !== "vsock") return;
-  const cid = parseVsockCid(spec.cid);
-  if (cid !== null && cid !== VMADDR_CID_ANY && parseVsockPort(args[1]!) !== null) {
-    throw new Error(`refusing to let the reference connect AF_VSOCK: ${args.join(" ")}`);
+  let kind: string;
+  try {
+    kind = resolveTarget(parseHost(args[0]!), args[1]!, NO_LOOKUPS).kind;
+  } catch {
+    return; // refused before any connect
   }
+  if (kind === "vsock") throw new Error(`refusing to let the reference connect AF_VSOCK: ${args.join(" ")}`);
 }
 
 interface Outcome {

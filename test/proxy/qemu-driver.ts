@@ -1,12 +1,13 @@
-// Test driver: the proxy (runProxy) with the real libvirt lookup and an injected vsock connector, as its own
+// Test driver: the proxy (main.ts) with the real libvirt lookup and an injected vsock connector, as its own
 // process. libvirt stays out of the test process: once loaded there, its libssh dependency shows in the
 // test process's maps, and proxies the later tests start would take it for a libssh client (transport.ts).
 //   bun qemu-driver.ts PROXY-ARGS...
 // Prints "connect CID PORT" on stdout for each vsock connect instead of making it; the proxy's log lines
 // go to stderr; the exit status is the proxy's.
-import { close, socketpair } from "../../ffi/socket.ts";
+import { close } from "../../ffi/socket.ts";
+import { socketpair } from "../../ffi/test-sockets.ts";
 import { realEffects, type ProxyEffects } from "../../src/proxy/effects.ts";
-import { runProxy } from "../../src/proxy/main.ts";
+import { main } from "../../src/proxy/main.ts";
 
 const effects: ProxyEffects = {
   connectUnix: () => {
@@ -19,5 +20,6 @@ const effects: ProxyEffects = {
   handOff: () => {},
   close,
   lookups: realEffects.lookups,
+  exit: (code) => code,
 };
-process.exit(await runProxy(process.argv.slice(2), effects));
+process.exit(await main(process.argv.slice(2), effects));

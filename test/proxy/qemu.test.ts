@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Connection } from "../../ffi/libvirt.ts";
 import { xpathStrings } from "../../ffi/libxml2.ts";
-import { parseHostSpec, type QemuSpec } from "../../src/proxy/core.ts";
+import { parseHost, type QemuSpec } from "../../src/proxy/core.ts";
 import {
   cidFromXml,
   parseDomainId,
@@ -88,11 +88,11 @@ describe("qemu host forms", () => {
     ["qemu/a/b", null, "a/b"],
     ["qemu/", null, ""],
   ])("%s", (host, scope, domain) => {
-    expect(parseHostSpec(host)).toEqual({ kind: "qemu", scope: scope as QemuSpec["scope"], domain });
+    expect(parseHost(host)).toEqual({ kind: "qemu", scope: scope as QemuSpec["scope"], domain });
   });
 
   test.each(["qemu", "qemux/vm", "qemu:sys/vm", "qemu:systemx/vm", "qemu:/vm", "QEMU/vm"])("%s is no host form", (host) => {
-    expect(parseHostSpec(host)).toBeNull();
+    expect(() => parseHost(host)).toThrow(`Don't know how to parse host name specification: ${host}`);
   });
 });
 

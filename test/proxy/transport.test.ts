@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { close, sendAll, setRecvTimeout, SHUT_WR, shutdown, SOL_SOCKET, socketpair } from "../../ffi/socket.ts";
-import { recvFd, setIntOption } from "../../ffi/test-sockets.ts";
+import { close, sendAll, setRecvTimeout, SHUT_WR, shutdown, SOL_SOCKET } from "../../ffi/socket.ts";
+import { recvFd, setIntOption, socketpair } from "../../ffi/test-sockets.ts";
 import { mapsFile, mapsLibssh } from "../../src/proxy/transport.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
 import { readAll, spawnPiped } from "../helpers/relay.ts";

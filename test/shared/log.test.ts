@@ -8,9 +8,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { consoleRecord, logLines } from "../../src/shared/log-core.ts";
 import { kmsgSink } from "../../src/shared/log-kmsg.ts";
-import { LOG_DEBUG, LOG_INFO, Logger, type LogSink, logSettings } from "../../src/shared/log.ts";
+import { LOG_DEBUG, Logger, type LogSink, logSettings } from "../../src/shared/log.ts";
 import { runSync } from "../helpers/spawn.ts";
 import { removeDir, REPO, tempDir } from "../helpers/tmp.ts";
+
+/** syslog's LOG_INFO, systemd's default level. */
+const LOG_INFO = 6;
 
 const dir = tempDir("shared-log");
 afterAll(() => removeDir(dir));
@@ -118,6 +121,24 @@ describe("console", () => {
     const script = `import { log } from ${JSON.stringify(join(REPO, "src/shared/log.ts"))}; log.logBytes(3, "a\\xe9\\nb"); log.log(4, "\\u00e9"); log.debug("no");`;
     const r = runSync([join(REPO, "node_modules/.bin/bun"), "-e", script], { env: { PATH: process.env.PATH ?? "" }, encoding: "latin1" });
     expect([r.status, r.stdout, r.stderr]).toEqual([0, "", "a\xe9\nb\n\xc3\xa9\n"]);
+  });
+  test("colour as systemd 262's: $SYSTEMD_COLORS forces it, $SYSTEMD_LOG_COLOR turns it off, or on for the generator", () => {
+    // The process-wide logger writes to log_setup()'s console; the generator's has a sink of its own.
+    const run = (sink: "log" | "generatorConsoleSink", env: Record<string, string>) => {
+      const write = sink === "log" ? 'log.logBytes(3, "e")' : 's.write(3, "e")';
+      const script = `import { log, generatorConsoleSink as s } from ${JSON.stringify(join(REPO, "src/shared/log.ts"))}; ${write};`;
+      return runSync([join(REPO, "node_modules/.bin/bun"), "-e", script], { env: { PATH: process.env.PATH ?? "", ...env } }).stderr;
+    };
+    // stderr is a pipe here, not a terminal.
+    expect(run("log", { TERM: "xterm" })).toBe("e\n");
+    expect(run("log", { SYSTEMD_COLORS: "1" })).toBe("\x1b[0;1;31me\x1b[0m\n");
+    expect(run("log", { SYSTEMD_COLORS: "256", NO_COLOR: "1", TERM: "dumb" })).toBe("\x1b[0;1;31me\x1b[0m\n");
+    expect(run("log", { SYSTEMD_COLORS: "yes", SYSTEMD_LOG_COLOR: "no" })).toBe("e\n");
+    expect(run("log", { SYSTEMD_COLORS: "bogus", TERM: "xterm" })).toBe("e\n");
+    expect(run("log", { SYSTEMD_LOG_COLOR: "1", TERM: "xterm" })).toBe("e\n");
+    expect(run("generatorConsoleSink", { SYSTEMD_COLORS: "1" })).toBe("e\n");
+    expect(run("generatorConsoleSink", { SYSTEMD_COLORS: "1", SYSTEMD_LOG_COLOR: "1" })).toBe("\x1b[0;1;31me\x1b[0m\n");
+    expect(run("generatorConsoleSink", { SYSTEMD_LOG_COLOR: "1", TERM: "xterm" })).toBe("e\n");
   });
 });
 

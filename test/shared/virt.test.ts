@@ -2,7 +2,7 @@
 // systemd-detect-virt.
 
 import { describe, expect, test } from "bun:test";
-import { CPUID_VENDORS, detectVirtualization, realProbe, type Probe, VirtDetector } from "../../src/shared/virt.ts";
+import { detectVirtualization, realProbe, type Probe, VirtDetector } from "../../src/shared/virt.ts";
 import type { CpuidRegisters } from "../../ffi/cpuid.ts";
 import { SysError } from "../../ffi/errors.ts";
 import { requireReference } from "../helpers/reference.ts";
@@ -137,7 +137,6 @@ describe("the CPUID vendor table", () => {
     ["VMwareVMware", "vmware"], ["Microsoft Hv", "microsoft"], ["bhyve bhyve ", "bhyve"], ["QNXQVMBSQG", "qnx"],
     ["ACRNACRNACRN", "acrn"], ["SRESRESRESRE", "sre"], ["Apple VZ", "apple"],
   ];
-  test("is systemd's", () => expect(CPUID_VENDORS.map(([a, b]) => [a, b])).toEqual(table));
   for (const [sig, id] of table) {
     test(`${JSON.stringify(sig)} → ${id}`, () => {
       const lines: string[] = [];
