@@ -142,13 +142,18 @@ export const Errno = {
 
 export type ErrnoName = keyof typeof Errno;
 
-const ALIASES = new Set<string>(["EWOULDBLOCK", "EDEADLOCK", "ENOTSUP"]);
-let names: Map<number, string> | undefined;
+// Each alias comes after the name it stands for, so the first name of a number is the one systemd prints.
+let names: string[] | undefined;
 
 /** "ENOENT" and friends for an errno value (never an alias), or "E<number>" for values Linux does not name. */
 export function errnoCode(err: number): string {
-  names ??= new Map(Object.entries(Errno).filter(([k]) => !ALIASES.has(k)).map(([k, v]) => [v, k]));
-  return names.get(err) ?? `E${err}`;
+  // An array indexed by number, filled in one pass: building a Map from Object.entries() cost the generator
+  // about 0.3M instructions (callgrind) on its first failed stat().
+  if (names === undefined) {
+    names = [];
+    for (const k in Errno) names[Errno[k as ErrnoName]] ??= k;
+  }
+  return names[err] ?? `E${err}`;
 }
 
 /** errno_from_name(): case-insensitive, as systemd's lookup is. Null for names it does not know. */
