@@ -30,10 +30,16 @@ function check(syscall: string, err: number): void {
 
 const dirOf = (path: string): string => path.slice(0, Math.max(path.lastIndexOf("/"), 0));
 
+/**
+ * A hidden name beside `path` that no other writer picks: our PID and a count keep our own temporaries apart,
+ * and a random part keeps us clear of one a crashed process with our PID left behind (O_EXCL would refuse it).
+ * Math.random, not the CSPRNG: unpredictability buys nothing here, and the generator makes one per unit.
+ */
+let tempCount = 0;
 function tempName(path: string): string {
   const slash = path.lastIndexOf("/");
-  const hex = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
-  return `${path.slice(0, slash + 1)}.#${path.slice(slash + 1)}${hex}`;
+  const random = Math.floor(Math.random() * 0x100000000).toString(16);
+  return `${path.slice(0, slash + 1)}.#${path.slice(slash + 1)}.${process.pid}.${tempCount++}.${random}`;
 }
 
 /**
