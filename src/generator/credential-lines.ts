@@ -3,11 +3,9 @@
 // times the credential's size in memory.
 
 import type { ErrnoName } from "../../ffi/errno.ts";
-
-const LINE_MAX = 2048;
+import { isWhitespace, LINE_MAX } from "../shared/c-limits.ts";
 
 const isEol = (c: number): boolean => c === 10 || c === 13 || c === 0;
-const isWhitespace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
 
 /**
  * A credential's lines, one at a time: split at \n, \r, NUL (and their pairs), at most LINE_MAX-1 bytes,

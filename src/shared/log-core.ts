@@ -7,8 +7,7 @@
 //
 // Also the parts of a record that do not depend on the target: the colours of a terminal, the kmsg prefix.
 
-/** glibc's LINE_MAX: the size of systemd's message buffer, its terminating NUL included. */
-const LINE_MAX = 2048;
+import { LINE_MAX } from "./c-limits.ts";
 
 /** The records a message becomes (byte strings). */
 export function logLines(message: string): string[] {

@@ -3,7 +3,8 @@
 // base 0 means C's prefixes (0x hex, 0 octal) plus Python's 0b/0o, a sign is allowed but a negative
 // non-zero value is out of range, and nothing may trail the number.
 
-const WHITESPACE = " \t\n\r";
+import { WHITESPACE } from "./c-limits.ts";
+
 // strtoul() additionally skips \v and \f (isspace() in the C locale).
 const C_SPACE = " \t\n\v\f\r";
 

@@ -5,7 +5,7 @@
 //
 // Strings here are byte strings (one char per byte, latin1), so that any input round-trips exactly.
 
-const WHITESPACE = " \t\n\r";
+import { WHITESPACE } from "./c-limits.ts";
 
 /** strv_split_full(s, WHITESPACE, EXTRACT_UNQUOTE|EXTRACT_RELAX|EXTRACT_RETAIN_ESCAPE). */
 export function splitCmdline(s: string): string[] {
