@@ -172,3 +172,6 @@ export const NOT_SUPPORTED: ReadonlySet<string> = new Set<ErrnoName>([
 
 /** ERRNO_IS_DEVICE_ABSENT(): the device node is not there. */
 export const DEVICE_ABSENT: ReadonlySet<string> = new Set<ErrnoName>(["ENODEV", "ENXIO", "ENOENT"]);
+
+/** ERRNO_IS_FS_WRITE_REFUSED(): the file system does not let us write there. */
+export const FS_WRITE_REFUSED: ReadonlySet<string> = new Set<ErrnoName>(["EPERM", "EACCES", "EROFS"]);

@@ -7,7 +7,7 @@
 // Strings are byte strings (latin1). A step's result is systemd's `r`: null when it went well, else the
 // errno name it failed with (already logged).
 
-import { DEVICE_ABSENT, NOT_SUPPORTED, type ErrnoName } from "../../ffi/errno.ts";
+import { DEVICE_ABSENT, FS_WRITE_REFUSED, NOT_SUPPORTED, type ErrnoName } from "../../ffi/errno.ts";
 import { cmdlineItems, cmdlineKeyEq, parseBoolean } from "../shared/proc-cmdline.ts";
 import { parseSocketAddress, printSocketAddress, type SocketEnv } from "../shared/socket-address.ts";
 import { LOG_DEBUG, LOG_ERR, LOG_WARNING } from "../shared/log.ts";
@@ -309,8 +309,7 @@ function addExportUnixSocket(u: Units): Step {
     u.log(LOG_DEBUG, "Container manager does not provide /run/host/unix-export/ mount, not binding AF_UNIX socket there.");
     return null;
   }
-  // ERRNO_IS_FS_WRITE_REFUSED().
-  if (a === "EROFS" || a === "EACCES" || a === "EPERM") {
+  if (a !== null && FS_WRITE_REFUSED.has(a)) {
     u.log(LOG_DEBUG, "Container manager does not provide write access to /run/host/unix-export/, not binding AF_UNIX socket there.");
     return null;
   }
