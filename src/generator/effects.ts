@@ -10,11 +10,10 @@
 // the generator's whole work. node:fs is loaded only for the rare ones (a large credential, naming network
 // interfaces).
 
-import { Errno as E } from "../../ffi/errno.ts";
 import { SysError } from "../../ffi/errors.ts";
-import { access, chmod, F_OK, mkdir, stat, symlink, W_OK } from "../../ffi/fs.ts";
+import { access, F_OK, stat, symlink, W_OK } from "../../ffi/fs.ts";
 import { readFile } from "../../ffi/io.ts";
-import { writeFileAtomic } from "../shared/atomic-file.ts";
+import { mkdirParents, writeFileAtomic } from "../shared/atomic-file.ts";
 import { errnoName, errnoNameOf } from "../shared/errno-name.ts";
 import { LOG_DEBUG } from "../shared/log.ts";
 import { pathJoin } from "../shared/path.ts";
@@ -165,19 +164,6 @@ export function realTree(dest: string): Tree {
   // Directories made (or found) already: systemd's generator makes sockets.target.wants/ once per symlink;
   // asking the kernel again for each of 10,000 sockets tells us nothing new.
   const made = new Set<string>();
-  // Each directory made is 0755 whatever our umask, as systemd 262's mkdir_parents() makes it.
-  const DIR_MODE = 0o755;
-  const mkdirP = (dir: string): void => {
-    if (made.has(dir)) return;
-    let e = mkdir(bytes(dir), DIR_MODE);
-    if (e === E.ENOENT) {
-      const slash = dir.lastIndexOf("/");
-      if (slash > 0) mkdirP(dir.slice(0, slash));
-      e = mkdir(bytes(dir), DIR_MODE);
-    }
-    if (e === 0) chmod(bytes(dir), DIR_MODE);
-    if (e === 0 || e === E.EEXIST) made.add(dir);
-  };
   return {
     dest,
     createFile(name, content) {
@@ -194,7 +180,13 @@ export function realTree(dest: string): Tree {
       // refuses a missing directory whose path has a ".." component (path_find_first_component() without
       // accept_dot_dot), so such a directory is never made.
       const dir = pathJoin(dest, name);
-      if (!dir.split("/").includes("..")) mkdirP(dir);
+      if (made.has(dir) || dir.split("/").includes("..")) return;
+      try {
+        mkdirParents(`${dir}/`);
+        made.add(dir);
+      } catch (e) {
+        if (!(e instanceof SysError)) throw e;
+      }
     },
     symlink(target, name) {
       const e = symlink(bytes(target), bytes(pathJoin(dest, name)));

@@ -45,10 +45,11 @@ function tempName(path: string): string {
 /**
  * mkdir_parents(path, 0755): every missing ancestor of `path`, each made 0755 whatever our umask; one that
  * exists but is not a directory (after following symlinks) is ENOTDIR. Returns those made, outermost first.
+ * A relative `path` is taken from the working directory, as the generator's output directory may be.
  */
 export function mkdirParents(path: string): string[] {
   const made: string[] = [];
-  let cur = "";
+  let cur = path.startsWith("/") ? "" : ".";
   for (const part of dirOf(path).split("/")) {
     if (part === "") continue;
     cur += `/${part}`;

@@ -101,6 +101,17 @@ describe("mkdirParents", () => {
     writeFileSync(`${dir}/f`, "");
     expect(failure(() => mkdirParents(`${dir}/f/sub/file`))).toBe("mkdir ENOTDIR");
   });
+
+  test("a relative path is taken from the working directory (the generator's output directory may be one)", () => {
+    const before = process.cwd();
+    process.chdir(dir);
+    try {
+      expect(mkdirParents("out/sockets.target.wants/")).toEqual(["./out", "./out/sockets.target.wants"]);
+    } finally {
+      process.chdir(before);
+    }
+    expect(statSync(`${dir}/out/sockets.target.wants`).mode & 0o7777).toBe(0o755);
+  });
 });
 
 describe("symlinkAtomic", () => {
