@@ -6,7 +6,9 @@
 //   generator   typical inputs, spawn to exit <= 1.3x the bun:ffi floor
 //   listen-10k  10,000 systemd.ssh_listen= addresses on the kernel command line <= 1.5x systemd 262's time
 //   dup-5mib    a 5 MiB ssh.listen credential of duplicate addresses: peak RSS <= 2x systemd 262's
-// The bun:ffi floor is scripts/bench.d/ffi-floor.ts, compiled like ours; the two scale sections also check
+// The bun:ffi floor is scripts/bench.d/ffi-floor.ts, compiled like ours. The proxy section also shows the
+// least hand-off (scripts/bench.d/handoff-floor.ts: the same binding, then connect, sendmsg, _exit, in one
+// straight line): what the hand-off alone costs in this runtime. The two scale sections also check
 // that our output is identical to 262's (files, modes, symlinks, exit status, log).
 //
 // Usage: scripts/bench [--runs N] [--scale-runs N] [--mem-runs N] [SECTION...]
@@ -118,20 +120,32 @@ function measure(name: string, cmd: string[], o: MeasureOptions = {}): Run {
   return { handoff, exit, rss, cpu, gotFd: got === 1, code, stderr };
 }
 
-let floorBinaries: { empty: string; ffi: string } | undefined;
+let floorBinaries: { empty: string; ffi: string; handoff: string } | undefined;
 /** The runtime's floors, compiled with the same flags as ours (scripts/build ENTRY OUT). */
-function floors(): { empty: string; ffi: string } {
+function floors(): { empty: string; ffi: string; handoff: string } {
   if (floorBinaries) return floorBinaries;
-  const empty = join(work, "empty");
-  sh([join(REPO, "scripts/build"), join(REPO, "scripts/bench.d/empty.ts"), empty]);
-  const ffi = join(work, "ffi-floor");
-  sh([join(REPO, "scripts/build"), join(REPO, "scripts/bench.d/ffi-floor.ts"), ffi]);
-  floorBinaries = { empty, ffi };
+  const build = (name: string) => {
+    const out = join(work, name);
+    sh([join(REPO, "scripts/build"), join(REPO, `scripts/bench.d/${name}.ts`), out]);
+    return out;
+  };
+  floorBinaries = { empty: build("empty"), ffi: build("ffi-floor"), handoff: build("handoff-floor") };
   return floorBinaries;
 }
 
+/**
+ * The functions the engine compiled in one run (JavaScriptCore's report, made synchronous). A run that
+ * compiles any pays for starting the compiler and its threads, more than the calls cost (ffi/fs.ts).
+ */
+function engineCompiles(stderr: string): string {
+  const n = stderr.split("Optimized ").length - 1;
+  return n === 0 ? "none" : String(n);
+}
+const COMPILE_REPORT = { BUN_JSC_useConcurrentJIT: "false", BUN_JSC_reportCompileTimes: "true" };
+
 const FFI_FLOOR = "bun:ffi floor (libc bound, nothing else)";
 const EMPTY_FLOOR = "empty compiled Bun program";
+const HANDOFF_FLOOR = "least hand-off (straight-line bun:ffi)";
 
 /** The listener the proxy candidates connect to. accept() gives up after 10 s (SO_RCVTIMEO), so a candidate
  * that hands over a descriptor without having connected never leaves the bench waiting forever. */
@@ -157,6 +171,7 @@ async function proxySection() {
   const candidates: Record<string, string[]> = {
     "ours (dist/systemd-ssh-proxy)": [join(REPO, "dist/systemd-ssh-proxy"), `unix${sock}`, "22"],
     "systemd 262": [...refCommand("systemd-ssh-proxy"), `unix${sock}`, "22"],
+    [HANDOFF_FLOOR]: [f.handoff, `unix${sock}`, "22"],
     [EMPTY_FLOOR]: [f.empty],
     [FFI_FLOOR]: [f.ffi],
   };
@@ -176,17 +191,20 @@ async function proxySection() {
   for (let i = 0; i < RUNS; i++) {
     for (const [name, cmd] of Object.entries(candidates)) (results[name] ??= []).push(once(name, cmd));
   }
+  const report = measure("ours", candidates["ours (dist/systemd-ssh-proxy)"]!, { env: { ...process.env, ...COMPILE_REPORT } });
+  drainConnection(listener, "ours");
   close(listener);
 
   console.log(`\n## proxy hand-off (${RUNS} runs each, alternating; median)`);
   console.log("candidate                                 descriptor     exited        CPU   peak RSS");
   for (const [name, r] of Object.entries(results)) {
-    const handoff = name.startsWith("ours") || name.startsWith("systemd") ? ms(median(r.map((x) => x.handoff))) : "";
+    const handoff = name === EMPTY_FLOOR || name === FFI_FLOOR ? "" : ms(median(r.map((x) => x.handoff)));
     console.log(`${name.padEnd(40)} ${handoff.padStart(11)} ${ms(median(r.map((x) => x.exit))).padStart(10)} ${ms(median(r.map((x) => x.cpu))).padStart(10)} ${mib(median(r.map((x) => x.rss))).padStart(10)}`);
   }
   const exit = (name: string) => median(results[name]!.map((x) => x.exit));
   const cpu = (name: string) => median(results[name]!.map((x) => x.cpu));
-  console.log(`(CPU time against the bun:ffi floor: ${(cpu("ours (dist/systemd-ssh-proxy)") / cpu(FFI_FLOOR)).toFixed(3)}x)`);
+  console.log(`(CPU time against the bun:ffi floor: ${(cpu("ours (dist/systemd-ssh-proxy)") / cpu(FFI_FLOOR)).toFixed(3)}x; the least hand-off: ${(exit(HANDOFF_FLOOR) / exit(FFI_FLOOR)).toFixed(3)}x the floor's time)`);
+  console.log(`(functions the engine compiled in one run of ours: ${engineCompiles(report.stderr)})`);
   target("proxy spawn to exit, against the bun:ffi floor", 1.1, exit("ours (dist/systemd-ssh-proxy)"), exit(FFI_FLOOR), ms);
 }
 
@@ -220,9 +238,14 @@ const GENERATORS: GenCandidate[] = [
   { name: "systemd 262", cmd: (out) => [...refCommand("systemd-ssh-generator"), out, out, out] },
 ];
 
+/**
+ * The environment systemd gives a generator at boot, not this shell's: its default $PATH (the generator
+ * looks for sshd in each entry, so a developer's longer $PATH would make the figures depend on who runs the
+ * bench) and the log settings, with the target version fixed so that 262's output is ours to compare with.
+ */
 function generatorEnv(extra: Record<string, string | undefined>): Record<string, string> {
   const env: Record<string, string | undefined> = {
-    ...process.env,
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin",
     SYSTEMD_LOG_TARGET: "console",
     SYSTEMD_LOG_LEVEL: "warning",
     SYSTEMD_SSH_TARGET_VERSION: "262",
@@ -298,6 +321,8 @@ function generatorSection() {
   const exit = (name: string) => median(results[name]!.map((x) => x.exit));
   const cpu = (name: string) => median(results[name]!.map((x) => x.cpu));
   console.log(`(against systemd 262: ${(exit(GENERATORS[0]!.name) / exit(GENERATORS[1]!.name)).toFixed(2)}x; CPU time against the bun:ffi floor: ${(cpu(GENERATORS[0]!.name) / cpu(FFI_FLOOR)).toFixed(3)}x)`);
+  const report = runGenerator(GENERATORS[0]!, { env: { ...o.env, ...COMPILE_REPORT } });
+  console.log(`(functions the engine compiled in one run of ours: ${engineCompiles(report.stderr)})`);
   target("generator spawn to exit, against the bun:ffi floor", 1.3, exit(GENERATORS[0]!.name), exit(FFI_FLOOR), ms);
 }
 
