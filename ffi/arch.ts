@@ -265,7 +265,7 @@ export const ABIS: Readonly<Record<Arch, Abi>> = { x64: tableFor(0), arm64: tabl
 
 /** The table for an architecture in process.arch's spelling, or null for one we have not checked. */
 function abiFor(arch: string): Abi | null {
-  return Object.hasOwn(ABIS, arch) ? ABIS[arch as Arch] : null;
+  return arch === "x64" || arch === "arm64" ? ABIS[arch] : null;
 }
 
 /**

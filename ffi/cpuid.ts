@@ -43,7 +43,7 @@ type Call = (leaf: number, subleaf: number, out: Uint32Array) => void;
 let call: Call | undefined;
 
 function build(): Call {
-  const c = libc();
+  const c = libc;
   const page = c.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) as Pointer | null;
   // MAP_FAILED is (void *)-1, which Bun hands back as a number no mapping can have.
   if (page === null || !(Number(page) > 0 && Number(page) < 2 ** 63)) fail("mmap");

@@ -25,12 +25,12 @@ export class ArrivalWatch {
 
   /** Watch `fd` from now on. The first wait() may report bytes that were queued before. */
   constructor(fd: number) {
-    const ep = libc().epoll_create1(EPOLL_CLOEXEC);
+    const ep = libc.epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) fail("epoll_create1");
     this.ep = ep;
     const ev = new Uint32Array(new ArrayBuffer(EVENT_BUFFER));
     ev[EVENTS_WORD] = (EPOLLIN | EPOLLRDHUP | EPOLLET) >>> 0;
-    if (libc().epoll_ctl(ep, EPOLL_CTL_ADD, fd, ev) < 0) {
+    if (libc.epoll_ctl(ep, EPOLL_CTL_ADD, fd, ev) < 0) {
       const e = errno();
       close(ep);
       throw new SysError("epoll_ctl", e);
@@ -40,7 +40,7 @@ export class ArrivalWatch {
   /** Sleep until bytes arrive or the peer hangs up (or `timeoutMs` passes). Throws SysError. */
   wait(timeoutMs: number): Arrival {
     for (;;) {
-      const n = libc().epoll_wait(this.ep, this.event, 1, timeoutMs);
+      const n = libc.epoll_wait(this.ep, this.event, 1, timeoutMs);
       if (n === 0) return "timeout";
       if (n > 0) return this.event[EVENTS_WORD]! & (EPOLLRDHUP | EPOLLHUP | EPOLLERR) ? "hangup" : "data";
       if (errno() !== Errno.EINTR) fail("epoll_wait");

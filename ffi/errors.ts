@@ -6,7 +6,7 @@ import { errno, libc } from "./libc.ts";
 
 /** libc's message for an errno value, e.g. 2 → "No such file or directory". */
 export function strerror(err: number): string {
-  return String(libc().strerror(err));
+  return String(libc.strerror(err));
 }
 
 export class SysError extends Error {

@@ -4,13 +4,20 @@
 // fail as a matter of course (sshd in most $PATH entries, the unit in most search path entries). These
 // return the errno instead.
 //
-// Paths are byte strings' bytes or UTF-8 strings (PathArg); names read back are Uint8Arrays.
+// Paths are byte strings or bytes (ffi/path-bytes.ts); names read back are Uint8Arrays.
+//
+// Each call makes its C path in line: TextEncoder's native encode() of the string and its NUL, kept when
+// the length shows the string was ASCII (the usual path), else cPath(). Not through one helper: the
+// generator's boot run makes some sixty path calls, and a function called that often is the first one the
+// engine compiles, whose compiler then costs the run more than all the calls (scripts/bench: 2 to 4 ms).
 
 import { read, type Pointer } from "bun:ffi";
 import { abi } from "./arch.ts";
 import { Errno } from "./errno.ts";
+import { getU64 } from "./field64.ts";
 import { errno, libc } from "./libc.ts";
-import { close, type PathArg } from "./socket.ts";
+import { cPath, type PathArg } from "./path-bytes.ts";
+import { close } from "./socket.ts";
 import { fileTypeOf, type FileType } from "./io.ts";
 
 export const { F_OK, X_OK, W_OK } = abi;
@@ -18,17 +25,11 @@ const { O_WRONLY, O_CREAT, O_EXCL, O_CLOEXEC, AT_FDCWD, AT_SYMLINK_NOFOLLOW, STA
 
 const encoder = new TextEncoder();
 
-/** A NUL-terminated copy of a path, passed directly as the call argument. */
-function cPath(p: PathArg): Uint8Array {
-  const bytes = typeof p === "string" ? encoder.encode(p) : p;
-  const c = new Uint8Array(new ArrayBuffer(bytes.length + 1));
-  c.set(bytes);
-  return c;
-}
-
 /** access(2): 0 when allowed, else the errno. */
 export function access(path: PathArg, mode: number): number {
-  return libc().access(cPath(path), mode) < 0 ? errno() : 0;
+  let c = typeof path === "string" ? encoder.encode(`${path}\0`) : null;
+  if (c?.length !== path.length + 1) c = cPath(path);
+  return libc.access(c, mode) < 0 ? errno() : 0;
 }
 
 interface FileStat {
@@ -41,54 +42,72 @@ const STX = abi.statx;
 /** stat(2) (lstat(2) when `followLinks` is false) through statx(): the file's type and size, or the errno. */
 export function stat(path: PathArg, followLinks = true): FileStat | number {
   const buf = new Uint8Array(new ArrayBuffer(STX.size));
-  if (libc().statx(AT_FDCWD, cPath(path), followLinks ? 0 : AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_SIZE, buf) < 0) return errno();
+  let c = typeof path === "string" ? encoder.encode(`${path}\0`) : null;
+  if (c?.length !== path.length + 1) c = cPath(path);
+  if (libc.statx(AT_FDCWD, c, followLinks ? 0 : AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_SIZE, buf) < 0) return errno();
   const view = new DataView(buf.buffer);
-  return { type: fileTypeOf(view.getUint16(STX.stx_mode, true)), size: Number(view.getBigUint64(STX.stx_size, true)) };
+  return { type: fileTypeOf(view.getUint16(STX.stx_mode, true)), size: getU64(view, STX.stx_size) };
 }
 
 /** mkdir(2): 0 or the errno. */
 export function mkdir(path: PathArg, mode: number): number {
-  return libc().mkdir(cPath(path), mode) < 0 ? errno() : 0;
+  let c = typeof path === "string" ? encoder.encode(`${path}\0`) : null;
+  if (c?.length !== path.length + 1) c = cPath(path);
+  return libc.mkdir(c, mode) < 0 ? errno() : 0;
 }
 
 /** symlink(2): 0 or the errno. */
 export function symlink(target: PathArg, path: PathArg): number {
-  return libc().symlink(cPath(target), cPath(path)) < 0 ? errno() : 0;
+  let t = typeof target === "string" ? encoder.encode(`${target}\0`) : null;
+  if (t?.length !== target.length + 1) t = cPath(target);
+  let c = typeof path === "string" ? encoder.encode(`${path}\0`) : null;
+  if (c?.length !== path.length + 1) c = cPath(path);
+  return libc.symlink(t, c) < 0 ? errno() : 0;
 }
 
 /** link(2): 0 or the errno. */
 export function link(existing: PathArg, path: PathArg): number {
-  return libc().link(cPath(existing), cPath(path)) < 0 ? errno() : 0;
+  let e = typeof existing === "string" ? encoder.encode(`${existing}\0`) : null;
+  if (e?.length !== existing.length + 1) e = cPath(existing);
+  let c = typeof path === "string" ? encoder.encode(`${path}\0`) : null;
+  if (c?.length !== path.length + 1) c = cPath(path);
+  return libc.link(e, c) < 0 ? errno() : 0;
 }
 
 /** unlink(2): 0 or the errno. */
 export function unlink(path: PathArg): number {
-  return libc().unlink(cPath(path)) < 0 ? errno() : 0;
+  let c = typeof path === "string" ? encoder.encode(`${path}\0`) : null;
+  if (c?.length !== path.length + 1) c = cPath(path);
+  return libc.unlink(c) < 0 ? errno() : 0;
 }
 
 /** rename(2): 0 or the errno. */
 export function rename(from: PathArg, to: PathArg): number {
-  return libc().rename(cPath(from), cPath(to)) < 0 ? errno() : 0;
+  return libc.rename(cPath(from), cPath(to)) < 0 ? errno() : 0;
 }
 
 /** chmod(2): 0 or the errno. */
 export function chmod(path: PathArg, mode: number): number {
-  return libc().chmod(cPath(path), mode) < 0 ? errno() : 0;
+  let c = typeof path === "string" ? encoder.encode(`${path}\0`) : null;
+  if (c?.length !== path.length + 1) c = cPath(path);
+  return libc.chmod(c, mode) < 0 ? errno() : 0;
 }
 
 /** fchmod(2): 0 or the errno. */
 export function fchmod(fd: number, mode: number): number {
-  return libc().fchmod(fd, mode) < 0 ? errno() : 0;
+  return libc.fchmod(fd, mode) < 0 ? errno() : 0;
 }
 
 /** fsync(2): 0 or the errno. */
 export function fsync(fd: number): number {
-  return libc().fsync(fd) < 0 ? errno() : 0;
+  return libc.fsync(fd) < 0 ? errno() : 0;
 }
 
 /** open(path, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, mode): the descriptor, or the errno negated. */
 export function createExclusive(path: PathArg, mode: number): number {
-  const fd = libc().open(cPath(path), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  let c = typeof path === "string" ? encoder.encode(`${path}\0`) : null;
+  if (c?.length !== path.length + 1) c = cPath(path);
+  const fd = libc.open(c, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   return fd < 0 ? -errno() : fd;
 }
 
@@ -99,7 +118,7 @@ export function writeAll(fd: number, data: Uint8Array): number {
   buf.set(data);
   let off = 0;
   while (off < buf.length) {
-    const r = Number(libc().write(fd, off === 0 ? buf : buf.subarray(off), buf.length - off));
+    const r = Number(libc.write(fd, off === 0 ? buf : buf.subarray(off), buf.length - off));
     if (r < 0) {
       const e = errno();
       if (e === Errno.EINTR) continue;
@@ -114,7 +133,7 @@ export { close };
 
 /** The names in a directory (without "." and ".."), in the order readdir(3) gives them, or the errno. */
 export function readdir(path: PathArg): Uint8Array[] | number {
-  const l = libc();
+  const l = libc;
   const dir = l.opendir(cPath(path)) as Pointer | null;
   if (dir === null) return errno();
   const names: Uint8Array[] = [];

@@ -10,8 +10,10 @@
 import { abi } from "./arch.ts";
 import { Errno } from "./errno.ts";
 import { fail, SysError } from "./errors.ts";
+import { u64Key } from "./field64.ts";
 import { errno, libc } from "./libc.ts";
-import { close, openReadOnly, type PathArg } from "./socket.ts";
+import type { PathArg } from "./path-bytes.ts";
+import { close, openReadOnly } from "./socket.ts";
 
 export const { SPLICE_F_MOVE, SPLICE_F_NONBLOCK, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, O_NONBLOCK } = abi;
 const { F_GETFL, F_SETFL, F_SETPIPE_SZ, O_CLOEXEC } = abi;
@@ -23,7 +25,7 @@ const EINTR = Errno.EINTR;
  * Returns the bytes moved, 0 at end of input, or -errno.
  */
 export function splice(fdIn: number, fdOut: number, len: number, flags: number): number {
-  const lib = libc();
+  const lib = libc;
   for (;;) {
     const r = Number(lib.splice(fdIn, null, fdOut, null, len, flags));
     if (r >= 0) return r;
@@ -34,7 +36,7 @@ export function splice(fdIn: number, fdOut: number, len: number, flags: number):
 
 /** read(2) into the start of `buf` (a view of its own ArrayBuffer). Returns bytes, 0 at EOF, or -errno. */
 export function readInto(fd: number, buf: Uint8Array, len: number): number {
-  const lib = libc();
+  const lib = libc;
   for (;;) {
     const r = Number(lib.read(fd, buf, Math.min(len, buf.length)));
     if (r >= 0) return r;
@@ -45,7 +47,7 @@ export function readInto(fd: number, buf: Uint8Array, len: number): number {
 
 /** write(2) up to `len` bytes of `buf` from `offset` (never past its end). Returns bytes written or -errno. */
 export function writeFrom(fd: number, buf: Uint8Array, offset: number, len: number): number {
-  const lib = libc();
+  const lib = libc;
   // The subarray is the call argument: Bun passes a pointer to its first byte, inside buf's ArrayBuffer.
   const view = offset === 0 ? buf : buf.subarray(offset);
   // libc trusts the length: a larger one would send whatever memory follows the buffer.
@@ -106,7 +108,7 @@ export class PollSet {
 
   /** poll(2) the entries; timeout in ms, -1 for none. Returns the number ready, or -errno (EINTR retried). */
   wait(timeoutMs: number): number {
-    const lib = libc();
+    const lib = libc;
     for (;;) {
       const r = lib.poll(this.words, this.n, timeoutMs);
       if (r >= 0) return r;
@@ -119,25 +121,25 @@ export class PollSet {
 /** A new pipe, close-on-exec, both ends non-blocking unless asked otherwise: [read end, write end]. */
 export function pipe(nonblocking = true): [number, number] {
   const fds = new Int32Array(new ArrayBuffer(8));
-  if (libc().pipe2(fds, (nonblocking ? O_NONBLOCK : 0) | O_CLOEXEC) < 0) fail("pipe2");
+  if (libc.pipe2(fds, (nonblocking ? O_NONBLOCK : 0) | O_CLOEXEC) < 0) fail("pipe2");
   return [fds[0]!, fds[1]!];
 }
 
 /** Ask for a pipe buffer of `bytes`; returns the size the pipe now has, or -errno (e.g. EPERM over the limit). */
 export function setPipeSize(fd: number, bytes: number): number {
-  const r = libc().fcntl(fd, F_SETPIPE_SZ, bytes);
+  const r = libc.fcntl(fd, F_SETPIPE_SZ, bytes);
   return r >= 0 ? r : -errno();
 }
 
 /** The file status flags (O_NONBLOCK, O_APPEND, ...) of an open file description. */
 export function getStatusFlags(fd: number): number {
-  const r = libc().fcntl(fd, F_GETFL, 0);
+  const r = libc.fcntl(fd, F_GETFL, 0);
   if (r < 0) fail("fcntl");
   return r;
 }
 
 export function setStatusFlags(fd: number, flags: number): void {
-  if (libc().fcntl(fd, F_SETFL, flags) < 0) fail("fcntl");
+  if (libc.fcntl(fd, F_SETFL, flags) < 0) fail("fcntl");
 }
 
 export type FileType = "socket" | "fifo" | "chr" | "reg" | "dir" | "blk" | "link" | "unknown";
@@ -163,18 +165,18 @@ const STAT = abi.stat;
 interface FileId {
   type: FileType;
   /** st_dev and st_ino: equal for two descriptors of the same file (or the same socket). */
-  dev: bigint;
-  ino: bigint;
+  dev: string;
+  ino: string;
 }
 
 /** What is open on `fd` (fstat), or null when fd is not open. */
 export function fileId(fd: number): FileId | null {
   // Room to spare past sizeof(struct stat) (checked against gcc), so no table can let fstat overrun it.
   const buf = new ArrayBuffer(Math.max(STAT.size, 256));
-  if (libc().fstat(fd, new Uint8Array(buf)) < 0) return null;
+  if (libc.fstat(fd, new Uint8Array(buf)) < 0) return null;
   const view = new DataView(buf);
   const mode = view.getUint32(STAT.st_mode, true);
-  return { type: fileTypeOf(mode), dev: view.getBigUint64(STAT.st_dev, true), ino: view.getBigUint64(STAT.st_ino, true) };
+  return { type: fileTypeOf(mode), dev: u64Key(view, STAT.st_dev), ino: u64Key(view, STAT.st_ino) };
 }
 
 /** The type of the file open on `fd`, or null when fd is not open. */

@@ -15,31 +15,35 @@ const { i32, i64, u32, u64, ptr, cstring } = FFIType;
 // glibc's soname; musl keeps everything in libc.so too, under a name that says the architecture.
 const LIBC_CANDIDATES = abi.libcNames;
 
-// The symbols in groups, bound together the first time one of them is used: binding costs about 40 µs a
-// symbol (bun:ffi compiles a trampoline for each), so a tool binds only the groups its run needs. The
-// generator needs _exit only; the proxy's descriptor hand-off needs the "handOff" group.
+// The symbols in groups, bound together the first time one of them is used: each dlopen() costs about
+// 0.1 ms and each symbol about 15 µs (bun:ffi compiles a trampoline for it), so a tool binds the few groups
+// its run needs. Every run needs "core"; the proxy's descriptor hand-off adds "handOff", the generator
+// "files" (and "handOff" for its AF_VSOCK probe).
 const GROUPS = {
-  exit: {
+  core: {
+    // open and ioctl are variadic; on x86-64 and aarch64 a fixed-argument call with integer/pointer
+    // arguments is ABI-compatible with the variadic definition.
+    open: { args: [ptr, i32, u32], returns: i32 },
+    read: { args: [i32, ptr, u64], returns: i64 },
+    close: { args: [i32], returns: i32 },
+    fstat: { args: [i32, ptr], returns: i32 },
     _exit: { args: [i32], returns: FFIType.void },
+    __errno_location: { args: [], returns: ptr },
+    strerror: { args: [i32], returns: cstring },
   },
   handOff: {
     socket: { args: [i32, i32, i32], returns: i32 },
     connect: { args: [i32, ptr, u32], returns: i32 },
     getsockopt: { args: [i32, i32, i32, ptr, ptr], returns: i32 },
     sendmsg: { args: [i32, ptr, i32], returns: i64 },
-    // open and ioctl are variadic; on x86-64 and aarch64 a fixed-argument call with integer/pointer
-    // arguments is ABI-compatible with the variadic definition.
-    open: { args: [ptr, i32, u32], returns: i32 },
     ioctl: { args: [i32, u64, ptr], returns: i32 },
-    read: { args: [i32, ptr, u64], returns: i64 },
-    close: { args: [i32], returns: i32 },
-    fstat: { args: [i32, ptr], returns: i32 },
   },
   // The file-system calls of ffi/fs.ts, and write(2).
   files: {
     access: { args: [ptr, i32], returns: i32 },
     statx: { args: [i32, ptr, i32, u32, ptr], returns: i32 },
     mkdir: { args: [ptr, u32], returns: i32 },
+    chmod: { args: [ptr, u32], returns: i32 },
     symlink: { args: [ptr, ptr], returns: i32 },
     link: { args: [ptr, ptr], returns: i32 },
     unlink: { args: [ptr], returns: i32 },
@@ -51,13 +55,8 @@ const GROUPS = {
   // What an atomic replace adds to those (src/shared/atomic-file.ts); the generator's writes need none.
   replace: {
     rename: { args: [ptr, ptr], returns: i32 },
-    chmod: { args: [ptr, u32], returns: i32 },
     fchmod: { args: [i32, u32], returns: i32 },
     fsync: { args: [i32], returns: i32 },
-  },
-  errors: {
-    __errno_location: { args: [], returns: ptr },
-    strerror: { args: [i32], returns: cstring },
   },
   rest: {
     socketpair: { args: [i32, i32, i32, ptr], returns: i32 },
@@ -89,7 +88,7 @@ const GROUPS = {
 
 type Groups = typeof GROUPS;
 type Bound<G extends keyof Groups> = ReturnType<typeof dlopen<Groups[G]>>["symbols"];
-type Lib = Bound<"exit"> & Bound<"handOff"> & Bound<"files"> & Bound<"replace"> & Bound<"errors"> & Bound<"rest"> & Bound<"exec">;
+type Lib = Bound<"core"> & Bound<"handOff"> & Bound<"files"> & Bound<"replace"> & Bound<"rest"> & Bound<"exec">;
 
 let libcName: string | undefined;
 
@@ -110,7 +109,8 @@ function bind<G extends keyof Groups>(group: G): Bound<G> {
 
 /** The group that binds `name`, if any. */
 function groupOf(name: string): keyof Groups | undefined {
-  for (const group in GROUPS) if (Object.hasOwn(GROUPS[group as keyof Groups], name)) return group as keyof Groups;
+  // for-in lists own enumerable names only, so "toString" and the like are no symbol's.
+  for (const group in GROUPS) for (const symbol in GROUPS[group as keyof Groups]) if (symbol === name) return group as keyof Groups;
   return undefined;
 }
 
@@ -135,12 +135,12 @@ const lib: Lib = Object.create(
   ),
 );
 
-export function libc(): Lib {
-  return lib;
-}
+/** The libc functions. A plain object, not a getter: a function called before every libc call is the first
+ * one the engine would compile (see scripts/bench on why the generator's typical run must compile none). */
+export const libc: Lib = lib;
 
 /** errno of the calling thread; read it right after the failing call, before anything else can clobber it. */
 export function errno(): number {
-  const p = libc().__errno_location() as Pointer | null;
+  const p = libc.__errno_location() as Pointer | null;
   return p === null ? 0 : read.i32(p, 0);
 }

@@ -3,6 +3,7 @@
 
 import { ptr } from "bun:ffi";
 import { abi } from "./arch.ts";
+import { setU64 } from "./field64.ts";
 
 // struct msghdr, struct iovec and struct cmsghdr (LP64: 8-byte lengths and pointers, data aligned to 8).
 export const MH = abi.msghdr;
@@ -26,14 +27,14 @@ export class MsgLayout {
     this.bytes = new Uint8Array(buf);
     this.view = new DataView(buf);
     const base = ptr(this.bytes);
-    const setPtr = (off: number, value: number) => this.view.setBigUint64(off, BigInt(value), true);
-    setPtr(MH.msg_iov, base + this.iovOff);
-    this.view.setBigUint64(MH.msg_iovlen, 1n, true);
+    const v = this.view;
+    setU64(v, MH.msg_iov, base + this.iovOff);
+    setU64(v, MH.msg_iovlen, 1);
     if (controlLen > 0) {
-      setPtr(MH.msg_control, base + this.ctlOff);
-      this.view.setBigUint64(MH.msg_controllen, BigInt(controlLen), true);
+      setU64(v, MH.msg_control, base + this.ctlOff);
+      setU64(v, MH.msg_controllen, controlLen);
     }
-    setPtr(this.iovOff + IOV.iov_base, base + this.dataOff);
-    this.view.setBigUint64(this.iovOff + IOV.iov_len, BigInt(dataLen), true);
+    setU64(v, this.iovOff + IOV.iov_base, base + this.dataOff);
+    setU64(v, this.iovOff + IOV.iov_len, dataLen);
   }
 }

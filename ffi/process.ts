@@ -7,6 +7,6 @@ import { libc } from "./libc.ts";
  * waits for). Only for callers whose output is all written synchronously already: nothing is flushed.
  */
 export function exitNow(code: number): never {
-  libc()._exit(code);
+  libc._exit(code);
   throw new Error("_exit returned"); // unreachable
 }

@@ -3,6 +3,7 @@
 // x86-64 and aarch64). The numbers and offsets come from ffi/arch.ts.
 
 import { abi } from "./arch.ts";
+import { pathBytes, type PathArg } from "./path-bytes.ts";
 
 export const { AF_UNIX, AF_INET, AF_INET6, AF_VSOCK, VMADDR_CID_ANY, VMADDR_PORT_ANY } = abi;
 const UN = abi.sockaddr_un;
@@ -28,20 +29,14 @@ export interface SockAddr {
   readonly length: number;
 }
 
-const encoder = new TextEncoder();
-
-function toBytes(path: string | Uint8Array): Uint8Array {
-  return typeof path === "string" ? encoder.encode(path) : path;
-}
-
 /**
  * struct sockaddr_un for a file-system path, or for an abstract name when the first byte is NUL.
  * A path socket's length counts the terminating NUL (offsetof(sun_path) + strlen + 1), as systemd and the
  * kernel's own getsockname() do; an abstract name's length is exact (its bytes may contain anything).
  * Throws RangeError when the name does not fit: callers with long paths go through /proc/self/fd instead.
  */
-export function sockaddrUn(path: string | Uint8Array): SockAddr {
-  const name = toBytes(path);
+export function sockaddrUn(path: PathArg): SockAddr {
+  const name = pathBytes(path);
   const abstract = name.length > 0 && name[0] === 0;
   if (name.length === 0) throw new RangeError("AF_UNIX socket path is empty");
   if (!abstract && name.includes(0)) throw new RangeError("AF_UNIX socket path contains a NUL byte");

@@ -4,8 +4,10 @@
 import { abi } from "./arch.ts";
 import { Errno } from "./errno.ts";
 import { fail, SysError } from "./errors.ts";
+import { setU64 } from "./field64.ts";
 import { errno, libc } from "./libc.ts";
 import { CM, MsgLayout } from "./msghdr.ts";
+import { cPath, pathBytes, type PathArg } from "./path-bytes.ts";
 import { AF_UNIX, AF_VSOCK, sockaddrUn, sockaddrVm, SUN_PATH_SIZE, type SockAddr } from "./sockaddr.ts";
 
 export const {
@@ -14,31 +16,14 @@ export const {
 } = abi;
 const { SO_PEERCRED, SO_DOMAIN, FIONREAD, SO_RCVTIMEO, SCM_RIGHTS, O_RDONLY, O_CLOEXEC, O_PATH } = abi;
 
-const encoder = new TextEncoder();
-
-/**
- * A path for the kernel: a string is encoded as UTF-8; a Uint8Array is the exact bytes, for names that are
- * not UTF-8 (e.g. taken from argv or the environment as bytes; see src/shared/raw-bytes.ts).
- */
-export type PathArg = string | Uint8Array;
-
-const pathBytes = (p: PathArg): Uint8Array => (typeof p === "string" ? encoder.encode(p) : p);
-
-/** A NUL-terminated copy of a path, for passing (directly, as the call argument) as a `const char *`. */
-function cString(p: PathArg): Uint8Array {
-  const bytes = pathBytes(p);
-  const c = new Uint8Array(new ArrayBuffer(bytes.length + 1));
-  c.set(bytes);
-  return c;
-}
 
 export function socket(family: number, type = SOCK_STREAM, protocol = 0): number {
-  const fd = libc().socket(family, type | SOCK_CLOEXEC, protocol);
+  const fd = libc.socket(family, type | SOCK_CLOEXEC, protocol);
   if (fd >= 0) return fd;
   const err = errno();
   // makeRoomForRuntime() makes calls of its own: keep socket()'s errno for the message.
   if (err !== EMFILE || !makeRoomForRuntime()) throw new SysError("socket", err);
-  const again = libc().socket(family, type | SOCK_CLOEXEC, protocol);
+  const again = libc.socket(family, type | SOCK_CLOEXEC, protocol);
   if (again < 0) fail("socket");
   return again;
 }
@@ -64,21 +49,21 @@ function makeRoomForRuntime(): boolean {
   const RL = abi.rlimit; // struct rlimit { rlim_t cur, max; }
   const lim = new BigUint64Array(new ArrayBuffer(RL.size));
   const [CUR, MAX] = [RL.rlim_cur / 8, RL.rlim_max / 8];
-  if (libc().getrlimit(RLIMIT_NOFILE, lim) < 0) return false;
+  if (libc.getrlimit(RLIMIT_NOFILE, lim) < 0) return false;
   const [cur, max] = [lim[CUR]!, lim[MAX]!];
   const want = cur + BigInt(RUNTIME_DESCRIPTORS);
   lim[CUR] = want;
   lim[MAX] = max > want ? max : want;
-  if (libc().setrlimit(RLIMIT_NOFILE, lim) === 0) return true;
+  if (libc.setrlimit(RLIMIT_NOFILE, lim) === 0) return true;
   if (max <= cur) return false;
   lim[CUR] = max < want ? max : want;
   lim[MAX] = max;
-  return libc().setrlimit(RLIMIT_NOFILE, lim) === 0;
+  return libc.setrlimit(RLIMIT_NOFILE, lim) === 0;
 }
 
 export function close(fd: number): void {
   // Linux releases the descriptor even when close() reports an error, so there is nothing to retry.
-  libc().close(fd);
+  libc.close(fd);
 }
 
 /** Run `body` with the descriptor, closing it if body throws. Returns body's result. */
@@ -93,18 +78,18 @@ function closingOnError<T>(fd: number, body: (fd: number) => T): T {
 
 function connect(fd: number, sa: SockAddr): void {
   // sa.bytes is the call argument itself, so it stays alive and in place for the call.
-  if (libc().connect(fd, sa.bytes, sa.length) < 0) fail("connect");
+  if (libc.connect(fd, sa.bytes, sa.length) < 0) fail("connect");
 }
 
 /** open(path, O_PATH|O_CLOEXEC): a handle on an inode that need not be readable, e.g. a socket. */
 function openPath(path: PathArg): number {
-  const fd = libc().open(cString(path), O_PATH | O_CLOEXEC, 0);
+  const fd = libc.open(cPath(path), O_PATH | O_CLOEXEC, 0);
   if (fd < 0) fail("open");
   return fd;
 }
 
 export function openReadOnly(path: PathArg): number {
-  const fd = libc().open(cString(path), O_RDONLY | O_CLOEXEC, 0);
+  const fd = libc.open(cPath(path), O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) fail("open");
   return fd;
 }
@@ -151,18 +136,18 @@ export function connectVsock(cid: number, port: number): number {
 }
 
 export function shutdown(fd: number, how: number): void {
-  if (libc().shutdown(fd, how) < 0) fail("shutdown");
+  if (libc.shutdown(fd, how) < 0) fail("shutdown");
 }
 
 /** getsockopt(fd, SOL_SOCKET, name) of an int option, or null when fd is not a socket or not open. */
 export function socketIntOption(fd: number, name: number): number | null {
+  // One ArrayBuffer holds both out-values (the int, then its socklen_t); each is passed as a view of it.
+  // Uint8Array and DataView only: every other typed array's first use costs the hot path more.
   const buf = new ArrayBuffer(8);
-  const val = new Int32Array(buf, 0, 1);
-  const len = new Uint32Array(buf, 4, 1);
-  len[0] = 4;
-  // One ArrayBuffer holds both out-values; pass them as views of it, each a call argument.
-  if (libc().getsockopt(fd, SOL_SOCKET, name, val, len) < 0) return null;
-  return val[0]!;
+  const view = new DataView(buf);
+  view.setUint32(4, 4, true);
+  if (libc.getsockopt(fd, SOL_SOCKET, name, new Uint8Array(buf, 0, 4), new Uint8Array(buf, 4, 4)) < 0) return null;
+  return view.getInt32(0, true);
 }
 
 /** SO_DOMAIN of a socket (AF_UNIX, AF_INET, ...), or null when fd is not a socket or not open. */
@@ -178,19 +163,18 @@ export function socketFamily(fd: number): number | null {
 export function peerPid(fd: number): number | null {
   const UC = abi.ucred; // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
   const buf = new ArrayBuffer(UC.size + 4);
-  const cred = new Int32Array(buf, 0, UC.size / 4);
-  const len = new Uint32Array(buf, UC.size, 1);
-  len[0] = UC.size;
-  if (libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, len) < 0) return null;
-  const pid = cred[UC.pid / 4]!;
+  const view = new DataView(buf);
+  view.setUint32(UC.size, UC.size, true);
+  if (libc.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, new Uint8Array(buf, 0, UC.size), new Uint8Array(buf, UC.size, 4)) < 0) return null;
+  const pid = view.getInt32(UC.pid, true);
   return pid > 0 ? pid : null;
 }
 
 /** How many bytes are queued for reading on a socket (FIONREAD), or null when that cannot be told. */
 export function queuedBytes(fd: number): number | null {
-  const n = new Int32Array(new ArrayBuffer(8));
-  if (libc().ioctl(fd, FIONREAD, n) < 0) return null;
-  return n[0]!;
+  const buf = new ArrayBuffer(8);
+  if (libc.ioctl(fd, FIONREAD, new Uint8Array(buf)) < 0) return null;
+  return new DataView(buf).getInt32(0, true);
 }
 
 /**
@@ -200,13 +184,13 @@ export function queuedBytes(fd: number): number | null {
  */
 export function sendFd(sock: number, fd: number): void {
   const m = new MsgLayout(CM.spaceInt, 1);
-  m.view.setBigUint64(m.ctlOff + CM.cmsg_len, BigInt(CM.lenInt), true);
+  setU64(m.view, m.ctlOff + CM.cmsg_len, CM.lenInt);
   m.view.setInt32(m.ctlOff + CM.cmsg_level, SOL_SOCKET, true);
   m.view.setInt32(m.ctlOff + CM.cmsg_type, SCM_RIGHTS, true);
   m.view.setInt32(m.ctlOff + CM.data, fd, true);
   m.bytes[m.dataOff] = 0;
   // m.bytes is the call argument: the msghdr and everything it points into live in its ArrayBuffer.
-  const r = libc().sendmsg(sock, m.bytes, MSG_NOSIGNAL);
+  const r = libc.sendmsg(sock, m.bytes, MSG_NOSIGNAL);
   if (r < 0) fail("sendmsg");
 }
 
@@ -217,7 +201,7 @@ export function sendFd(sock: number, fd: number): void {
 export function recv(fd: number, max: number, flags = 0): Uint8Array {
   const buf = new Uint8Array(new ArrayBuffer(Math.max(max, 1)));
   for (;;) {
-    const r = Number(libc().recv(fd, buf, max, flags));
+    const r = Number(libc.recv(fd, buf, max, flags));
     if (r >= 0) return buf.subarray(0, r);
     const e = errno();
     if (e !== Errno.EINTR) throw new SysError("recv", e);
@@ -232,7 +216,7 @@ export function sendAll(fd: number, data: Uint8Array): void {
   let off = 0;
   while (off < buf.length) {
     const chunk = off === 0 ? buf : buf.subarray(off);
-    const r = Number(libc().send(fd, chunk, buf.length - off, MSG_NOSIGNAL));
+    const r = Number(libc.send(fd, chunk, buf.length - off, MSG_NOSIGNAL));
     if (r < 0) {
       const e = errno();
       if (e === Errno.EINTR) continue;
@@ -255,7 +239,7 @@ export function getRecvTimeout(fd: number): Timeval {
   const tv = new BigInt64Array(buf, 0, TV.size / 8);
   const len = new Uint32Array(buf, TV.size, 1);
   len[0] = TV.size;
-  if (libc().getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, len) < 0) fail("getsockopt");
+  if (libc.getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, len) < 0) fail("getsockopt");
   if (len[0] !== TV.size) throw new SysError("getsockopt", Errno.EIO);
   return { sec: Number(tv[TV.tv_sec / 8]), usec: Number(tv[TV.tv_usec / 8]) };
 }
@@ -264,5 +248,5 @@ export function setRecvTimeout(fd: number, t: Timeval): void {
   const tv = new BigInt64Array(new ArrayBuffer(TV.size));
   tv[TV.tv_sec / 8] = BigInt(t.sec);
   tv[TV.tv_usec / 8] = BigInt(t.usec);
-  if (libc().setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, TV.size) < 0) fail("setsockopt");
+  if (libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, TV.size) < 0) fail("setsockopt");
 }

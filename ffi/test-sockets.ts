@@ -7,26 +7,27 @@ import { fail } from "./errors.ts";
 import { libc } from "./libc.ts";
 import { CM, MH, MsgLayout } from "./msghdr.ts";
 import { AF_UNIX, sockaddrUn, type SockAddr } from "./sockaddr.ts";
-import { close, socket, socketIntOption, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, type PathArg } from "./socket.ts";
+import type { PathArg } from "./path-bytes.ts";
+import { close, socket, socketIntOption, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET } from "./socket.ts";
 
 const { SO_TYPE, SCM_RIGHTS, MSG_CMSG_CLOEXEC } = abi;
 
 export function socketpair(type = SOCK_STREAM): [number, number] {
   const fds = new Int32Array(new ArrayBuffer(8));
-  if (libc().socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) < 0) fail("socketpair");
+  if (libc.socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) < 0) fail("socketpair");
   return [fds[0]!, fds[1]!];
 }
 
 function bind(fd: number, sa: SockAddr): void {
-  if (libc().bind(fd, sa.bytes, sa.length) < 0) fail("bind");
+  if (libc.bind(fd, sa.bytes, sa.length) < 0) fail("bind");
 }
 
 function listen(fd: number, backlog = 128): void {
-  if (libc().listen(fd, backlog) < 0) fail("listen");
+  if (libc.listen(fd, backlog) < 0) fail("listen");
 }
 
 export function accept(fd: number): number {
-  const r = libc().accept4(fd, null, null, SOCK_CLOEXEC);
+  const r = libc.accept4(fd, null, null, SOCK_CLOEXEC);
   if (r < 0) fail("accept");
   return r;
 }
@@ -54,7 +55,7 @@ interface ReceivedFd {
 /** Receive one message with at most one SCM_RIGHTS descriptor (the counterpart of ffi/socket.ts's sendFd). */
 export function recvFd(sock: number, maxData = 16): ReceivedFd {
   const m = new MsgLayout(CM.spaceInt, maxData);
-  const r = Number(libc().recvmsg(sock, m.bytes, MSG_CMSG_CLOEXEC));
+  const r = Number(libc.recvmsg(sock, m.bytes, MSG_CMSG_CLOEXEC));
   if (r < 0) fail("recvmsg");
   let fd: number | null = null;
   const controllen = Number(m.view.getBigUint64(MH.msg_controllen, true));
@@ -75,5 +76,5 @@ export function socketType(fd: number): number | null {
 export function setIntOption(fd: number, level: number, name: number, value: number): void {
   const v = new Int32Array(new ArrayBuffer(4));
   v[0] = value;
-  if (libc().setsockopt(fd, level, name, v, 4) < 0) fail("setsockopt");
+  if (libc.setsockopt(fd, level, name, v, 4) < 0) fail("setsockopt");
 }

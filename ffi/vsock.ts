@@ -15,7 +15,7 @@ const { IOCTL_VM_SOCKETS_GET_LOCAL_CID } = abi;
  * error. Returns the errno on failure (EAFNOSUPPORT and friends) so callers can log it.
  */
 export function vsockSupport(): { ok: true } | { ok: false; error: SysError } {
-  const fd = libc().socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const fd = libc.socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return { ok: false, error: new SysError("socket", errno()) };
   close(fd);
   return { ok: true };
@@ -26,7 +26,7 @@ export function localCid(): number {
   const fd = openReadOnly("/dev/vsock");
   try {
     const cid = new Uint32Array(new ArrayBuffer(4));
-    if (libc().ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, cid) < 0) throw new SysError("ioctl", errno());
+    if (libc.ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, cid) < 0) throw new SysError("ioctl", errno());
     return cid[0]!;
   } finally {
     close(fd);

@@ -3,8 +3,8 @@
 // realTree (the output directory it writes).
 //
 // Paths here are byte strings (see src/shared/raw-bytes.ts): from the raw environment and argv, so that a
-// directory named in any encoding is the one the kernel sees and the one the log names. Every call takes
-// bytes(path); every path read back is turned back with fromBytes().
+// directory named in any encoding is the one the kernel sees and the one the log names. ffi/ takes them as
+// they are (ffi/path-bytes.ts), node:fs as fsPath(path); every path read back is turned back with fromBytes().
 //
 // The calls of every boot go through ffi/fs.ts, which returns errnos: node:fs would cost more to load than
 // the generator's whole work. node:fs is loaded only for the rare ones (a large credential, naming network
@@ -13,12 +13,13 @@
 import { SysError } from "../../ffi/errors.ts";
 import { access, F_OK, stat, symlink, W_OK } from "../../ffi/fs.ts";
 import { readFile } from "../../ffi/io.ts";
+import { localCid, vsockSupport } from "../../ffi/vsock.ts";
 import { mkdirParents, writeFileAtomic } from "../shared/atomic-file.ts";
 import { errnoName, errnoNameOf } from "../shared/errno-name.ts";
 import { LOG_DEBUG } from "../shared/log.ts";
 import { pathJoin } from "../shared/path.ts";
 import { filterPid1Args, parseBoolean, splitCmdline } from "../shared/proc-cmdline.ts";
-import { bytes, fromBytes } from "../shared/raw-bytes.ts";
+import { bytes, fromBytes, fsPath } from "../shared/raw-bytes.ts";
 import type { SocketEnv } from "../shared/socket-address.ts";
 import { realProbe, VirtDetector } from "../shared/virt.ts";
 import type { Credential, Facts, LogFn, Result, Tree } from "./core.ts";
@@ -31,13 +32,14 @@ const nodeFs = () => require("node:fs") as typeof import("node:fs");
 
 
 /** A whole file as a byte string; throws SysError. */
-const readBytes = (p: string | Uint8Array): string => fromBytes(readFile(p));
+const readBytes = (p: string): string => fromBytes(readFile(p));
 
 function isNormalizedAbsolute(p: string): boolean {
   if (!p.startsWith("/")) return false;
   if (p.includes("//")) return false;
   const parts = p.split("/");
-  return !parts.some((c, i) => (c === "." || c === "..") && i > 0);
+  for (let i = 1; i < parts.length; i++) if (parts[i] === "." || parts[i] === "..") return false;
+  return true;
 }
 
 /** in_initrd(): $SYSTEMD_IN_INITRD, else whether /etc/initrd-release exists. */
@@ -55,11 +57,11 @@ function readCredential(env: Map<string, string>, name = "ssh.listen"): Credenti
   const dir = env.get("CREDENTIALS_DIRECTORY") ?? "/run/credentials/@system";
   if (!isNormalizedAbsolute(dir)) return { kind: "error", errno: "EINVAL" };
   try {
-    const path = bytes(pathJoin(dir, name));
+    const path = pathJoin(dir, name);
     // A large credential through node:fs, which decodes it straight into a string: reading it into our own
     // buffer first cost 5 MiB more peak memory on a 5 MiB one (scripts/bench dup-5mib).
     const st = stat(path);
-    const data = typeof st !== "number" && st.size > 65536 ? nodeFs().readFileSync(path, "latin1") : readBytes(path);
+    const data = typeof st !== "number" && st.size > 65536 ? nodeFs().readFileSync(fsPath(path), "latin1") : readBytes(path);
     return { kind: "plain", data };
   } catch (e) {
     const c = errnoNameOf(e);
@@ -67,7 +69,7 @@ function readCredential(env: Map<string, string>, name = "ssh.listen"): Credenti
   }
   const enc = env.get("ENCRYPTED_CREDENTIALS_DIRECTORY") ?? "/run/credentials/@encrypted";
   const encPath = pathJoin(enc, name);
-  if (isNormalizedAbsolute(enc) && access(bytes(encPath), F_OK) === 0) return { kind: "encrypted", path: encPath };
+  if (isNormalizedAbsolute(enc) && access(encPath, F_OK) === 0) return { kind: "encrypted", path: encPath };
   return { kind: "absent" };
 }
 
@@ -77,7 +79,7 @@ function interfaces(): Map<string, number> {
   try {
     for (const n of fs.readdirSync("/sys/class/net", { encoding: "buffer" }).map(fromBytes)) {
       try {
-        m.set(n, Number(fs.readFileSync(bytes(`/sys/class/net/${n}/ifindex`), "latin1").trim()));
+        m.set(n, Number(fs.readFileSync(fsPath(`/sys/class/net/${n}/ifindex`), "latin1").trim()));
       } catch {}
     }
   } catch {}
@@ -137,12 +139,10 @@ export function realFacts(env: Map<string, string>, log: LogFn): Facts {
     detectContainer: () => detected(() => detector.detectContainer()),
     detectVm: () => detected(() => detector.detectVm()),
     vsockSocket() {
-      const { vsockSupport } = require("../../ffi/vsock.ts") as typeof import("../../ffi/vsock.ts");
       const r = vsockSupport();
       return r.ok ? null : errnoNameOf(r.error);
     },
     localCid() {
-      const { localCid } = require("../../ffi/vsock.ts") as typeof import("../../ffi/vsock.ts");
       try {
         return localCid();
       } catch (e) {
@@ -164,11 +164,14 @@ export function realTree(dest: string): Tree {
   // Directories made (or found) already: systemd's generator makes sockets.target.wants/ once per symlink;
   // asking the kernel again for each of 10,000 sockets tells us nothing new.
   const made = new Set<string>();
+  // pathJoin(dest, name) for the relative names the core gives, without a call per file: see ffi/fs.ts on
+  // functions called that often.
+  const prefix = dest === "" || dest.endsWith("/") ? dest : `${dest}/`;
   return {
     dest,
     createFile(name, content) {
       try {
-        writeFileAtomic(pathJoin(dest, name), bytes(content), { exclusive: true });
+        writeFileAtomic(prefix + name, bytes(content), { exclusive: true });
         return null;
       } catch (e) {
         if (!(e instanceof SysError)) throw e;
@@ -179,7 +182,7 @@ export function realTree(dest: string): Tree {
       // Errors are ignored, as systemd does: the symlink that follows reports them. systemd's mkdir_parents()
       // refuses a missing directory whose path has a ".." component (path_find_first_component() without
       // accept_dot_dot), so such a directory is never made.
-      const dir = pathJoin(dest, name);
+      const dir = prefix + name;
       if (made.has(dir) || dir.split("/").includes("..")) return;
       try {
         mkdirParents(`${dir}/`);
@@ -189,7 +192,7 @@ export function realTree(dest: string): Tree {
       }
     },
     symlink(target, name) {
-      const e = symlink(bytes(target), bytes(pathJoin(dest, name)));
+      const e = symlink(target, prefix + name);
       return e === 0 ? null : errnoName(e);
     },
   };

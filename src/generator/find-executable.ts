@@ -4,7 +4,6 @@ import type { ErrnoName } from "../../ffi/errno.ts";
 import { errnoName } from "../shared/errno-name.ts";
 import { access, stat, X_OK } from "../../ffi/fs.ts";
 import { pathJoin, pathSimplify } from "../shared/path.ts";
-import { bytes } from "../shared/raw-bytes.ts";
 import type { Result } from "./core.ts";
 
 /**
@@ -30,7 +29,7 @@ function pathEntries(p: string): string[] {
 }
 
 /** Why `path` is not an executable regular file, in find_executable_full()'s order of checks; null if it is. */
-function notExecutable(path: Uint8Array): ErrnoName | null {
+function notExecutable(path: string): ErrnoName | null {
   const st = stat(path);
   if (typeof st === "number") return errnoName(st);
   if (st.type === "dir") return "EISDIR";
@@ -46,7 +45,7 @@ export function findExecutable(name: string, pathEnv: string | undefined): Resul
   for (const element of pathEntries(p)) {
     if (!element.startsWith("/")) continue;
     const full = pathJoin(element, name);
-    const why = notExecutable(bytes(full));
+    const why = notExecutable(full);
     if (why === null) return pathSimplify(full, true);
     if (why !== "EACCES") last = why;
   }

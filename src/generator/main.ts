@@ -27,7 +27,7 @@ export function runGenerator(request: Exclude<GeneratorRequest, { kind: "explain
       return [];
     }
   };
-  const settings = logSettings(Object.fromEntries(env), undefined, { kernelCommandLine });
+  const settings = logSettings(env, undefined, { kernelCommandLine });
   log.maxLevel = settings.maxLevel;
   log.sink = sinks(settings.target);
   if (request.kind === "usage") {

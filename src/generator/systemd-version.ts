@@ -12,9 +12,12 @@ export interface VersionInfo {
 
 const SHARED_DIRS = ["/usr/lib/systemd", "/usr/lib/x86_64-linux-gnu/systemd", "/usr/lib/aarch64-linux-gnu/systemd", "/usr/lib64/systemd", "/lib/systemd"];
 
+/** /^[0-9]{3}$/, without a regular expression to compile on every boot that sets the variable. */
+const isThreeDigits = (s: string): boolean => s.length === 3 && s[0]! >= "0" && s[0]! <= "9" && s[1]! >= "0" && s[1]! <= "9" && s[2]! >= "0" && s[2]! <= "9";
+
 export function detectSystemdVersion(env: Map<string, string>, root = ""): VersionInfo {
   const o = env.get("SYSTEMD_SSH_TARGET_VERSION");
-  if (o !== undefined && /^[0-9]{3}$/.test(o)) return { version: Number(o), source: "$SYSTEMD_SSH_TARGET_VERSION" };
+  if (o !== undefined && isThreeDigits(o)) return { version: Number(o), source: "$SYSTEMD_SSH_TARGET_VERSION" };
   for (const d of SHARED_DIRS) {
     const names = readdir(root + d);
     if (typeof names === "number") continue;

@@ -6,7 +6,7 @@
 import { stat } from "../../ffi/fs.ts";
 import { LOG_NOTICE, LOG_WARNING } from "../shared/log.ts";
 import { pathJoin, pathSimplify } from "../shared/path.ts";
-import { bytes, fromBytes, rawCwd } from "../shared/raw-bytes.ts";
+import { fromBytes, fsPath, rawCwd } from "../shared/raw-bytes.ts";
 import { errnoName, strerrorName } from "../shared/errno-name.ts";
 import type { Result } from "./core.ts";
 
@@ -15,7 +15,7 @@ import type { Result } from "./core.ts";
 const nodeFs = () => require("node:fs") as typeof import("node:fs");
 
 /** realpath() of a byte string, as a byte string. */
-const realpath = (p: string): string => fromBytes(nodeFs().realpathSync(bytes(p), { encoding: "buffer" }));
+const realpath = (p: string): string => fromBytes(nodeFs().realpathSync(fsPath(p), { encoding: "buffer" }));
 
 /** The unit search path for the system manager, without generator directories (lookup_paths_init()). */
 export function unitSearchPath(env: Map<string, string>): string[] {
@@ -88,7 +88,7 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
   if (depth > 64) return { errno: "ELOOP" };
   for (const dir of search) {
     const p = pathJoin(dir, name);
-    const st = stat(bytes(p), false);
+    const st = stat(p, false);
     if (typeof st === "number") {
       const c = errnoName(st);
       if (c === "ENOENT" || c === "ENOTDIR" || c === "EACCES") continue;
@@ -106,7 +106,7 @@ export function findUnitFile(search: readonly string[], name: string, log: (m: s
       // A linked unit file: loaded from where the link points; or masked.
       log(`Linked unit file: ${p} \xe2\x86\x92 ${target}`);
       if (target === "/dev/null") return p;
-      const st2 = stat(bytes(target));
+      const st2 = stat(target);
       if (typeof st2 === "number") return null;
       if (st2.type === "reg") return st2.size === 0 ? p : target;
       return { errno: st2.type === "dir" ? "EISDIR" : "ENOTTY" };
@@ -150,7 +150,7 @@ function resolveLink(p: string): string {
   for (let i = 0; i < 64; i++) {
     let t: string;
     try {
-      t = fromBytes(nodeFs().readlinkSync(bytes(cur), { encoding: "buffer" }));
+      t = fromBytes(nodeFs().readlinkSync(fsPath(cur), { encoding: "buffer" }));
     } catch {
       break;
     }

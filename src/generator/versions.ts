@@ -108,7 +108,8 @@ const FORMS: ReadonlyArray<{ from: number; form: Omit<GeneratorForm, "version"> 
 /** The form for a systemd version; null (unknown) means the newest. */
 export function formFor(version: number | null): GeneratorForm {
   const v = version ?? Number.POSITIVE_INFINITY;
-  const row = FORMS.find((r) => v >= r.from) ?? FORMS[FORMS.length - 1]!;
+  let row = FORMS[FORMS.length - 1]!;
+  for (const r of FORMS) if (v >= r.from) { row = r; break; }
   return { version, ...row.form };
 }
 

@@ -6,7 +6,7 @@ import { SysError } from "../../ffi/errors.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { unlink } from "../../ffi/fs.ts";
 import { mkdirParents, writeFileAtomic } from "../shared/atomic-file.ts";
-import { byteArray } from "../shared/raw-bytes.ts";
+import { bytes } from "../shared/raw-bytes.ts";
 import { writeAll } from "../shared/write-all.ts";
 
 /** The issue file's mode. */
@@ -58,10 +58,10 @@ export const realEffects: IssueEffects = {
   },
   writeIssueFile(path, content) {
     mkdirParents(path);
-    writeFileAtomic(path, byteArray(content), { mode: ISSUE_FILE_MODE });
+    writeFileAtomic(path, bytes(content), { mode: ISSUE_FILE_MODE });
   },
   removeFile(path) {
-    const err = unlink(byteArray(path));
+    const err = unlink(path);
     if (err === Errno.ENOENT) return false;
     if (err !== 0) throw new SysError("unlink", err);
     return true;

@@ -8,7 +8,7 @@ import { exitNow } from "../../ffi/process.ts";
 import * as sock from "../../ffi/socket.ts";
 import { log } from "../shared/log.ts";
 import { Failure } from "../shared/failure.ts";
-import { byteArray, utf8Bytes } from "../shared/raw-bytes.ts";
+import { utf8Bytes } from "../shared/raw-bytes.ts";
 import type { HandOffContext, HostSpec, LibvirtListing, Lookups, MachineListing, QemuSpec } from "./core.ts";
 import { peerCannotTakeFd, relayReason } from "./transport.ts";
 
@@ -91,7 +91,7 @@ async function lookups(spec: HostSpec): Promise<Lookups> {
 
 export const realEffects: ProxyEffects = {
   // Paths are byte strings (see main.ts): the kernel gets exactly the bytes ssh gave us.
-  connectUnix: (path) => sock.connectUnix(byteArray(path)),
+  connectUnix: (path) => sock.connectUnix(path),
   connectVsock: sock.connectVsock,
   handOff,
   close: sock.close,

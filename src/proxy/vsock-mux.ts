@@ -16,7 +16,7 @@ import { ArrivalWatch } from "../../ffi/epoll.ts";
 import { SysError } from "../../ffi/errors.ts";
 import { getRecvTimeout, MSG_DONTWAIT, MSG_PEEK, recv, sendAll, setRecvTimeout } from "../../ffi/socket.ts";
 import { log, LOG_DEBUG } from "../shared/log.ts";
-import { byteArray } from "../shared/raw-bytes.ts";
+import { bytes } from "../shared/raw-bytes.ts";
 import { Failure, withCause } from "../shared/failure.ts";
 
 /** systemd's buffer: the longest OK line it consumes. */
@@ -32,7 +32,7 @@ const HEADER_READ_TIMEOUT_SEC = 5;
 export function sendConnect(fd: number, path: string, port: string): void {
   try {
     // `port` is a byte string (main.ts): send its bytes as they came.
-    sendAll(fd, byteArray(`CONNECT ${port}\n`));
+    sendAll(fd, bytes(`CONNECT ${port}\n`));
   } catch (e) {
     throw withCause(e, `Failed to send CONNECT to ${path}:${port}`);
   }

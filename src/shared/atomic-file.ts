@@ -10,7 +10,6 @@
 import { SysError } from "../../ffi/errors.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { chmod, close, createExclusive, fchmod, fsync, link, mkdir, rename, stat, symlink, unlink, writeAll } from "../../ffi/fs.ts";
-import { byteArray } from "./raw-bytes.ts";
 
 /** Directories mkdirParents() makes: 0755 whatever the umask, as systemd 262's are. */
 const PARENT_DIR_MODE = 0o755;
@@ -53,16 +52,16 @@ export function mkdirParents(path: string): string[] {
   for (const part of dirOf(path).split("/")) {
     if (part === "") continue;
     cur += `/${part}`;
-    const st = stat(byteArray(cur));
+    const st = stat(cur);
     if (typeof st !== "number") {
       if (st.type !== "dir") throw new SysError("mkdir", Errno.ENOTDIR);
       continue;
     }
     if (st !== Errno.ENOENT) throw new SysError("mkdir", st);
-    const err = mkdir(byteArray(cur), PARENT_DIR_MODE);
+    const err = mkdir(cur, PARENT_DIR_MODE);
     if (err === Errno.EEXIST) continue;
     check("mkdir", err);
-    check("mkdir", chmod(byteArray(cur), PARENT_DIR_MODE));
+    check("mkdir", chmod(cur, PARENT_DIR_MODE));
     made.push(cur);
   }
   return made;
@@ -70,7 +69,7 @@ export function mkdirParents(path: string): string[] {
 
 /** Give `path` the content `data`, atomically (see the top of this file). The parent directory must exist. */
 export function writeFileAtomic(path: string, data: Uint8Array, opts: WriteOptions = {}): void {
-  const tmp = byteArray(tempName(path));
+  const tmp = tempName(path);
   const fd = createExclusive(tmp, opts.mode === undefined ? 0o666 : 0o600);
   if (fd < 0) throw new SysError("open", -fd);
   let open = true;
@@ -81,10 +80,10 @@ export function writeFileAtomic(path: string, data: Uint8Array, opts: WriteOptio
     close(fd);
     open = false;
     if (opts.exclusive) {
-      check("link", link(tmp, byteArray(path)));
+      check("link", link(tmp, path));
       unlink(tmp);
     } else {
-      const err = rename(tmp, byteArray(path));
+      const err = rename(tmp, path);
       // systemd refuses to replace a directory with EEXIST before it gets to rename() (linkat_replace()).
       check("rename", err === Errno.EISDIR ? Errno.EEXIST : err);
     }
@@ -97,9 +96,9 @@ export function writeFileAtomic(path: string, data: Uint8Array, opts: WriteOptio
 
 /** Make `path` a symlink to `target`, atomically, replacing whatever file or link is there. */
 export function symlinkAtomic(target: string, path: string): void {
-  const tmp = byteArray(tempName(path));
-  check("symlink", symlink(byteArray(target), tmp));
-  const err = rename(tmp, byteArray(path));
+  const tmp = tempName(path);
+  check("symlink", symlink(target, tmp));
+  const err = rename(tmp, path);
   if (err !== 0) {
     unlink(tmp);
     throw new SysError("rename", err);

@@ -22,7 +22,7 @@ const LEVEL_NAMES = ["emerg", "alert", "crit", "err", "warning", "notice", "info
 function parseLogLevel(s: string): number | null {
   const i = LEVEL_NAMES.indexOf(s);
   if (i >= 0) return i;
-  if (/^[0-7]$/.test(s)) return Number(s);
+  if (s.length === 1 && s >= "0" && s <= "7") return Number(s);
   return null;
 }
 
@@ -62,12 +62,14 @@ type Env = Record<string, string | undefined>;
  * the settings before these are read.
  */
 export function logSettings(
-  env: Env,
+  env: Env | ReadonlyMap<string, string>,
   start: LogSettings = { maxLevel: LOG_INFO, target: "console" },
   generator?: { kernelCommandLine: () => CmdlineItem[] },
 ): LogSettings {
   const s = { ...start };
-  const execPid = env.SYSTEMD_EXEC_PID;
+  // The generator's raw environment is a Map; copying it into a record would cost more than reading it.
+  const get = (name: string) => (env instanceof Map ? env.get(name) : (env as Env)[name]);
+  const execPid = get("SYSTEMD_EXEC_PID");
   if (generator && (execPid === "*" || execPid === String(process.pid))) {
     s.target = "kmsg";
     for (const { key, value } of generator.kernelCommandLine()) {
@@ -76,8 +78,10 @@ export function logSettings(
       else if (key === "systemd.log_level" && value !== null) s.maxLevel = parseLogLevel(value) ?? s.maxLevel;
     }
   }
-  if (env.SYSTEMD_LOG_TARGET !== undefined) s.target = parseLogTarget(env.SYSTEMD_LOG_TARGET) ?? s.target;
-  if (env.SYSTEMD_LOG_LEVEL !== undefined) s.maxLevel = parseLogLevel(env.SYSTEMD_LOG_LEVEL) ?? s.maxLevel;
+  const target = get("SYSTEMD_LOG_TARGET");
+  if (target !== undefined) s.target = parseLogTarget(target) ?? s.target;
+  const level = get("SYSTEMD_LOG_LEVEL");
+  if (level !== undefined) s.maxLevel = parseLogLevel(level) ?? s.maxLevel;
   return s;
 }
 

@@ -65,10 +65,25 @@ export interface AtouOptions {
   bits?: 8 | 16 | 32 | 64;
 }
 
+/**
+ * Whether `s` is a plain decimal number of at most 15 digits without a leading zero (which base 0 reads as
+ * octal): every port and CID the tools usually see, parsed exactly by Number() without strtoul()'s 64-bit
+ * walk, whose BigInt arithmetic costs more to start than the parse.
+ */
+function isPlainDecimal(s: string): boolean {
+  if (s.length === 0 || s.length > 15 || (s.length > 1 && s[0] === "0")) return false;
+  for (let i = 0; i < s.length; i++) if (s[i]! < "0" || s[i]! > "9") return false;
+  return true;
+}
+
 /** safe_atou()/safe_atou16()/safe_atou64() semantics, returning a number (exact for up to 53 bits). */
 export function safeAtou(input: string, opts: AtouOptions = {}): ParseResult {
   const bits = opts.bits ?? 32;
   let base = opts.base ?? 0;
+  if ((base === 0 || base === 10) && isPlainDecimal(input)) {
+    const value = Number(input);
+    return bits < 64 && value >= 2 ** bits ? ERANGE : { ok: true, value };
+  }
   let s = input;
   let i = 0;
   while (i < s.length && WHITESPACE.includes(s[i]!)) i++;

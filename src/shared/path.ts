@@ -20,6 +20,24 @@ function skipSlashOrDot(p: string, i: number): number {
  * string whose bytes are its UTF-8 encoding. (It matters for the length limit of a component.)
  */
 export function pathSimplify(path: string, byteString = false): string {
+  return alreadySimple(path) ? path : simplifyComponents(path, byteString);
+}
+
+/**
+ * Whether path_simplify() leaves `path` as it is, found by a few searches of the whole string: most paths
+ * the tools see are (every $PATH entry, every unit directory), and the generator's boot run would otherwise
+ * walk each one component by component. A component longer than NAME_MAX changes nothing here: the walk
+ * keeps it and the rest verbatim, and the rest passed the same searches.
+ */
+function alreadySimple(path: string): boolean {
+  if (path === "") return true;
+  if (path.includes("//") || path.includes("/./") || path.startsWith("./") || path.endsWith("/.")) return false;
+  if (path.endsWith("/")) return path === "/";
+  return !(path === "/.." || path.startsWith("/../"));
+}
+
+/** path_simplify() proper, component by component (exported for its tests, which check the shortcut against it). */
+export function simplifyComponents(path: string, byteString = false): string {
   if (path === "") return path;
   const absolute = path[0] === "/";
   const out: string[] = [];

@@ -4,8 +4,8 @@
 // string path as UTF-8. A name that is not UTF-8 would then reach the kernel, and our messages, as other
 // bytes than the caller gave. Instead we carry such values as "byte strings": latin1 strings whose
 // characters are the bytes, one each (so "é" in UTF-8 is the two characters "\xc3\xa9"). bytes() turns one
-// back into a Buffer for node:fs or for writing out; fromBytes() reads a Buffer result (readlink, realpath,
-// readdir with {encoding: "buffer"}) into one.
+// back into bytes for libc or for writing out, fsPath() into a Buffer for node:fs; fromBytes() reads bytes
+// (a file, or a readlink, realpath or readdir result read with {encoding: "buffer"}) into one.
 
 // node:fs is loaded only where used (non-ASCII arguments, a relative path): loading it costs the proxy
 // about 1 ms on every connection.
@@ -13,21 +13,36 @@ const fs = () => require("node:fs") as typeof import("node:fs");
 
 import { readFile } from "../../ffi/io.ts";
 
-/** A byte string as the exact bytes (for node:fs paths, or output), never re-encoded as UTF-8. */
-export const bytes = (s: string): Buffer => Buffer.from(s, "latin1");
+const encoder = new TextEncoder();
 
 /**
- * The same bytes as bytes(), as a plain Uint8Array built without Buffer: the proxy's hot path uses this,
- * since Buffer's first use costs more (about 0.15 ms in a compiled binary) than the connection itself.
+ * A byte string as the exact bytes, never re-encoded as UTF-8: for ffi/ calls and for writing out. Built
+ * without Buffer, whose first use costs a compiled program about 0.7 ms, more than the generator's whole
+ * boot-time write; an ASCII string, the usual path, is its own UTF-8 and is encoded natively.
  */
-export function byteArray(s: string): Uint8Array {
+export function bytes(s: string): Uint8Array {
+  const ascii = encoder.encode(s);
+  // Every character past U+007F takes more than one byte in UTF-8.
+  if (ascii.length === s.length) return ascii;
   const out = new Uint8Array(new ArrayBuffer(s.length));
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
 }
 
-/** Bytes (e.g. an fs result read with {encoding: "buffer"}) as a byte string. */
-export const fromBytes = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+/** A byte string as the Buffer node:fs takes for a path. */
+export const fsPath = (s: string): Buffer => Buffer.from(s, "latin1");
+
+// String.fromCharCode() takes the bytes as its arguments: in slices, well below the engine's limit on them.
+const SLICE = 8192;
+
+/** Bytes (a file read, or an fs result read with {encoding: "buffer"}) as a byte string, without Buffer. */
+export function fromBytes(b: Uint8Array): string {
+  const chars = (from: number, to: number) => String.fromCharCode.apply(null, b.subarray(from, to) as unknown as number[]);
+  if (b.length <= SLICE) return chars(0, b.length);
+  let s = "";
+  for (let i = 0; i < b.length; i += SLICE) s += chars(i, i + SLICE);
+  return s;
+}
 
 /** A JS (UTF-16) string as the byte string of its UTF-8 encoding. */
 export const utf8Bytes = (s: string): string => Buffer.from(s, "utf8").toString("latin1");
@@ -64,9 +79,11 @@ function isAscii(s: string): boolean {
  * test calling a tool's main() in-process) `args` themselves, encoded as UTF-8.
  */
 export function rawArgs(args: readonly string[]): string[] {
-  // ASCII is the same in every reading, and the usual case: no need to read /proc. (A loop, not a regular
-  // expression: compiling one costs the proxy about 0.3 ms.)
-  if (args.every(isAscii)) return [...args];
+  // ASCII is the same in every reading, and the usual case: no need to read /proc. (Loops, not a regular
+  // expression or every(): the first use of either costs the proxy about 0.3 ms.)
+  let ascii = true;
+  for (let i = 0; i < args.length && ascii; i++) ascii = isAscii(args[i]!);
+  if (ascii) return args.slice();
   const fallback = () => args.map(utf8Bytes);
   let words: string[];
   try {

@@ -39,10 +39,12 @@ export const TOOLS: Readonly<Record<ToolName, Tool>> = {
 
 /** The tool a word names (`systemd-ssh issue ...`), if any. */
 export function toolNamed(word: string | undefined): ToolName | undefined {
-  return word !== undefined && Object.hasOwn(TOOLS, word) ? (word as ToolName) : undefined;
+  for (const t in TOOLS) if (t === word) return t as ToolName;
+  return undefined;
 }
 
 /** The tool whose program name is `name` (an argv[0] link's basename), if any. */
 export function toolOfProgram(name: string): ToolName | undefined {
-  return (Object.keys(TOOLS) as ToolName[]).find((t) => TOOLS[t].program === name);
+  for (const t in TOOLS) if (TOOLS[t as ToolName].program === name) return t as ToolName;
+  return undefined;
 }

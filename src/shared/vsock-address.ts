@@ -4,18 +4,26 @@
 import { VMADDR_CID_ANY, VMADDR_CID_HOST, VMADDR_CID_HYPERVISOR, VMADDR_CID_LOCAL, VMADDR_PORT_ANY } from "../../ffi/sockaddr.ts";
 import { safeAtou } from "./parse-number.ts";
 
-const CID_NAMES: Record<string, number> = {
-  hypervisor: VMADDR_CID_HYPERVISOR,
-  local: VMADDR_CID_LOCAL,
-  host: VMADDR_CID_HOST,
-  // systemd 262 also reads these as VMADDR_CID_ANY, which only makes sense for listening sockets.
-  any: VMADDR_CID_ANY,
-  "-1": VMADDR_CID_ANY,
-};
+/** A CID's name, if `s` is one. */
+function namedCid(s: string): number | undefined {
+  switch (s) {
+    case "hypervisor":
+      return VMADDR_CID_HYPERVISOR;
+    case "local":
+      return VMADDR_CID_LOCAL;
+    case "host":
+      return VMADDR_CID_HOST;
+    // systemd 262 also reads these as VMADDR_CID_ANY, which only makes sense for listening sockets.
+    case "any":
+    case "-1":
+      return VMADDR_CID_ANY;
+  }
+  return undefined;
+}
 
 /** A CID, or null when systemd would refuse it. */
 export function parseVsockCid(s: string): number | null {
-  const named = Object.hasOwn(CID_NAMES, s) ? CID_NAMES[s] : undefined;
+  const named = namedCid(s);
   if (named !== undefined) return named;
   const r = safeAtou(s);
   return r.ok ? r.value : null;

@@ -53,7 +53,8 @@ export class VarlinkConnection {
 
   /** Connect to the varlink service listening on `path`. Throws SysError (connect's or socket's errno). */
   static connect(path: string, opts: { timeoutMs?: number } = {}): VarlinkConnection {
-    return new VarlinkConnection(connectUnix(path), opts.timeoutMs ?? VARLINK_DEFAULT_TIMEOUT_MS);
+    // `path` is text (from the environment, as decoded): its UTF-8 is the name.
+    return new VarlinkConnection(connectUnix(new TextEncoder().encode(path)), opts.timeoutMs ?? VARLINK_DEFAULT_TIMEOUT_MS);
   }
 
   /** Call a method and return its one reply (which may be an error reply). Throws SysError. */

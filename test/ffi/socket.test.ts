@@ -5,8 +5,9 @@ import { fstatSync, mkdirSync, readdirSync, readSync, writeSync } from "node:fs"
 import { join } from "node:path";
 import { SysError } from "../../ffi/errors.ts";
 import {
-  close, connectUnix, getRecvTimeout, MSG_PEEK, type PathArg, recv, sendAll, sendFd, setRecvTimeout, SOCK_STREAM,
+  close, connectUnix, getRecvTimeout, MSG_PEEK, recv, sendAll, sendFd, setRecvTimeout, SOCK_STREAM,
 } from "../../ffi/socket.ts";
+import type { PathArg } from "../../ffi/path-bytes.ts";
 import { accept, listenUnix, recvFd, socketpair, socketType } from "../../ffi/test-sockets.ts";
 import { thrown } from "../helpers/thrown.ts";
 import { removeDir, tempDir } from "../helpers/tmp.ts";
@@ -106,18 +107,30 @@ describe("connectUnix", () => {
     expect(() => connectUnix(new Uint8Array(0))).toThrow("Invalid argument");
   });
 
-  // A path given as bytes is used exactly: \xff is not UTF-8, é is, \xe2\x82 is a cut-off sequence.
-  // A string holding the same characters is encoded as UTF-8, i.e. names another file.
+  // A path given as bytes is used exactly: \xff is not UTF-8, é is, \xe2\x82 is a cut-off sequence. So is a
+  // byte string of the same characters, one per byte (ffi/path-bytes.ts).
   const NAME = Buffer.from("s-\xff-\xc3\xa9-\xe2\x82", "latin1");
   const names = (d: string) => readdirSync(d, { encoding: "buffer" }).map((n) => n.toString("hex"));
 
-  /** `l` listens at `path`, NAME in `dir`: named on disk by those bytes, reached by them (data both ways), and
-   * the same characters as a string name another file. */
+  /** `l` listens at `path`, NAME in `dir`: named on disk by those bytes, reached by them and by the byte string
+   * of them (data both ways). */
   function expectReachedAsBytes(l: number, dir: string, path: Buffer): void {
     expect(names(dir)).toEqual([NAME.toString("hex")]);
     expectConnects(l, new Uint8Array(path));
-    expect(() => connectUnix(path.toString("latin1"))).toThrow("No such file or directory");
+    expectConnects(l, path.toString("latin1"));
   }
+
+  test("a string with a character past U+00FF is text: reached by its UTF-8", () => {
+    const sub = join(dir, "text");
+    mkdirSync(sub);
+    const l = listenUnix(new Uint8Array(Buffer.from(`${sub}/s-\u20ac`, "utf8")));
+    try {
+      expect(names(sub)).toEqual([Buffer.from("s-\u20ac", "utf8").toString("hex")]);
+      expectConnects(l, `${sub}/s-\u20ac`);
+    } finally {
+      close(l);
+    }
+  });
 
   test("a path in bytes (Uint8Array), short: listened on and connected to as exactly those bytes", () => {
     const sub = join(dir, "bytes-short");

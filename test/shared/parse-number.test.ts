@@ -26,5 +26,10 @@ describe("safe_atou()", () => {
     expect(safeAtou("65536", { bits: 16 })).toEqual({ ok: false, error: "ERANGE" });
     expect(safeAtou("4294967296", { bits: 64 })).toEqual({ ok: true, value: 4294967296 });
     expect(safeAtou("ff", { base: 16 })).toEqual({ ok: true, value: 255 });
+    // Either side of the plain-decimal shortcut's 15 digits, and base 10 with a leading zero.
+    expect(safeAtou("999999999999999", { bits: 64 })).toEqual({ ok: true, value: 999999999999999 });
+    expect(safeAtou("1000000000000000", { bits: 64 })).toEqual({ ok: true, value: 1000000000000000 });
+    expect(safeAtou("999999999999999")).toEqual({ ok: false, error: "ERANGE" });
+    expect(safeAtou("08", { base: 10 })).toEqual({ ok: true, value: 8 });
   });
 });

@@ -62,6 +62,12 @@ describe("containers", () => {
     ["PID 1: own $container", {}, { pid: 1, getenv: (n) => (n === "container" ? "podman" : undefined) }, "podman"],
     ["PID 1: empty $container means none", { "/.dockerenv": "" }, { pid: 1, getenv: (n) => (n === "container" ? "" : undefined) }, null],
     ["WSL", { "/proc/sys/kernel/osrelease": "5.15.0-microsoft-WSL2\n" }, {}, "wsl"],
+    ["proot: traced by it", { "/proc/self/status": "Name:\tx\nTracerPid:\t 4321\nUid:\t0\n", "/proc/4321/comm": "proot\n" }, {}, "proot"],
+    ["proot: TracerPid on the first line", { "/proc/self/status": "TracerPid:\t4321", "/proc/4321/comm": "proot" }, {}, "proot"],
+    ["traced by another program", { "/proc/self/status": "TracerPid:\t4321\n", "/proc/4321/comm": "gdb\n" }, {}, null],
+    ["not traced", { "/proc/self/status": "TracerPid:\t0\n", "/proc/0/comm": "proot\n" }, {}, null],
+    ["a tracer PID that is no number", { "/proc/self/status": "TracerPid:\t04321\n", "/proc/04321/comm": "proot\n" }, {}, null],
+    ["only a field that ends in TracerPid", { "/proc/self/status": "NoTracerPid:\t4321\n", "/proc/4321/comm": "proot\n" }, {}, null],
     ["openvz", { "/proc/vz/x": "" }, {}, "openvz"],
     ["cgroup namespace (v2, not root)", { "/proc/self/ns/cgroup": "", "/sys/fs/cgroup/cgroup.events": "", "/sys/fs/cgroup/cgroup.type": "" }, {}, "container-other"],
   ];
