@@ -11,7 +11,7 @@
 // generator's boot run makes some sixty path calls, and a function called that often is the first one the
 // engine compiles, whose compiler then costs the run more than all the calls (scripts/bench: 2 to 4 ms).
 
-import { read, type Pointer } from "bun:ffi";
+import { read, toArrayBuffer, type Pointer } from "bun:ffi";
 import { abi } from "./arch.ts";
 import { Errno } from "./errno.ts";
 import { getU64 } from "./field64.ts";
@@ -24,6 +24,9 @@ export const { F_OK, X_OK, W_OK } = abi;
 const { O_WRONLY, O_CREAT, O_EXCL, O_CLOEXEC, AT_FDCWD, AT_SYMLINK_NOFOLLOW, STATX_TYPE, STATX_SIZE } = abi;
 
 const encoder = new TextEncoder();
+
+const DIRENT_RECLEN = 16;
+const DIRENT_NAME = 19;
 
 /** access(2): 0 when allowed, else the errno. */
 export function access(path: PathArg, mode: number): number {
@@ -141,12 +144,14 @@ export function readdir(path: PathArg): Uint8Array[] | number {
     for (;;) {
       const ent = l.readdir(dir) as Pointer | null;
       if (ent === null) break;
-      // struct dirent (glibc, LP64): d_ino 8, d_off 8, d_reclen 2, d_type 1, then d_name, NUL-terminated.
-      let len = 0;
-      while (len < 256 && read.u8(ent, 19 + len) !== 0) len++;
-      const name = new Uint8Array(new ArrayBuffer(len));
-      for (let i = 0; i < len; i++) name[i] = read.u8(ent, 19 + i);
-      if (name[0] === 46 && (len === 1 || (len === 2 && name[1] === 46))) continue; // "." and ".."
+      // struct dirent (glibc and musl, LP64): d_ino 8, d_off 8, d_reclen 2, d_type 1, then d_name,
+      // NUL-terminated within the d_reclen bytes of the record. Found and copied natively: a loop over the
+      // bytes of every name would make this the function the engine compiles at boot (a directory of
+      // /usr/lib/systemd's size holds some two thousand name bytes).
+      const inRecord = new Uint8Array(toArrayBuffer(ent, DIRENT_NAME, read.u16(ent, DIRENT_RECLEN) - DIRENT_NAME));
+      const len = inRecord.indexOf(0);
+      const name = inRecord.slice(0, len < 0 ? inRecord.length : len);
+      if (name[0] === 46 && (name.length === 1 || (name.length === 2 && name[1] === 46))) continue; // "." and ".."
       names.push(name);
     }
   } finally {

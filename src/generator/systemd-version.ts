@@ -15,6 +15,20 @@ const SHARED_DIRS = ["/usr/lib/systemd", "/usr/lib/x86_64-linux-gnu/systemd", "/
 /** /^[0-9]{3}$/, without a regular expression to compile on every boot that sets the variable. */
 const isThreeDigits = (s: string): boolean => s.length === 3 && s[0]! >= "0" && s[0]! <= "9" && s[1]! >= "0" && s[1]! <= "9" && s[2]! >= "0" && s[2]! <= "9";
 
+const SHARED = "libsystemd-shared-";
+
+/**
+ * The NNN of a name of the form /^libsystemd-shared-([0-9]{3})(?:[.~-][^/]*)?\.so$/, else null. Without a
+ * regular expression: every boot that does not set the variable checks each name in these directories.
+ */
+function sharedLibraryVersion(n: string): number | null {
+  if (!n.startsWith(SHARED) || !n.endsWith(".so") || n.includes("/")) return null;
+  const digits = n.slice(SHARED.length, SHARED.length + 3);
+  const rest = n.length - SHARED.length - 3 - ".so".length; // what lies between the digits and ".so"
+  if (!isThreeDigits(digits) || rest < 0) return null;
+  return rest === 0 || ".~-".includes(n[SHARED.length + 3]!) ? Number(digits) : null;
+}
+
 export function detectSystemdVersion(env: Map<string, string>, root = ""): VersionInfo {
   const o = env.get("SYSTEMD_SSH_TARGET_VERSION");
   if (o !== undefined && isThreeDigits(o)) return { version: Number(o), source: "$SYSTEMD_SSH_TARGET_VERSION" };
@@ -22,9 +36,12 @@ export function detectSystemdVersion(env: Map<string, string>, root = ""): Versi
     const names = readdir(root + d);
     if (typeof names === "number") continue;
     for (const name of names) {
+      // Most names here are systemd-*: passed over on "libsystemd-shared-"'s first byte and dashes, so that
+      // the two calls below are not made once per name (see ffi/fs.ts on functions called that often).
+      if (name[0] !== 0x6c || name[10] !== 0x2d || name[17] !== 0x2d) continue;
       const n = fromBytes(name);
-      const m = /^libsystemd-shared-([0-9]{3})(?:[.~-][^/]*)?\.so$/.exec(n);
-      if (m) return { version: Number(m[1]), source: `${d}/${n}` };
+      const version = sharedLibraryVersion(n);
+      if (version !== null) return { version, source: `${d}/${n}` };
     }
   }
   try {

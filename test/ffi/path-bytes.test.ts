@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { access, chmod, close, createExclusive, F_OK, link, mkdir, stat, symlink, unlink } from "../../ffi/fs.ts";
+import { access, chmod, close, createExclusive, F_OK, link, mkdir, readdir, stat, symlink, unlink } from "../../ffi/fs.ts";
 import { cPath, pathBytes } from "../../ffi/path-bytes.ts";
 import { removeDir, tempDir } from "../helpers/tmp.ts";
 
@@ -60,5 +60,17 @@ describe("ffi/fs.ts with a name that is not ASCII", () => {
     expect(readlinkSync(bytesPath(base, NAME, "l\xff"), { encoding: "buffer" }).toString("hex")).toBe("74ff");
     expect(unlink(`${dir}/g\xe9`)).toBe(0);
     expect(unlink(`${dir}/g\xe9`)).toBe(2); // ENOENT
+  });
+
+  test("readdir: every name as its bytes, the longest a name can be and ones that are not UTF-8 included", () => {
+    const dir = `${base}/list`;
+    expect(mkdir(dir, 0o755)).toBe(0);
+    const made = ["a", "x".repeat(255), "\xff\xe9", "n\xff-\xe9", ...Array.from({ length: 100 }, (_, i) => `f${i}`)];
+    for (const n of made) close(createExclusive(`${dir}/${n}`, 0o644));
+    const names = readdir(dir);
+    expect(typeof names).not.toBe("number");
+    const got = (names as Uint8Array[]).map(hex).sort();
+    expect(got).toEqual(onDisk(dir));
+    expect(got).toEqual(made.map((n) => Buffer.from(n, "latin1").toString("hex")).sort());
   });
 });

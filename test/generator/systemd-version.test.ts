@@ -23,6 +23,21 @@ describe("target systemd version", () => {
     writeFileSync(join(root, "usr/lib/systemd/libsystemd-shared-255.4-1.fc40.so"), "");
     expect(detectSystemdVersion(env(), root).version).toBe(255);
   });
+  test("only names of libsystemd-shared-NNN.so's form count, among the directory's others", () => {
+    const r3 = join(dir, "root3");
+    const d = join(r3, "usr/lib/systemd");
+    mkdirSync(d, { recursive: true });
+    for (let i = 0; i < 80; i++) writeFileSync(join(d, `systemd-unit-${i}`), "");
+    for (const n of ["libsystemd-shared-25.so", "libsystemd-shared-2552.so", "libsystemd-shared-255x.so", "libsystemd-shared-255.so.0", "libsystemd-shared-abc.so", "libsystemd-shared-.so"]) {
+      writeFileSync(join(d, n), "");
+    }
+    expect(detectSystemdVersion(env(), r3).version).toBeNull();
+    for (const [n, v] of [["libsystemd-shared-256~rc1.so", 256], ["libsystemd-shared-257-.so", 257], ["libsystemd-shared-258.so", 258]] as const) {
+      writeFileSync(join(d, n), "");
+      expect(detectSystemdVersion(env(), r3)).toEqual({ version: v, source: `/usr/lib/systemd/${n}` });
+      rmSync(join(d, n));
+    }
+  });
   test("the manager binary's version string, else unknown (the newest form)", () => {
     const r2 = join(dir, "root2");
     mkdirSync(join(r2, "usr/lib/systemd"), { recursive: true });
