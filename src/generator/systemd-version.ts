@@ -3,6 +3,7 @@
 
 import { readdir } from "../../ffi/fs.ts";
 import { readFile } from "../../ffi/io.ts";
+import { isDigits } from "../shared/parse-number.ts";
 import { fromBytes } from "../shared/raw-bytes.ts";
 
 export interface VersionInfo {
@@ -12,8 +13,8 @@ export interface VersionInfo {
 
 const SHARED_DIRS = ["/usr/lib/systemd", "/usr/lib/x86_64-linux-gnu/systemd", "/usr/lib/aarch64-linux-gnu/systemd", "/usr/lib64/systemd", "/lib/systemd"];
 
-/** /^[0-9]{3}$/, without a regular expression to compile on every boot that sets the variable. */
-const isThreeDigits = (s: string): boolean => s.length === 3 && s[0]! >= "0" && s[0]! <= "9" && s[1]! >= "0" && s[1]! <= "9" && s[2]! >= "0" && s[2]! <= "9";
+/** /^[0-9]{3}$/, without a regular expression to compile on every boot. */
+const isThreeDigits = (s: string): boolean => s.length === 3 && isDigits(s);
 
 const SHARED = "libsystemd-shared-";
 

@@ -71,7 +71,12 @@ export interface AtouOptions {
  * walk, whose BigInt arithmetic costs more to start than the parse.
  */
 function isPlainDecimal(s: string): boolean {
-  if (s.length === 0 || s.length > 15 || (s.length > 1 && s[0] === "0")) return false;
+  return s.length <= 15 && isDigits(s) && (s.length === 1 || s[0] !== "0");
+}
+
+/** /^[0-9]+$/: one or more ASCII digits, and nothing else. */
+export function isDigits(s: string): boolean {
+  if (s === "") return false;
   for (let i = 0; i < s.length; i++) if (s[i]! < "0" || s[i]! > "9") return false;
   return true;
 }

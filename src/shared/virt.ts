@@ -12,6 +12,7 @@ import { SysError } from "../../ffi/errors.ts";
 import * as ffi from "../../ffi/fs.ts";
 import { readFile } from "../../ffi/io.ts";
 import { errnoName, errnoNameOf, strerrorName } from "./errno-name.ts";
+import { isDigits } from "./parse-number.ts";
 import { fromBytes as latin1 } from "./raw-bytes.ts";
 
 /** What detection reads. Paths are absolute; contents are byte strings (latin1). */
@@ -100,13 +101,6 @@ function statusField(status: string, name: string): string | undefined {
   return status.slice(at, end < 0 ? status.length : end);
 }
 
-/** /^[0-9]+$/ */
-function isDecimal(s: string): boolean {
-  if (s === "") return false;
-  for (let i = 0; i < s.length; i++) if (s[i]! < "0" || s[i]! > "9") return false;
-  return true;
-}
-
 /** The environment variable `name` of PID 1 (getenv_for_pid()); null when unset. */
 function pid1Getenv(p: Probe, name: string): string | null | { errno: ErrnoName } {
   if (p.pid === 1) return p.getenv(name) ?? null;
@@ -187,7 +181,7 @@ export class VirtDetector {
     } else {
       const tracer = statusField(status, "TracerPid")?.trim();
       if (tracer !== undefined && tracer !== "0") {
-        if (isDecimal(tracer) && tracer[0] !== "0") {
+        if (isDigits(tracer) && tracer[0] !== "0") {
           const comm = readOneLine(p, `/proc/${tracer}/comm`);
           if (isErr(comm)) this.debug(`Failed to read /proc/${tracer}/comm, ignoring: ${strerrorName(comm.errno)}`);
           else if (comm.line.startsWith("proot")) return "proot";
