@@ -12,22 +12,14 @@
 const fs = () => require("node:fs") as typeof import("node:fs");
 
 import { readFile } from "../../ffi/io.ts";
-
-const encoder = new TextEncoder();
+import { pathBytes } from "../../ffi/path-bytes.ts";
 
 /**
- * A byte string as the exact bytes, never re-encoded as UTF-8: for ffi/ calls and for writing out. Built
- * without Buffer, whose first use costs a compiled program about 0.7 ms, more than the generator's whole
- * boot-time write; an ASCII string, the usual path, is its own UTF-8 and is encoded natively.
+ * A byte string as the exact bytes, never re-encoded as UTF-8: for ffi/ calls and for writing out. The one
+ * conversion ffi/ makes of a path (ffi/path-bytes.ts), built without Buffer, whose first use costs a compiled
+ * program about 0.7 ms.
  */
-export function bytes(s: string): Uint8Array {
-  const ascii = encoder.encode(s);
-  // Every character past U+007F takes more than one byte in UTF-8.
-  if (ascii.length === s.length) return ascii;
-  const out = new Uint8Array(new ArrayBuffer(s.length));
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
+export const bytes = (s: string): Uint8Array => pathBytes(s);
 
 /** A byte string as the Buffer node:fs takes for a path. */
 export const fsPath = (s: string): Buffer => Buffer.from(s, "latin1");
