@@ -43,12 +43,11 @@ type Call = (leaf: number, subleaf: number, out: Uint32Array) => void;
 let call: Call | undefined;
 
 function build(): Call {
-  const c = libc;
-  const page = c.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) as Pointer | null;
+  const page = libc.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) as Pointer | null;
   // MAP_FAILED is (void *)-1, which Bun hands back as a number no mapping can have.
   if (page === null || !(Number(page) > 0 && Number(page) < 2 ** 63)) fail("mmap");
-  c.memcpy(page, CODE, CODE.length);
-  if (c.mprotect(page, PAGE, PROT_READ | PROT_EXEC) !== 0) fail("mprotect");
+  libc.memcpy(page, CODE, CODE.length);
+  if (libc.mprotect(page, PAGE, PROT_READ | PROT_EXEC) !== 0) fail("mprotect");
   const fn = CFunction({ ptr: page, args: [FFIType.u32, FFIType.u32, FFIType.ptr], returns: FFIType.void });
   return (leaf, subleaf, out) => void fn(leaf, subleaf, out);
 }

@@ -136,13 +136,12 @@ export { close };
 
 /** The names in a directory (without "." and ".."), in the order readdir(3) gives them, or the errno. */
 export function readdir(path: PathArg): Uint8Array[] | number {
-  const l = libc;
-  const dir = l.opendir(cPath(path)) as Pointer | null;
+  const dir = libc.opendir(cPath(path)) as Pointer | null;
   if (dir === null) return errno();
   const names: Uint8Array[] = [];
   try {
     for (;;) {
-      const ent = l.readdir(dir) as Pointer | null;
+      const ent = libc.readdir(dir) as Pointer | null;
       if (ent === null) break;
       // struct dirent (glibc and musl, LP64): d_ino 8, d_off 8, d_reclen 2, d_type 1, then d_name,
       // NUL-terminated within the d_reclen bytes of the record. Found and copied natively: a loop over the
@@ -155,7 +154,7 @@ export function readdir(path: PathArg): Uint8Array[] | number {
       names.push(name);
     }
   } finally {
-    l.closedir(dir);
+    libc.closedir(dir);
   }
   return names;
 }

@@ -25,9 +25,8 @@ const EINTR = Errno.EINTR;
  * Returns the bytes moved, 0 at end of input, or -errno.
  */
 export function splice(fdIn: number, fdOut: number, len: number, flags: number): number {
-  const lib = libc;
   for (;;) {
-    const r = Number(lib.splice(fdIn, null, fdOut, null, len, flags));
+    const r = Number(libc.splice(fdIn, null, fdOut, null, len, flags));
     if (r >= 0) return r;
     const e = errno();
     if (e !== EINTR) return -e;
@@ -36,9 +35,8 @@ export function splice(fdIn: number, fdOut: number, len: number, flags: number):
 
 /** read(2) into the start of `buf` (a view of its own ArrayBuffer). Returns bytes, 0 at EOF, or -errno. */
 export function readInto(fd: number, buf: Uint8Array, len: number): number {
-  const lib = libc;
   for (;;) {
-    const r = Number(lib.read(fd, buf, Math.min(len, buf.length)));
+    const r = Number(libc.read(fd, buf, Math.min(len, buf.length)));
     if (r >= 0) return r;
     const e = errno();
     if (e !== EINTR) return -e;
@@ -47,13 +45,12 @@ export function readInto(fd: number, buf: Uint8Array, len: number): number {
 
 /** write(2) up to `len` bytes of `buf` from `offset` (never past its end). Returns bytes written or -errno. */
 export function writeFrom(fd: number, buf: Uint8Array, offset: number, len: number): number {
-  const lib = libc;
   // The subarray is the call argument: Bun passes a pointer to its first byte, inside buf's ArrayBuffer.
   const view = offset === 0 ? buf : buf.subarray(offset);
   // libc trusts the length: a larger one would send whatever memory follows the buffer.
   const n = Math.min(len, view.length);
   for (;;) {
-    const r = Number(lib.write(fd, view, n));
+    const r = Number(libc.write(fd, view, n));
     if (r >= 0) return r;
     const e = errno();
     if (e !== EINTR) return -e;
@@ -108,9 +105,8 @@ export class PollSet {
 
   /** poll(2) the entries; timeout in ms, -1 for none. Returns the number ready, or -errno (EINTR retried). */
   wait(timeoutMs: number): number {
-    const lib = libc;
     for (;;) {
-      const r = lib.poll(this.words, this.n, timeoutMs);
+      const r = libc.poll(this.words, this.n, timeoutMs);
       if (r >= 0) return r;
       const e = errno();
       if (e !== EINTR) return -e;
