@@ -1,10 +1,11 @@
 // The floor of any bun:ffi program: load bun:ffi, bind the 26 libc symbols the way ffi/libc.ts bound them
 // when scripts/bench's targets were set, then exit. A fixed copy, not an import of ffi/libc.ts, so that
-// changing how we bind libc moves our figures and never the floor they are measured against.
+// changing how we bind libc moves our figures and never the floor they are measured against. The least
+// hand-off (handoff-floor.ts) imports the symbols bound here, so that both bind exactly the same.
 import { dlopen, FFIType } from "bun:ffi";
 
 const { i32, i64, u32, u64, ptr, cstring } = FFIType;
-dlopen("libc.so.6", {
+export const { symbols: libc } = dlopen("libc.so.6", {
   socket: { args: [i32, i32, i32], returns: i32 },
   socketpair: { args: [i32, i32, i32, ptr], returns: i32 },
   connect: { args: [i32, ptr, u32], returns: i32 },

@@ -1,38 +1,10 @@
-// The least a proxy hand-off can do in a compiled Bun program: bind libc as the bun:ffi floor does, connect
-// an AF_UNIX socket to the path in argv ("unix/PATH"), send it over stdout with SCM_RIGHTS, _exit(). One
-// function, no modules, no checks: what ours costs above this is our structure and the relay decision, not
-// the runtime. x86-64 and aarch64 (LP64) layouts, little-endian. Not a target, a measured bound.
-import { dlopen, FFIType, ptr as addressOf } from "bun:ffi";
-
-const { i32, i64, u32, u64, ptr, cstring } = FFIType;
-const { symbols: libc } = dlopen("libc.so.6", {
-  socket: { args: [i32, i32, i32], returns: i32 },
-  socketpair: { args: [i32, i32, i32, ptr], returns: i32 },
-  connect: { args: [i32, ptr, u32], returns: i32 },
-  bind: { args: [i32, ptr, u32], returns: i32 },
-  listen: { args: [i32, i32], returns: i32 },
-  accept4: { args: [i32, ptr, ptr, i32], returns: i32 },
-  shutdown: { args: [i32, i32], returns: i32 },
-  sendmsg: { args: [i32, ptr, i32], returns: i64 },
-  recvmsg: { args: [i32, ptr, i32], returns: i64 },
-  send: { args: [i32, ptr, u64, i32], returns: i64 },
-  recv: { args: [i32, ptr, u64, i32], returns: i64 },
-  read: { args: [i32, ptr, u64], returns: i64 },
-  write: { args: [i32, ptr, u64], returns: i64 },
-  setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
-  getsockopt: { args: [i32, i32, i32, ptr, ptr], returns: i32 },
-  open: { args: [ptr, i32, u32], returns: i32 },
-  close: { args: [i32], returns: i32 },
-  ioctl: { args: [i32, u64, ptr], returns: i32 },
-  fcntl: { args: [i32, i32, i32], returns: i32 },
-  poll: { args: [ptr, u64, i32], returns: i32 },
-  splice: { args: [i32, ptr, i32, ptr, u64, u32], returns: i64 },
-  pipe2: { args: [ptr, i32], returns: i32 },
-  fstat: { args: [i32, ptr], returns: i32 },
-  _exit: { args: [i32], returns: FFIType.void },
-  __errno_location: { args: [], returns: ptr },
-  strerror: { args: [i32], returns: cstring },
-});
+// The least a proxy hand-off can do in a compiled Bun program: the bun:ffi floor's own binding of libc
+// (imported from ffi-floor.ts), then connect an AF_UNIX socket to the path in argv ("unix/PATH"), send it
+// over stdout with SCM_RIGHTS and _exit(), in one straight line without checks. What ours costs above this
+// is our structure and the relay decision, not the runtime. x86-64 and aarch64 (LP64) layouts,
+// little-endian. Not a target, a measured bound.
+import { ptr as addressOf } from "bun:ffi";
+import { libc } from "./ffi-floor.ts";
 
 const AF_UNIX = 1, SOCK_STREAM_CLOEXEC = 1 | 0o2000000, SOL_SOCKET = 1, SCM_RIGHTS = 1, MSG_NOSIGNAL = 0x4000;
 const path = process.argv[2]!.slice("unix".length);
