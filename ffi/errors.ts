@@ -1,12 +1,13 @@
 // A failed system call, as a typed error: what was called, errno, and libc's own text for it (the "%m" of
 // systemd's log messages), so callers can print systemd's messages word for word.
 
+import { CString, type Pointer } from "bun:ffi";
 import { errnoCode } from "./errno.ts";
 import { errno, libc } from "./libc.ts";
 
 /** libc's message for an errno value, e.g. 2 → "No such file or directory". */
 export function strerror(err: number): string {
-  return String(libc.strerror(err));
+  return new CString(libc.strerror(err) as Pointer).toString();
 }
 
 export class SysError extends Error {
