@@ -1,177 +1,51 @@
-// Linux errno names and numbers (asm-generic, shared by x86-64 and arm64) with glibc's aliases
-// (EWOULDBLOCK, EDEADLOCK, ENOTSUP): the one table of them. The tools branch on these constants, name a
-// value the way strerrorname_np() does, and read the "errnoName" of an io.systemd.System varlink error
-// the way systemd's errno_from_name() does.
+// errno: the names ffi/errno-table.ts gives the numbers, turned both ways, and systemd's classes of them.
+// Names are looked up here, never in the enum's object at run time (ffi/errno-table.ts says why).
 
-export const Errno = {
-  EPERM: 1,
-  ENOENT: 2,
-  ESRCH: 3,
-  EINTR: 4,
-  EIO: 5,
-  ENXIO: 6,
-  E2BIG: 7,
-  ENOEXEC: 8,
-  EBADF: 9,
-  ECHILD: 10,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EACCES: 13,
-  EFAULT: 14,
-  ENOTBLK: 15,
-  EBUSY: 16,
-  EEXIST: 17,
-  EXDEV: 18,
-  ENODEV: 19,
-  ENOTDIR: 20,
-  EISDIR: 21,
-  EINVAL: 22,
-  ENFILE: 23,
-  EMFILE: 24,
-  ENOTTY: 25,
-  ETXTBSY: 26,
-  EFBIG: 27,
-  ENOSPC: 28,
-  ESPIPE: 29,
-  EROFS: 30,
-  EMLINK: 31,
-  EPIPE: 32,
-  EDOM: 33,
-  ERANGE: 34,
-  EDEADLK: 35,
-  ENAMETOOLONG: 36,
-  ENOLCK: 37,
-  ENOSYS: 38,
-  ENOTEMPTY: 39,
-  ELOOP: 40,
-  EWOULDBLOCK: 11,
-  ENOMSG: 42,
-  EIDRM: 43,
-  ECHRNG: 44,
-  EL2NSYNC: 45,
-  EL3HLT: 46,
-  EL3RST: 47,
-  ELNRNG: 48,
-  EUNATCH: 49,
-  ENOCSI: 50,
-  EL2HLT: 51,
-  EBADE: 52,
-  EBADR: 53,
-  EXFULL: 54,
-  ENOANO: 55,
-  EBADRQC: 56,
-  EBADSLT: 57,
-  EDEADLOCK: 35,
-  EBFONT: 59,
-  ENOSTR: 60,
-  ENODATA: 61,
-  ETIME: 62,
-  ENOSR: 63,
-  ENONET: 64,
-  ENOPKG: 65,
-  EREMOTE: 66,
-  ENOLINK: 67,
-  EADV: 68,
-  ESRMNT: 69,
-  ECOMM: 70,
-  EPROTO: 71,
-  EMULTIHOP: 72,
-  EDOTDOT: 73,
-  EBADMSG: 74,
-  EOVERFLOW: 75,
-  ENOTUNIQ: 76,
-  EBADFD: 77,
-  EREMCHG: 78,
-  ELIBACC: 79,
-  ELIBBAD: 80,
-  ELIBSCN: 81,
-  ELIBMAX: 82,
-  ELIBEXEC: 83,
-  EILSEQ: 84,
-  ERESTART: 85,
-  ESTRPIPE: 86,
-  EUSERS: 87,
-  ENOTSOCK: 88,
-  EDESTADDRREQ: 89,
-  EMSGSIZE: 90,
-  EPROTOTYPE: 91,
-  ENOPROTOOPT: 92,
-  EPROTONOSUPPORT: 93,
-  ESOCKTNOSUPPORT: 94,
-  EOPNOTSUPP: 95,
-  EPFNOSUPPORT: 96,
-  EAFNOSUPPORT: 97,
-  EADDRINUSE: 98,
-  EADDRNOTAVAIL: 99,
-  ENETDOWN: 100,
-  ENETUNREACH: 101,
-  ENETRESET: 102,
-  ECONNABORTED: 103,
-  ECONNRESET: 104,
-  ENOBUFS: 105,
-  EISCONN: 106,
-  ENOTCONN: 107,
-  ESHUTDOWN: 108,
-  ETOOMANYREFS: 109,
-  ETIMEDOUT: 110,
-  ECONNREFUSED: 111,
-  EHOSTDOWN: 112,
-  EHOSTUNREACH: 113,
-  EALREADY: 114,
-  EINPROGRESS: 115,
-  ESTALE: 116,
-  EUCLEAN: 117,
-  ENOTNAM: 118,
-  ENAVAIL: 119,
-  EISNAM: 120,
-  EREMOTEIO: 121,
-  EDQUOT: 122,
-  ENOMEDIUM: 123,
-  EMEDIUMTYPE: 124,
-  ECANCELED: 125,
-  ENOKEY: 126,
-  EKEYEXPIRED: 127,
-  EKEYREVOKED: 128,
-  EKEYREJECTED: 129,
-  EOWNERDEAD: 130,
-  ENOTRECOVERABLE: 131,
-  ERFKILL: 132,
-  EHWPOISON: 133,
-  ENOTSUP: 95,
-} as const;
+import { Errno } from "./errno-table.ts";
+// Macros: run when the bundle is built (and when a test loads this file), their results are written into the
+// bundle as literals. Filling the array from Errno at run time, with for-in or Object.keys(), made
+// the engine allocate 3 to 4 more blocks of its heap (of the 64 after which it starts a helper thread;
+// scripts/bundle.ts says why that matters).
+import { errnoAliases, errnoNames } from "./errno-names.ts" with { type: "macro" };
+
+export { Errno };
 
 export type ErrnoName = keyof typeof Errno;
 
-// Each alias comes after the name it stands for, so the first name of a number is the one systemd prints.
-let names: string[] | undefined;
+/** Each number's name, indexed by number (null where Linux has none); made on first use. */
+let names: readonly (string | null)[] | undefined;
 
 /** "ENOENT" and friends for an errno value (never an alias), or "E<number>" for values Linux does not name. */
 export function errnoCode(err: number): string {
-  // An array indexed by number, filled in one pass: building a Map from Object.entries() cost the generator
-  // about 0.3M instructions (callgrind) on its first failed stat().
-  if (names === undefined) {
-    names = [];
-    for (const k in Errno) names[Errno[k as ErrnoName]] ??= k;
-  }
+  names ??= errnoNames();
   return names[err] ?? `E${err}`;
 }
 
 /** errno_from_name(): case-insensitive, as systemd's lookup is. Null for names it does not know. */
 export function errnoFromName(name: string): number | null {
   const upper = name.toUpperCase();
-  return Object.hasOwn(Errno, upper) ? Errno[upper as ErrnoName] : null;
+  names ??= errnoNames();
+  const n = names.indexOf(upper);
+  if (n > 0) return n;
+  const aliases: Readonly<Record<string, number>> = errnoAliases();
+  return Object.hasOwn(aliases, upper) ? aliases[upper]! : null;
 }
 
 // systemd's errno classes (src/basic/errno-util.h), by name: what a tool treats as "not here" rather than
 // as a failure.
 
 /** ERRNO_IS_NOT_SUPPORTED(): the kernel, or this kind of socket, does not do that. */
-export const NOT_SUPPORTED: ReadonlySet<string> = new Set<ErrnoName>([
-  "EOPNOTSUPP", "ENOTTY", "ENOSYS", "EAFNOSUPPORT", "EPFNOSUPPORT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT", "ENOPROTOOPT",
-]);
+export function isNotSupported(e: string): boolean {
+  return e === "EOPNOTSUPP" || e === "ENOTTY" || e === "ENOSYS" || e === "EAFNOSUPPORT" || e === "EPFNOSUPPORT" ||
+    e === "EPROTONOSUPPORT" || e === "ESOCKTNOSUPPORT" || e === "ENOPROTOOPT";
+}
 
 /** ERRNO_IS_DEVICE_ABSENT(): the device node is not there. */
-export const DEVICE_ABSENT: ReadonlySet<string> = new Set<ErrnoName>(["ENODEV", "ENXIO", "ENOENT"]);
+export function isDeviceAbsent(e: string): boolean {
+  return e === "ENODEV" || e === "ENXIO" || e === "ENOENT";
+}
 
 /** ERRNO_IS_FS_WRITE_REFUSED(): the file system does not let us write there. */
-export const FS_WRITE_REFUSED: ReadonlySet<string> = new Set<ErrnoName>(["EPERM", "EACCES", "EROFS"]);
+export function isFsWriteRefused(e: string): boolean {
+  return e === "EPERM" || e === "EACCES" || e === "EROFS";
+}

@@ -22,13 +22,12 @@ export function socket(family: number, type = SOCK_STREAM, protocol = 0): number
   if (fd >= 0) return fd;
   const err = errno();
   // makeRoomForRuntime() makes calls of its own: keep socket()'s errno for the message.
-  if (err !== EMFILE || !makeRoomForRuntime()) throw new SysError("socket", err);
+  if (err !== Errno.EMFILE || !makeRoomForRuntime()) throw new SysError("socket", err);
   const again = libc.socket(family, type | SOCK_CLOEXEC, protocol);
   if (again < 0) fail("socket");
   return again;
 }
 
-const { EMFILE } = Errno;
 const { RLIMIT_NOFILE } = abi;
 /**
  * Descriptors Bun's runtime holds from start-up that a C program does not: its event loop's epoll instance

@@ -7,7 +7,7 @@
 // Strings are byte strings (latin1). A step's result is systemd's `r`: null when it went well, else the
 // errno name it failed with (already logged).
 
-import { DEVICE_ABSENT, FS_WRITE_REFUSED, NOT_SUPPORTED, type ErrnoName } from "../../ffi/errno.ts";
+import { isDeviceAbsent, isFsWriteRefused, isNotSupported, type ErrnoName } from "../../ffi/errno.ts";
 import { cmdlineItems, cmdlineKeyEq, parseBoolean } from "../shared/proc-cmdline.ts";
 import { parseSocketAddress, printSocketAddress, type SocketEnv } from "../shared/socket-address.ts";
 import { LOG_DEBUG, LOG_ERR, LOG_WARNING } from "../shared/log.ts";
@@ -262,7 +262,7 @@ function addVsockSocket(u: Units): Step {
   const se = u.facts.vsockSocket();
   if (se) {
     u.out.vsock = { available: false, cid: null };
-    if (NOT_SUPPORTED.has(se)) {
+    if (isNotSupported(se)) {
       u.log(LOG_DEBUG, fmtErr(u.form.messages.vsockUnsupported, se));
       return null;
     }
@@ -272,7 +272,7 @@ function addVsockSocket(u: Units): Step {
   u.out.vsock = { available: true, cid: null };
   const cid = u.facts.localCid();
   if (isErrno(cid)) {
-    if (!DEVICE_ABSENT.has(cid.errno)) {
+    if (!isDeviceAbsent(cid.errno)) {
       u.log(LOG_ERR, fmtErr(u.form.messages.vsockCidFailed, cid.errno));
       return cid.errno;
     }
@@ -311,7 +311,7 @@ function addExportUnixSocket(u: Units): Step {
     u.log(LOG_DEBUG, "Container manager does not provide /run/host/unix-export/ mount, not binding AF_UNIX socket there.");
     return null;
   }
-  if (a !== null && FS_WRITE_REFUSED.has(a)) {
+  if (a !== null && isFsWriteRefused(a)) {
     u.log(LOG_DEBUG, "Container manager does not provide write access to /run/host/unix-export/, not binding AF_UNIX socket there.");
     return null;
   }

@@ -2,7 +2,7 @@
 // and which failures of the AF_VSOCK probes mean "no AF_VSOCK here" rather than an error. main.ts gathers
 // the facts through effects.ts and carries out the plan.
 
-import { DEVICE_ABSENT, NOT_SUPPORTED } from "../../ffi/errno.ts";
+import { isDeviceAbsent, isNotSupported } from "../../ffi/errno.ts";
 import { VMADDR_CID_ANY, VMADDR_CID_HOST } from "../../ffi/sockaddr.ts";
 import { LOG_DEBUG } from "../shared/log.ts";
 
@@ -49,12 +49,12 @@ export function planMakeVsock(facts: IssueFacts): MakeVsockPlan {
 
 /** socket(AF_VSOCK) failed with errno `code`: true when that means "no AF_VSOCK here" rather than an error. */
 export function vsockUnsupported(code: string): boolean {
-  return NOT_SUPPORTED.has(code);
+  return isNotSupported(code);
 }
 
 /** Reading our CID failed with errno `code`: "absent" (no /dev/vsock; logged), "unassigned" (no CID), or "error". */
 export function cidFailure(code: string): "absent" | "unassigned" | "error" {
-  if (DEVICE_ABSENT.has(code)) return "absent";
+  if (isDeviceAbsent(code)) return "absent";
   if (code === "EADDRNOTAVAIL") return "unassigned";
   return "error";
 }
