@@ -1,10 +1,7 @@
-// The three systemd tools this binary stands in for (src/shared/tool-names.ts names them). The generator and
-// the issue tool are loaded only when they run; the proxy, which runs on every ssh connection, is part of
-// the entry chunk: with --splitting its modules would otherwise be nine chunks to find and load one after
-// the other (measured: 0.6 ms of its 7 ms hand-off). The others pay for evaluating its few top-level
-// constants, well under that.
+// The three systemd tools this binary stands in for (src/shared/tool-names.ts names them), each loaded only
+// when it runs. scripts/bundle.ts builds each tool as one bundle of its own, so that loading a tool is
+// loading one module (and its lazily loaded parts only when they run).
 
-import { main as proxyMain } from "./proxy/main.ts";
 import type { ToolName } from "./shared/tool-names.ts";
 
 /** A tool's entry point: raw arguments in (argv without the program name), exit status out. */
@@ -13,7 +10,7 @@ type ToolMain = (args: readonly string[]) => Promise<number>;
 export async function loadTool(tool: ToolName): Promise<ToolMain> {
   switch (tool) {
     case "proxy":
-      return proxyMain;
+      return (await import("./proxy/main.ts")).main;
     case "generator":
       return (await import("./generator/main.ts")).main;
     case "issue":

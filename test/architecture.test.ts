@@ -258,6 +258,26 @@ describe("docs/architecture.md's floors", () => {
   });
 });
 
+/**
+ * The entry point's static imports of a tool's main.ts (src/tools.ts and src/main.ts must import each
+ * lazily): a static one would put that tool into every other tool's start (scripts/bundle.ts).
+ */
+function eagerTools(path: string, text: string): string[] {
+  const file = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true);
+  const found: string[] = [];
+  for (const node of file.statements) {
+    if (!ts.isImportDeclaration(node) || !ts.isStringLiteral(node.moduleSpecifier) || node.importClause?.isTypeOnly) continue;
+    if (/^\.\/(proxy|generator|issue|cli)\/main\.ts$/.test(node.moduleSpecifier.text)) found.push(`${path}: ${node.moduleSpecifier.text}`);
+  }
+  return found;
+}
+
+test("the entry point loads every tool lazily (and the check sees a static import)", () => {
+  for (const path of ["src/main.ts", "src/tools.ts"]) expect(eagerTools(path, readFileSync(join(REPO, path), "utf8"))).toEqual([]);
+  const planted = 'import type { X } from "./issue/main.ts";\nimport { main } from "./proxy/main.ts";\nconst g = () => import("./generator/main.ts");';
+  expect(eagerTools("src/tools.ts", planted)).toEqual(["src/tools.ts: ./proxy/main.ts"]);
+});
+
 describe("the checks find what they look for (planted trees)", () => {
   /** The modules of `files`, their imports resolved among `files` and `others`. */
   const planted = (files: Record<string, string>, others: Record<string, string> = {}) => {

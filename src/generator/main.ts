@@ -2,13 +2,15 @@
 // directory), writes into NORMAL. `--explain` prints what it would do instead (see explain.ts).
 
 import { cmdlineItems, splitCmdline } from "../shared/proc-cmdline.ts";
-import { Logger, logSettings, type LogSink, type LogTarget, nullSink, generatorConsoleSink } from "../shared/log.ts";
+import { LOG_DEBUG, Logger, logSettings, type LogSink, type LogTarget, nullSink, generatorConsoleSink } from "../shared/log.ts";
 import { kmsgSink } from "../shared/log-kmsg.ts";
 import { TOOLS } from "../shared/tool-names.ts";
 import { fromBytes, rawArgs, rawEnviron } from "../shared/raw-bytes.ts";
 import { readFile } from "../../ffi/io.ts";
+import { exitNow } from "../../ffi/process.ts";
 import { parseArgs, type GeneratorRequest } from "./args.ts";
 import { run } from "./core.ts";
+import { explainMain } from "./explain.ts";
 import { inInitrd, realFacts, realTree } from "./effects.ts";
 
 const realSink = (target: LogTarget): LogSink =>
@@ -34,7 +36,7 @@ export function runGenerator(request: Exclude<GeneratorRequest, { kind: "explain
     log.logBytes(3, request.message);
     return request.status;
   }
-  const facts = realFacts(env, log.logBytes);
+  const facts = realFacts(env, log.logBytes, log.maxLevel >= LOG_DEBUG);
   log.logBytes(7, `Generating units in the form of systemd ${facts.form.form} (target systemd version ${facts.form.version ?? "unknown"}).`);
   return run(facts, realTree(request.dest), log.logBytes, { recordListen: false }).exitStatus;
 }
@@ -42,10 +44,10 @@ export function runGenerator(request: Exclude<GeneratorRequest, { kind: "explain
 export async function main(args: readonly string[]): Promise<number> {
   // Directory names are bytes, as for systemd: printed and used exactly as given, whatever their encoding.
   const request = parseArgs(rawArgs(args));
-  if (request.kind === "explain") return (await import("./explain.ts")).explainMain(args.slice(1));
+  if (request.kind === "explain") return explainMain(args.slice(1));
   const status = runGenerator(request, rawEnviron(), new Logger());
   // systemd runs every generator at boot and waits for each; all our writes (files, log) are synchronous,
-  // so skip the runtime's teardown.
-  const { exitNow } = await import("../../ffi/process.ts");
+  // so skip the runtime's teardown. (ffi/process.ts is a static import: as an import() here it was one more
+  // module to load, and a module costs the engine about a block of its heap; see scripts/bench.)
   return exitNow(status);
 }
