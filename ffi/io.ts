@@ -12,11 +12,11 @@ import { Errno } from "./errno.ts";
 import { fail, SysError } from "./errors.ts";
 import { u64Key } from "./field64.ts";
 import { errno, libc } from "./libc.ts";
-import type { PathArg } from "./path-bytes.ts";
-import { close, openReadOnly } from "./socket.ts";
+import { cPath, type PathArg } from "./path-bytes.ts";
+import { close } from "./socket.ts";
 
 export const { SPLICE_F_MOVE, SPLICE_F_NONBLOCK, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, O_NONBLOCK } = abi;
-const { F_GETFL, F_SETFL, F_SETPIPE_SZ, O_CLOEXEC } = abi;
+const { F_GETFL, F_SETFL, F_SETPIPE_SZ, O_CLOEXEC, O_RDONLY } = abi;
 
 const EINTR = Errno.EINTR;
 
@@ -185,7 +185,19 @@ export function fileType(fd: number): FileType | null {
  * every connection: node:fs would cost it about 1 ms just to load. Throws SysError("open"/"read").
  */
 export function readFile(path: PathArg): Uint8Array {
-  const fd = openReadOnly(path);
+  const r = readFileOrErrno(path);
+  if (typeof r === "number") throw new SysError(r > 0 ? "open" : "read", Math.abs(r));
+  return r;
+}
+
+/**
+ * readFile() for callers that expect a file to be missing (virtualization detection asks for a dozen that
+ * mostly are not there): the bytes, or the errno of the failed open (negated: of the failed read). No
+ * SysError is made, which costs its strerror() text and a stack.
+ */
+export function readFileOrErrno(path: PathArg): Uint8Array | number {
+  const fd = libc.open(cPath(path), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return errno();
   try {
     let buf = new Uint8Array(new ArrayBuffer(16384));
     let len = 0;
@@ -196,7 +208,7 @@ export function readFile(path: PathArg): Uint8Array {
         buf = bigger;
       }
       const r = readInto(fd, buf.subarray(len), buf.length - len);
-      if (r < 0) throw new SysError("read", -r);
+      if (r < 0) return r;
       if (r === 0) return buf.subarray(0, len);
       len += r;
     }

@@ -25,9 +25,10 @@ export function vsockSupport(): { ok: true } | { ok: false; error: SysError } {
 export function localCid(): number {
   const fd = openReadOnly("/dev/vsock");
   try {
-    const cid = new Uint32Array(new ArrayBuffer(4));
+    // A u32, little-endian on both ABIs, in a Uint8Array: another typed array's first use costs a start.
+    const cid = new Uint8Array(new ArrayBuffer(4));
     if (libc.ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, cid) < 0) throw new SysError("ioctl", errno());
-    return cid[0]!;
+    return (cid[0]! | (cid[1]! << 8) | (cid[2]! << 16) | (cid[3]! << 24)) >>> 0;
   } finally {
     close(fd);
   }

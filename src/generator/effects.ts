@@ -105,8 +105,9 @@ function detected(detect: () => string | null): Result<string | null> {
   }
 }
 
-export function realFacts(env: Map<string, string>, log: LogFn): Facts {
-  const detector = new VirtDetector(realProbe(), (m) => log(LOG_DEBUG, m));
+/** `debug`: whether debug lines are logged at all (when not, detection builds none). */
+export function realFacts(env: Map<string, string>, log: LogFn, debug = true): Facts {
+  const detector = new VirtDetector(realProbe(), debug ? (m) => log(LOG_DEBUG, m) : undefined);
   let search: string[] | undefined;
   const form = formFor(detectSystemdVersion(env).version);
   return {

@@ -104,6 +104,11 @@ export function safeAtou(input: string, opts: AtouOptions = {}): ParseResult {
       s = s.slice(2);
     }
   }
+  // What cannot start a number (socket_address_parse() tries "[::1]:22" and the like as a port first)
+  // fails here, without strtoul()'s BigInt arithmetic: strtoul() would read no digit either. It skips
+  // C's white space (" \t\n\v\f\r", all below "!") and takes a sign; letters are digits only above base 10.
+  const c = s.charCodeAt(0);
+  if (c > 0x20 && !(c >= 0x30 && c <= 0x39) && c !== 0x2b && c !== 0x2d && base <= 10) return EINVAL;
   const r = strtoul(s, base);
   if (r.overflow) return ERANGE;
   if (r.end === 0 || r.end !== s.length) return EINVAL;

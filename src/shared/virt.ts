@@ -6,11 +6,11 @@
 // 0x40000000's vendor signature against systemd's table. Only where the kernel will not let us run code
 // (no executable memory) do we fall back to its view of CPUID, and say so in the debug log.
 
-import { Errno, type ErrnoName } from "../../ffi/errno.ts";
-import type { CpuidRegisters } from "../../ffi/cpuid.ts";
+import { Errno, errnoFromName, type ErrnoName } from "../../ffi/errno.ts";
+import { cpuid, type CpuidRegisters } from "../../ffi/cpuid.ts";
 import { SysError } from "../../ffi/errors.ts";
 import * as ffi from "../../ffi/fs.ts";
-import { readFile } from "../../ffi/io.ts";
+import { readFile, readFileOrErrno } from "../../ffi/io.ts";
 import { errnoName, errnoNameOf, strerrorName } from "./errno-name.ts";
 import { isDigits } from "./parse-number.ts";
 import { fromBytes as latin1 } from "./raw-bytes.ts";
@@ -49,11 +49,13 @@ const CPUID_VENDORS: ReadonlyArray<readonly [string, string]> = [
   ["ACRNACRNACRN", "acrn"], ["SRESRESRESRE", "sre"], ["Apple VZ", "apple"],
 ];
 
-const CONTAINER_NAMES = new Set(["lxc", "lxc-libvirt", "systemd-nspawn", "docker", "podman", "rkt", "wsl", "proot", "pouch"]);
+/** The container managers systemd names as such, each between spaces (a Set made from an array costs a start
+ * more than the lookup). */
+const CONTAINER_NAMES = " lxc lxc-libvirt systemd-nspawn docker podman rkt wsl proot pouch ";
 
 /** A read that detection cannot do without failed: systemd's detect_*() return its errno, we throw it. */
 function readFailed(path: string, errno: ErrnoName): SysError {
-  return new SysError(`read ${path}`, Errno[errno]);
+  return new SysError(`read ${path}`, errnoFromName(errno)!);
 }
 
 function isErr(x: unknown): x is { errno: ErrnoName } {
@@ -114,13 +116,15 @@ export class VirtDetector {
   private container: string | null | undefined;
   private vm: string | null | undefined;
 
-  constructor(private readonly probe: Probe, private readonly debug: Log = () => {}) {}
+  /** `debug`: where the debug lines go, if anywhere. Without one, none is even built (an optional call does
+   * not evaluate its arguments): several name an errno's text, and libc's strerror() costs a start. */
+  constructor(private readonly probe: Probe, private readonly debug?: Log) {}
 
   private containerFiles(): string | null {
     for (const [path, id] of [["/run/.containerenv", "podman"], ["/.dockerenv", "docker"]] as const) {
       const e = this.probe.access(path);
       if (e === null) return id;
-      if (e !== "ENOENT") this.debug(`Checking if ${path} exists failed, ignoring: ${strerrorName(e)}`);
+      if (e !== "ENOENT") this.debug?.(`Checking if ${path} exists failed, ignoring: ${strerrorName(e)}`);
     }
     return null;
   }
@@ -149,14 +153,14 @@ export class VirtDetector {
 
   private translate(e: string): string {
     if (e === "oci") return this.containerFiles() ?? "container-other";
-    return CONTAINER_NAMES.has(e) ? e : "container-other";
+    return !e.includes(" ") && CONTAINER_NAMES.includes(` ${e} `) ? e : "container-other";
   }
 
   /** detect_container(): the container manager's id, or null. Throws SysError on hard failures. */
   detectContainer(): string | null {
     if (this.container !== undefined) return this.container;
     const v = this.detectContainerUncached();
-    this.debug(`Found container virtualization ${v ?? "none"}.`);
+    this.debug?.(`Found container virtualization ${v ?? "none"}.`);
     this.container = v;
     return v;
   }
@@ -165,28 +169,28 @@ export class VirtDetector {
     const p = this.probe;
     const vz = p.access("/proc/vz");
     if (vz !== null) {
-      if (vz !== "ENOENT") this.debug(`Failed to check if /proc/vz exists, ignoring: ${strerrorName(vz)}`);
+      if (vz !== "ENOENT") this.debug?.(`Failed to check if /proc/vz exists, ignoring: ${strerrorName(vz)}`);
     } else {
       const bc = p.access("/proc/bc");
       if (bc === "ENOENT") return "openvz";
-      if (bc !== null) this.debug(`Failed to check if /proc/bc exists, ignoring: ${strerrorName(bc)}`);
+      if (bc !== null) this.debug?.(`Failed to check if /proc/bc exists, ignoring: ${strerrorName(bc)}`);
     }
     const osr = readOneLine(p, "/proc/sys/kernel/osrelease");
-    if (isErr(osr)) this.debug(`Failed to read /proc/sys/kernel/osrelease, ignoring: ${strerrorName(osr.errno)}`);
+    if (isErr(osr)) this.debug?.(`Failed to read /proc/sys/kernel/osrelease, ignoring: ${strerrorName(osr.errno)}`);
     else if (osr.line.includes("Microsoft") || osr.line.includes("WSL")) return "wsl";
 
     const status = p.readFile("/proc/self/status");
     if (isErr(status)) {
-      this.debug(`Failed to read our own trace PID, ignoring: ${strerrorName(status.errno)}`);
+      this.debug?.(`Failed to read our own trace PID, ignoring: ${strerrorName(status.errno)}`);
     } else {
       const tracer = statusField(status, "TracerPid")?.trim();
       if (tracer !== undefined && tracer !== "0") {
         if (isDigits(tracer) && tracer[0] !== "0") {
           const comm = readOneLine(p, `/proc/${tracer}/comm`);
-          if (isErr(comm)) this.debug(`Failed to read /proc/${tracer}/comm, ignoring: ${strerrorName(comm.errno)}`);
+          if (isErr(comm)) this.debug?.(`Failed to read /proc/${tracer}/comm, ignoring: ${strerrorName(comm.errno)}`);
           else if (comm.line.startsWith("proot")) return "proot";
         } else {
-          this.debug("Failed to parse our own tracer PID, ignoring: Invalid argument");
+          this.debug?.("Failed to parse our own tracer PID, ignoring: Invalid argument");
         }
       }
     }
@@ -194,7 +198,7 @@ export class VirtDetector {
     const cm = readOneLine(p, "/run/host/container-manager");
     if (!isErr(cm) && cm.count > 0) return this.translate(cm.line);
     if (isErr(cm) && cm.errno !== "ENOENT") {
-      this.debug(`Failed to read /run/host/container-manager: ${strerrorName(cm.errno)}`);
+      this.debug?.(`Failed to read /run/host/container-manager: ${strerrorName(cm.errno)}`);
       throw readFailed("/run/host/container-manager", cm.errno);
     }
 
@@ -205,11 +209,11 @@ export class VirtDetector {
       const sc = readOneLine(p, "/run/systemd/container");
       if (!isErr(sc) && sc.count > 0) return this.translate(sc.line);
       if (isErr(sc) && sc.errno !== "ENOENT") {
-        this.debug(`Failed to read /run/systemd/container: ${strerrorName(sc.errno)}`);
+        this.debug?.(`Failed to read /run/systemd/container: ${strerrorName(sc.errno)}`);
         throw readFailed("/run/systemd/container", sc.errno);
       }
       const e = pid1Getenv(p, "container");
-      if (isErr(e)) this.debug(`Failed to read $container of PID 1, ignoring: ${strerrorName(e.errno)}`);
+      if (isErr(e)) this.debug?.(`Failed to read $container of PID 1, ignoring: ${strerrorName(e.errno)}`);
       else if (e !== null && e !== "") return this.translate(e);
     }
 
@@ -217,7 +221,7 @@ export class VirtDetector {
     if (files) return files;
     const ns = this.cgroupns();
     if (ns === true) return "container-other";
-    if (typeof ns === "string") this.debug(`Failed to detect cgroup namespace: ${strerrorName(ns)}`);
+    if (typeof ns === "string") this.debug?.(`Failed to detect cgroup namespace: ${strerrorName(ns)}`);
     return null;
   }
 
@@ -240,30 +244,30 @@ export class VirtDetector {
       }
       for (const [vendor, id] of table) {
         if (s.line.startsWith(vendor)) {
-          this.debug(`Virtualization ${s.line} found in DMI (${path})`);
+          this.debug?.(`Virtualization ${s.line} found in DMI (${path})`);
           return id;
         }
       }
     }
-    this.debug("No virtualization found in DMI vendor table.");
+    this.debug?.("No virtualization found in DMI vendor table.");
     return null;
   }
 
   private smbiosVmBit(): "set" | "unset" | "unknown" {
     const raw = this.probe.readFile("/sys/firmware/dmi/entries/0-0/raw");
     if (isErr(raw)) {
-      this.debug(`Unable to read /sys/firmware/dmi/entries/0-0/raw, using the virtualization information found in DMI vendor table, ignoring: ${strerrorName(raw.errno)}`);
+      this.debug?.(`Unable to read /sys/firmware/dmi/entries/0-0/raw, using the virtualization information found in DMI vendor table, ignoring: ${strerrorName(raw.errno)}`);
       return "unknown";
     }
     if (raw.length < 20 || raw.charCodeAt(1) < 20) {
-      this.debug(`Only read ${raw.length} bytes from /sys/firmware/dmi/entries/0-0/raw (expected 20). Using the virtualization information found in DMI vendor table.`);
+      this.debug?.(`Only read ${raw.length} bytes from /sys/firmware/dmi/entries/0-0/raw (expected 20). Using the virtualization information found in DMI vendor table.`);
       return "unknown";
     }
     if (raw.charCodeAt(19) & 0x10) {
-      this.debug("DMI BIOS Extension table indicates virtualization.");
+      this.debug?.("DMI BIOS Extension table indicates virtualization.");
       return "set";
     }
-    this.debug("DMI BIOS Extension table does not indicate virtualization.");
+    this.debug?.("DMI BIOS Extension table does not indicate virtualization.");
     return "unset";
   }
 
@@ -291,16 +295,15 @@ export class VirtDetector {
       if (info.errno === "ENOENT") return null;
       throw readFailed("/proc/cpuinfo", info.errno);
     }
-    for (const line of info.split("\n")) {
-      if (line.startsWith("vendor_id\t: ")) {
-        if (line.startsWith("User Mode Linux", 12)) {
-          this.debug("UML virtualization found in /proc/cpuinfo");
-          return "uml";
-        }
-        break;
-      }
+    // The first line that starts with "vendor_id\t: ", found without splitting the file into its lines
+    // (some thirty per CPU).
+    const key = "vendor_id\t: ";
+    const at = info.startsWith(key) ? 0 : info.indexOf(`\n${key}`) + 1;
+    if ((at > 0 || info.startsWith(key)) && info.startsWith("User Mode Linux", at + key.length)) {
+      this.debug?.("UML virtualization found in /proc/cpuinfo");
+      return "uml";
     }
-    this.debug("UML virtualization not found in /proc/cpuinfo.");
+    this.debug?.("UML virtualization not found in /proc/cpuinfo.");
     return null;
   }
 
@@ -323,7 +326,7 @@ export class VirtDetector {
   private cpuid(): string | null {
     if (this.probe.arch !== "x64") {
       // systemd compiles the stage out on other architectures but still says so.
-      this.debug("No virtualization found in CPUID");
+      this.debug?.("No virtualization found in CPUID");
       return null;
     }
     const leaf: (n: number) => CpuidRegisters = (n) => this.probe.cpuid(n);
@@ -336,17 +339,19 @@ export class VirtDetector {
     // __get_cpuid(1) fails, and systemd returns without a word, when leaf 1 is beyond the highest leaf.
     if (max < 1) return null;
     if ((leaf(1).ecx & 0x80000000) === 0) {
-      this.debug("No virtualization found in CPUID");
+      this.debug?.("No virtualization found in CPUID");
       return null;
     }
     const r = leaf(0x40000000);
-    const sig = String.fromCharCode(...[r.ebx, r.ecx, r.edx].flatMap((w) => [w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24]));
+    // ebx, ecx, edx as 12 bytes (a loop: flatMap() and a spread are builtins the engine compiles first).
+    let sig = "";
+    for (const w of [r.ebx, r.ecx, r.edx]) sig += String.fromCharCode(w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24);
     // Printed with %s: up to the first NUL. Matched on all 12 bytes plus the terminator, so "KVMKVMKVM"
     // matches only when followed by NULs.
     const text = sig.split("\0")[0]!;
-    this.debug(`Virtualization found, CPUID=${text}`);
+    this.debug?.(`Virtualization found, CPUID=${text}`);
     for (const [vendor, id] of CPUID_VENDORS) if (sig === vendor.padEnd(12, "\0")) return id;
-    this.debug(`Unknown virtualization with CPUID=${text}. Add to vm_table[]?`);
+    this.debug?.(`Unknown virtualization with CPUID=${text}. Add to vm_table[]?`);
     return "vm-other";
   }
 
@@ -359,11 +364,11 @@ export class VirtDetector {
   private cpuidFromKernel(e: unknown): string | null {
     // A SysError's message is "syscall: strerror".
     const why = e instanceof Error ? e.message : String(e);
-    this.debug(`Cannot execute CPUID (${why}), using the kernel's view of it instead.`);
+    this.debug?.(`Cannot execute CPUID (${why}), using the kernel's view of it instead.`);
     const info = this.probe.readFile("/proc/cpuinfo");
     const flags = isErr(info) ? [] : /^flags\s*:(.*)$/m.exec(info)?.[1]?.split(/\s+/) ?? [];
     if (!flags.includes("hypervisor")) {
-      this.debug("No virtualization found in CPUID");
+      this.debug?.("No virtualization found in CPUID");
       return null;
     }
     const cs = this.probe.readFile("/sys/devices/system/clocksource/clocksource0/available_clocksource");
@@ -371,10 +376,10 @@ export class VirtDetector {
     const vendor = sources.includes("xen") ? ["XenVMMXenVMM", "xen"]
       : sources.some((s) => s.startsWith("hyperv_clocksource")) ? ["Microsoft Hv", "microsoft"] : null;
     if (vendor) {
-      this.debug(`Virtualization found, CPUID=${vendor[0]}`);
+      this.debug?.(`Virtualization found, CPUID=${vendor[0]}`);
       return vendor[1]!;
     }
-    this.debug("Unknown virtualization with CPUID hypervisor flag set (vendor not visible without CPUID).");
+    this.debug?.("Unknown virtualization with CPUID hypervisor flag set (vendor not visible without CPUID).");
     return "vm-other";
   }
 
@@ -384,7 +389,7 @@ export class VirtDetector {
       if (t.errno === "ENOENT") return null;
       throw readFailed("/sys/hypervisor/type", t.errno);
     }
-    this.debug(`Virtualization ${t.line} found in /sys/hypervisor/type`);
+    this.debug?.(`Virtualization ${t.line} found in /sys/hypervisor/type`);
     return t.line === "xen" ? "xen" : "vm-other";
   }
 
@@ -407,7 +412,7 @@ export class VirtDetector {
       if (!isErr(compat) && compat.line === "qemu,pseries") return "qemu";
       return null;
     }
-    this.debug(`Virtualization ${hv.line} found in /proc/device-tree/hypervisor/compatible`);
+    this.debug?.(`Virtualization ${hv.line} found in /proc/device-tree/hypervisor/compatible`);
     if (hv.line === "linux,kvm") return "kvm";
     if (hv.line.includes("xen")) return "xen";
     if (hv.line.includes("vmware")) return "vmware";
@@ -423,7 +428,7 @@ export class VirtDetector {
     const finish = (): string | null => {
       if (v === null) v = hyperv ? "microsoft" : other ? "vm-other" : null;
       this.vm = v;
-      this.debug(`Found VM virtualization ${v ?? "none"}`);
+      this.debug?.(`Found VM virtualization ${v ?? "none"}`);
       return v;
     };
     const dmi = this.dmi();
@@ -435,9 +440,9 @@ export class VirtDetector {
     if (v) return finish();
     let dom0 = false;
     if (this.probe.access("/proc/xen") !== null) {
-      this.debug("Virtualization XEN not found, /proc/xen does not exist");
+      this.debug?.("Virtualization XEN not found, /proc/xen does not exist");
     } else {
-      this.debug("Virtualization XEN found (/proc/xen exists)");
+      this.debug?.("Virtualization XEN found (/proc/xen exists)");
       dom0 = this.xenDom0();
       if (!dom0) {
         v = "xen";
@@ -507,11 +512,8 @@ export function realProbe(): Probe {
   const readText = (path: string): string => latin1(readFile(path));
   return {
     readFile(path) {
-      try {
-        return readText(path);
-      } catch (e) {
-        return { errno: errnoNameOf(e) };
-      }
+      const r = readFileOrErrno(path);
+      return typeof r === "number" ? { errno: errnoName(Math.abs(r)) } : latin1(r);
     },
     access(path) {
       const e = ffi.access(path, ffi.F_OK);
@@ -538,6 +540,6 @@ export function realProbe(): Probe {
       }
     },
     arch: process.arch,
-    cpuid: (leaf) => (require("../../ffi/cpuid.ts") as typeof import("../../ffi/cpuid.ts")).cpuid(leaf),
+    cpuid,
   };
 }

@@ -32,4 +32,17 @@ describe("safe_atou()", () => {
     expect(safeAtou("999999999999999")).toEqual({ ok: false, error: "ERANGE" });
     expect(safeAtou("08", { base: 10 })).toEqual({ ok: true, value: 8 });
   });
+
+  test("what cannot start a number is refused before the 64-bit walk, and only that", () => {
+    // The shortcut's side: socket_address_parse() tries every address as a port first.
+    for (const s of ["[::1]:22", ":22", "vsock:1:2", "/run/x", "x1", "é1", "\x7f1"]) {
+      expect(safeAtou(s)).toEqual({ ok: false, error: "EINVAL" });
+    }
+    // The other side: blanks, signs, and letters that are digits in a base above 10.
+    expect(safeAtou("\f7")).toEqual({ ok: true, value: 7 });
+    expect(safeAtou("+0x1f")).toEqual({ ok: true, value: 31 });
+    expect(safeAtou("-0")).toEqual({ ok: true, value: 0 });
+    expect(safeAtou("1f", { base: 16 })).toEqual({ ok: true, value: 31 });
+    expect(safeAtou("z", { base: 16 })).toEqual({ ok: false, error: "EINVAL" });
+  });
 });

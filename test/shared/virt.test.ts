@@ -113,6 +113,10 @@ describe("VMs", () => {
     ["Xen dom0 nested in KVM", { "/proc/xen/x": "", "/proc/xen/capabilities": "control_d\n" }, KVM, "kvm"],
     ["Xen dom0 on metal", { "/proc/xen/x": "", "/proc/xen/capabilities": "control_d\n" }, {}, null],
     ["UML", { "/proc/cpuinfo": "vendor_id\t: User Mode Linux\n" }, {}, "uml"],
+    ["UML, vendor_id after other lines", { "/proc/cpuinfo": "processor\t: 0\nvendor_id\t: User Mode Linux\n" }, {}, "uml"],
+    // systemd reads the first vendor_id line only; the word must start the line.
+    ["UML only on a later CPU's line", { "/proc/cpuinfo": "vendor_id\t: GenuineIntel\nvendor_id\t: User Mode Linux\n" }, {}, null],
+    ["UML not at a line's start", { "/proc/cpuinfo": "x vendor_id\t: User Mode Linux\n" }, {}, null],
     ["/sys/hypervisor/type", { "/sys/hypervisor/type": "foo\n" }, {}, "vm-other"],
     ["device tree KVM (arm64)", { "/proc/device-tree/hypervisor/compatible": "linux,kvm" }, { arch: "arm64", cpuid: noExec }, "kvm"],
     ["device tree fw-cfg (arm64)", { "/proc/device-tree/fw-cfg@9020000/x": "" }, { arch: "arm64", cpuid: noExec }, "qemu"],
