@@ -143,6 +143,35 @@ function engineCompiles(stderr: string): string {
 }
 const COMPILE_REPORT = { BUN_JSC_useConcurrentJIT: "false", BUN_JSC_reportCompileTimes: "true" };
 
+/**
+ * How many blocks of its heap the engine allocated in one run of `cmd` (run by `run`, given the extra
+ * environment): JavaScriptCore starts a helper thread that pre-faults more once a process has allocated
+ * warmUpMarkedBlockStartAfterBlocks of them (64), which cost the generator about 3 ms wherever in its run it
+ * happened (scripts/bundle.ts). Found by moving that threshold and watching, under strace, whether the
+ * thread is created: the smallest threshold at which it is not is the count.
+ */
+function heapBlocks(run: (env: Record<string, string>) => void): number {
+  const log = join(work, "clones");
+  const threads = (threshold: number) => {
+    run({ BUN_JSC_warmUpMarkedBlockStartAfterBlocks: String(threshold), STRACE_LOG: log });
+    return readFileSync(log, "utf8").split("\n").filter((l) => l.includes("clone")).length;
+  };
+  const none = threads(1 << 20);
+  let lo = 1;
+  let hi = 1024;
+  if (threads(hi) > none) return hi;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (threads(mid) > none) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+/** cmd under strace, which writes the threads it starts to $STRACE_LOG. */
+const straced = (cmd: string[], env: Record<string, string>): string[] =>
+  [Bun.which("strace") ?? fail("strace missing (scripts/ensure-deps strace)"), "-f", "-qq", "-e", "trace=clone,clone3", "-o", env.STRACE_LOG!, ...cmd];
+const HEAP_BLOCK_LIMIT = 64;
+
 const FFI_FLOOR = "bun:ffi floor (libc bound, nothing else)";
 const EMPTY_FLOOR = "empty compiled Bun program";
 const HANDOFF_FLOOR = "least hand-off (straight-line bun:ffi)";
@@ -193,6 +222,11 @@ async function proxySection() {
   }
   const report = measure("ours", candidates["ours (dist/systemd-ssh-proxy)"]!, { env: { ...process.env, ...COMPILE_REPORT } });
   drainConnection(listener, "ours");
+  const blocks = heapBlocks((env) => {
+    const r = Bun.spawnSync(straced([handoffHarness(), "--timeout", "60", ...candidates["ours (dist/systemd-ssh-proxy)"]!], env), { env: { ...process.env, ...env }, stderr: "pipe" });
+    if (r.exitCode !== 0) fail(`ours under strace: ${r.stderr.toString().trim().split("\n").pop()}`);
+    drainConnection(listener, "ours");
+  });
   close(listener);
 
   console.log(`\n## proxy hand-off (${RUNS} runs each, alternating; median)`);
@@ -205,6 +239,7 @@ async function proxySection() {
   const cpu = (name: string) => median(results[name]!.map((x) => x.cpu));
   console.log(`(CPU time against the bun:ffi floor: ${(cpu("ours (dist/systemd-ssh-proxy)") / cpu(FFI_FLOOR)).toFixed(3)}x; the least hand-off: ${(exit(HANDOFF_FLOOR) / exit(FFI_FLOOR)).toFixed(3)}x the floor's time)`);
   console.log(`(functions the engine compiled in one run of ours: ${engineCompiles(report.stderr)})`);
+  console.log(`(blocks of the engine's heap one run of ours allocated: ${blocks}; at ${HEAP_BLOCK_LIMIT} it starts its warm-up thread)`);
   target("proxy spawn to exit, against the bun:ffi floor", 1.1, exit("ours (dist/systemd-ssh-proxy)"), exit(FFI_FLOOR), ms);
 }
 
@@ -323,6 +358,11 @@ function generatorSection() {
   console.log(`(against systemd 262: ${(exit(GENERATORS[0]!.name) / exit(GENERATORS[1]!.name)).toFixed(2)}x; CPU time against the bun:ffi floor: ${(cpu(GENERATORS[0]!.name) / cpu(FFI_FLOOR)).toFixed(3)}x)`);
   const report = runGenerator(GENERATORS[0]!, { env: { ...o.env, ...COMPILE_REPORT } });
   console.log(`(functions the engine compiled in one run of ours: ${engineCompiles(report.stderr)})`);
+  const blocks = heapBlocks((env) => {
+    const ours = GENERATORS[0]!;
+    runGenerator({ name: `${ours.name} under strace`, cmd: (out) => straced(ours.cmd(out), env) }, { env: { ...o.env, ...env } });
+  });
+  console.log(`(blocks of the engine's heap one run of ours allocated: ${blocks}; at ${HEAP_BLOCK_LIMIT} it starts its warm-up thread)`);
   target("generator spawn to exit, against the bun:ffi floor", 1.3, exit(GENERATORS[0]!.name), exit(FFI_FLOOR), ms);
 }
 
