@@ -16,14 +16,13 @@ import { abi } from "./arch.ts";
 import { Errno } from "./errno.ts";
 import { getU64 } from "./field64.ts";
 import { errno, libc } from "./libc.ts";
-import { cPath, type PathArg } from "./path-bytes.ts";
+import { cPath, encoder, type PathArg } from "./path-bytes.ts";
 import { close } from "./socket.ts";
 import { fileTypeOf, type FileType } from "./io.ts";
 
 export const { F_OK, X_OK, W_OK } = abi;
 const { O_WRONLY, O_CREAT, O_EXCL, O_CLOEXEC, AT_FDCWD, AT_SYMLINK_NOFOLLOW, STATX_TYPE, STATX_SIZE } = abi;
 
-const encoder = new TextEncoder();
 
 const DIRENT_RECLEN = 16;
 const DIRENT_NAME = 19;
@@ -134,8 +133,18 @@ export function writeAll(fd: number, data: Uint8Array): number {
 
 export { close };
 
-/** The names in a directory (without "." and ".."), in the order readdir(3) gives them, or the errno. */
-export function readdir(path: PathArg): Uint8Array[] | number {
+/** Whether the name of the dirent at `ent` starts with `prefix` (read in place: see readdir()). */
+function nameStartsWith(ent: Pointer, prefix: Uint8Array): boolean {
+  for (let i = 0; i < prefix.length; i++) if (read.u8(ent, DIRENT_NAME + i) !== prefix[i]) return false;
+  return true;
+}
+
+/**
+ * The names in a directory (without "." and ".."), in the order readdir(3) gives them, or the errno. With
+ * `prefix`, only the names that start with it: the others are never copied out (the generator looks for
+ * one name in /usr/lib/systemd at every boot).
+ */
+export function readdir(path: PathArg, prefix?: Uint8Array): Uint8Array[] | number {
   const dir = libc.opendir(cPath(path)) as Pointer | null;
   if (dir === null) return errno();
   const names: Uint8Array[] = [];
@@ -143,6 +152,8 @@ export function readdir(path: PathArg): Uint8Array[] | number {
     for (;;) {
       const ent = libc.readdir(dir) as Pointer | null;
       if (ent === null) break;
+      // The first byte in line: a call per entry would make nameStartsWith() a function the engine compiles.
+      if (prefix !== undefined && (read.u8(ent, DIRENT_NAME) !== prefix[0] || !nameStartsWith(ent, prefix))) continue;
       // struct dirent (glibc and musl, LP64): d_ino 8, d_off 8, d_reclen 2, d_type 1, then d_name,
       // NUL-terminated within the d_reclen bytes of the record. Found and copied natively: a loop over the
       // bytes of every name would make this the function the engine compiles at boot (a directory of

@@ -4,7 +4,8 @@
 
 export type PathArg = string | Uint8Array;
 
-const encoder = new TextEncoder();
+/** The one TextEncoder of ffi/ and the tools (each instance is a cell the engine allocates at load). */
+export const encoder = new TextEncoder();
 
 /** The bytes of a path, not NUL-terminated. */
 export function pathBytes(p: PathArg): Uint8Array {

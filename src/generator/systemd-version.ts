@@ -17,6 +17,7 @@ const SHARED_DIRS = ["/usr/lib/systemd", "/usr/lib/x86_64-linux-gnu/systemd", "/
 const isThreeDigits = (s: string): boolean => s.length === 3 && isDigits(s);
 
 const SHARED = "libsystemd-shared-";
+const SHARED_BYTES = new TextEncoder().encode(SHARED);
 
 /**
  * The NNN of a name of the form /^libsystemd-shared-([0-9]{3})(?:[.~-][^/]*)?\.so$/, else null. Without a
@@ -34,12 +35,10 @@ export function detectSystemdVersion(env: Map<string, string>, root = ""): Versi
   const o = env.get("SYSTEMD_SSH_TARGET_VERSION");
   if (o !== undefined && isThreeDigits(o)) return { version: Number(o), source: "$SYSTEMD_SSH_TARGET_VERSION" };
   for (const d of SHARED_DIRS) {
-    const names = readdir(root + d);
+    // Only the names that start with "libsystemd-shared-" are read out (most here are systemd-*).
+    const names = readdir(root + d, SHARED_BYTES);
     if (typeof names === "number") continue;
     for (const name of names) {
-      // Most names here are systemd-*: passed over on "libsystemd-shared-"'s first byte and dashes, so that
-      // the two calls below are not made once per name (see ffi/fs.ts on functions called that often).
-      if (name[0] !== 0x6c || name[10] !== 0x2d || name[17] !== 0x2d) continue;
       const n = fromBytes(name);
       const version = sharedLibraryVersion(n);
       if (version !== null) return { version, source: `${d}/${n}` };

@@ -4,8 +4,7 @@
 
 import { SysError } from "../../ffi/errors.ts";
 import { writeAll as writeAllTo } from "../../ffi/fs.ts";
-
-const encoder = new TextEncoder();
+import { encoder } from "../../ffi/path-bytes.ts";
 
 /** Write all of `data` (a string is written as UTF-8) to `fd`; throws SysError("write") on failure (EPIPE: the reader left). */
 export function writeAll(fd: number, data: Uint8Array | string): void {

@@ -73,4 +73,17 @@ describe("ffi/fs.ts with a name that is not ASCII", () => {
     expect(got).toEqual(onDisk(dir));
     expect(got).toEqual(made.map((n) => Buffer.from(n, "latin1").toString("hex")).sort());
   });
+
+  test("readdir with a prefix: exactly the names that start with it", () => {
+    const dir = `${base}/prefixed`;
+    expect(mkdir(dir, 0o755)).toBe(0);
+    // Shorter than the prefix, equal to it, the first byte alone, the last byte wrong, past it, not UTF-8.
+    const made = ["lib", "libsystemd-shared-", "l", "libsystemd-shared_", "libsystemd-shared-257.so", "libsystemd-shared-\xff", "x"];
+    for (const n of made) close(createExclusive(`${dir}/${n}`, 0o644));
+    const names = readdir(dir, new TextEncoder().encode("libsystemd-shared-"));
+    expect((names as Uint8Array[]).map(hex).sort()).toEqual(
+      ["libsystemd-shared-", "libsystemd-shared-257.so", "libsystemd-shared-\xff"].map((n) => Buffer.from(n, "latin1").toString("hex")).sort(),
+    );
+    expect(readdir(`${dir}/missing`, new Uint8Array([0x6c]))).toBe(2); // ENOENT
+  });
 });
