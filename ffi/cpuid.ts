@@ -10,6 +10,7 @@
 import { FFIType, linkSymbols, type Pointer } from "bun:ffi";
 import { abi } from "./arch.ts";
 import { fail } from "./errors.ts";
+import { getU32, setU32 } from "./le-fields.ts";
 import { libc } from "./libc.ts";
 
 // void cpuid(void), SysV ABI, on the first of two pages; the second, which stays read-write, holds its
@@ -65,14 +66,10 @@ export function cpuid(leaf: number, subleaf = 0): CpuidRegisters {
   if (process.arch !== "x64") throw new Error(`CPUID is an x86-64 instruction, not available on ${process.arch}`);
   code ??= build();
   const io = new Uint8Array(new ArrayBuffer(24));
-  const put = (at: number, v: number) => {
-    for (let i = 0; i < 4; i++) io[at + i] = (v >>> (8 * i)) & 0xff;
-  };
-  put(0, leaf);
-  put(4, subleaf);
+  setU32(io, 0, leaf);
+  setU32(io, 4, subleaf);
   libc.memcpy(code.data, io, 8);
   code.run();
   libc.memcpy(io, code.data, 24);
-  const word = (at: number) => (io[at]! | (io[at + 1]! << 8) | (io[at + 2]! << 16) | (io[at + 3]! << 24)) >>> 0;
-  return { eax: word(8), ebx: word(12), ecx: word(16), edx: word(20) };
+  return { eax: getU32(io, 8), ebx: getU32(io, 12), ecx: getU32(io, 16), edx: getU32(io, 20) };
 }

@@ -6,20 +6,24 @@ import { Errno } from "./errno-table.ts";
 /** The first name of each number (each alias comes after the name it stands for, so the first name of a
  * number is the one systemd prints), null for the numbers Linux does not name. */
 export function errnoNames(): (string | null)[] {
-  const names: (string | null)[] = [];
-  for (const [k, v] of errnoEntries()) names[v] ??= k;
-  for (let i = 0; i < names.length; i++) names[i] ??= null;
-  return names;
-}
-
-/** Every name, aliases included, with its number, in the table's order. */
-function errnoEntries(): [string, number][] {
-  // An enum's object also maps each number back to a name: those keys are the digits.
-  return Object.entries(Errno).filter((e): e is [string, number] => typeof e[1] === "number");
+  return splitNames().names;
 }
 
 /** The names that are not the first of their number, with it. */
 export function errnoAliases(): Record<string, number> {
-  const names = errnoNames();
-  return Object.fromEntries(errnoEntries().filter(([k, v]) => names[v] !== k));
+  return splitNames().aliases;
+}
+
+/** One pass over the table, in its order: a number's first name is its name, any later one an alias. */
+function splitNames(): { names: (string | null)[]; aliases: Record<string, number> } {
+  const names: (string | null)[] = [];
+  const aliases: Record<string, number> = {};
+  // An enum's object also maps each number back to a name: those keys are the digits.
+  for (const [k, v] of Object.entries(Errno)) {
+    if (typeof v !== "number") continue;
+    if (names[v] === undefined) names[v] = k;
+    else aliases[k] = v;
+  }
+  for (let i = 0; i < names.length; i++) names[i] ??= null;
+  return { names, aliases };
 }

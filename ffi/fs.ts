@@ -14,7 +14,7 @@
 import { read, toArrayBuffer, type Pointer } from "bun:ffi";
 import { abi } from "./arch.ts";
 import { Errno } from "./errno.ts";
-import { getU64 } from "./field64.ts";
+import { getU64 } from "./le-fields.ts";
 import { errno, libc } from "./libc.ts";
 import { cPath, encoder, type PathArg } from "./path-bytes.ts";
 import { close } from "./socket.ts";

@@ -10,7 +10,7 @@
 import { abi } from "./arch.ts";
 import { Errno } from "./errno.ts";
 import { fail, SysError } from "./errors.ts";
-import { u64Key } from "./field64.ts";
+import { u64Key } from "./le-fields.ts";
 import { errno, libc } from "./libc.ts";
 import { cPath, type PathArg } from "./path-bytes.ts";
 import { close } from "./socket.ts";

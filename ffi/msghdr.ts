@@ -3,7 +3,7 @@
 
 import { ptr } from "bun:ffi";
 import { abi } from "./arch.ts";
-import { setU64 } from "./field64.ts";
+import { setU64 } from "./le-fields.ts";
 
 // struct msghdr, struct iovec and struct cmsghdr (LP64: 8-byte lengths and pointers, data aligned to 8).
 export const MH = abi.msghdr;

@@ -4,7 +4,7 @@
 import { abi } from "./arch.ts";
 import { Errno } from "./errno.ts";
 import { fail, SysError } from "./errors.ts";
-import { setU64 } from "./field64.ts";
+import { setU64 } from "./le-fields.ts";
 import { errno, libc } from "./libc.ts";
 import { CM, MsgLayout } from "./msghdr.ts";
 import { cPath, pathBytes, type PathArg } from "./path-bytes.ts";

@@ -4,6 +4,7 @@
 
 import { abi } from "./arch.ts";
 import { SysError } from "./errors.ts";
+import { getU32 } from "./le-fields.ts";
 import { errno, libc } from "./libc.ts";
 import { AF_VSOCK } from "./sockaddr.ts";
 import { close, openReadOnly, SOCK_CLOEXEC, SOCK_STREAM } from "./socket.ts";
@@ -25,10 +26,9 @@ export function vsockSupport(): { ok: true } | { ok: false; error: SysError } {
 export function localCid(): number {
   const fd = openReadOnly("/dev/vsock");
   try {
-    // A u32, little-endian on both ABIs, in a Uint8Array: another typed array's first use costs a start.
     const cid = new Uint8Array(new ArrayBuffer(4));
     if (libc.ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, cid) < 0) throw new SysError("ioctl", errno());
-    return (cid[0]! | (cid[1]! << 8) | (cid[2]! << 16) | (cid[3]! << 24)) >>> 0;
+    return getU32(cid, 0);
   } finally {
     close(fd);
   }
