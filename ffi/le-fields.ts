@@ -2,9 +2,9 @@
 //
 // 64-bit fields go through a DataView as two 32-bit halves: exact for what we store and read, user-space
 // pointers, lengths and file sizes, all below 2^53, and without BigInt, whose first use costs the proxy's
-// hot path more than the fields themselves. 32-bit fields of the small buffers that only the generator
-// fills (an ioctl's CID, CPUID's registers) are read from a Uint8Array byte by byte: a DataView or another
-// typed array would be one more first use on the boot path.
+// hot path more than the fields themselves. 32-bit fields of the small buffers the boot-time probes fill
+// (an ioctl's CID, CPUID's registers) are read from a Uint8Array byte by byte: a DataView or another typed
+// array would be one more first use at boot.
 
 const HALF = 2 ** 32;
 
