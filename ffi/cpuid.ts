@@ -8,7 +8,7 @@
 // from mprotect; the caller then falls back to what the kernel tells it.
 
 import { FFIType, linkSymbols, type Pointer } from "bun:ffi";
-import { abi } from "./arch.ts";
+import { PROT_READ, PROT_WRITE, PROT_EXEC, MAP_PRIVATE, MAP_ANONYMOUS } from "./arch.ts";
 import { fail } from "./errors.ts";
 import { getU32, setU32 } from "./le-fields.ts";
 import { libc } from "./libc.ts";
@@ -33,7 +33,6 @@ const CODE = new Uint8Array([
 ]);
 
 const PAGE = 4096;
-const { PROT_READ, PROT_WRITE, PROT_EXEC, MAP_PRIVATE, MAP_ANONYMOUS } = abi;
 
 export interface CpuidRegisters {
   eax: number;

@@ -4,18 +4,18 @@
 // there. An edge-triggered watch is woken by every arrival and by the peer's hang-up, so a caller can
 // peek, find the bytes incomplete, and sleep until there are more, without consuming anything.
 
-import { abi } from "./arch.ts";
+import {
+  EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLLIN, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLET, epoll_event,
+} from "./arch.ts";
 import { Errno } from "./errno.ts";
 import { fail, SysError } from "./errors.ts";
 import { errno, libc } from "./libc.ts";
 import { close } from "./socket.ts";
 
-const { EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLLIN, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLET } = abi;
-
 // struct epoll_event { uint32_t events; uint64_t data; }: packed on x86-64 (12 bytes), naturally aligned
 // on aarch64 (16; ffi/arch.ts). One event at a time, and only `events` is read.
-const EVENT_BUFFER = Math.max(abi.epoll_event.size, 16);
-const EVENTS_WORD = abi.epoll_event.events / 4;
+const EVENT_BUFFER = Math.max(epoll_event.size, 16);
+const EVENTS_WORD = epoll_event.events / 4;
 
 export type Arrival = "data" | "hangup" | "timeout";
 

@@ -12,7 +12,10 @@
 // engine compiles, whose compiler then costs the run more than all the calls (scripts/bench: 2 to 4 ms).
 
 import { read, toArrayBuffer, type Pointer } from "bun:ffi";
-import { abi } from "./arch.ts";
+import {
+  F_OK, X_OK, W_OK, O_WRONLY, O_CREAT, O_EXCL, O_CLOEXEC, AT_FDCWD, AT_SYMLINK_NOFOLLOW, STATX_TYPE,
+  STATX_SIZE, statx as STX,
+} from "./arch.ts";
 import { Errno } from "./errno.ts";
 import { getU64 } from "./le-fields.ts";
 import { errno, libc } from "./libc.ts";
@@ -20,9 +23,7 @@ import { cPath, encoder, type PathArg } from "./path-bytes.ts";
 import { close } from "./socket.ts";
 import { fileTypeOf, type FileType } from "./io.ts";
 
-export const { F_OK, X_OK, W_OK } = abi;
-const { O_WRONLY, O_CREAT, O_EXCL, O_CLOEXEC, AT_FDCWD, AT_SYMLINK_NOFOLLOW, STATX_TYPE, STATX_SIZE } = abi;
-
+export { F_OK, X_OK, W_OK };
 
 const DIRENT_RECLEN = 16;
 const DIRENT_NAME = 19;
@@ -38,8 +39,6 @@ interface FileStat {
   type: FileType;
   size: number;
 }
-
-const STX = abi.statx;
 
 /** stat(2) (lstat(2) when `followLinks` is false) through statx(): the file's type and size, or the errno. */
 export function stat(path: PathArg, followLinks = true): FileStat | number {

@@ -7,7 +7,11 @@
 // Pointer discipline as everywhere in ffi/: every buffer handed to libc is the call argument itself (a
 // typed-array view of an ArrayBuffer we allocated), never a pointer stored somewhere.
 
-import { abi } from "./arch.ts";
+import {
+  SPLICE_F_MOVE, SPLICE_F_NONBLOCK, POLLIN, POLLOUT, POLLERR, POLLHUP, O_NONBLOCK, F_GETFL, F_SETFL,
+  F_SETPIPE_SZ, O_CLOEXEC, O_RDONLY, pollfd as PFD, S_IFSOCK, S_IFIFO, S_IFCHR, S_IFREG, S_IFDIR, S_IFBLK,
+  S_IFLNK, S_IFMT, stat as STAT,
+} from "./arch.ts";
 import { Errno } from "./errno.ts";
 import { fail, SysError } from "./errors.ts";
 import { u64Key } from "./le-fields.ts";
@@ -15,8 +19,7 @@ import { errno, libc } from "./libc.ts";
 import { cPath, type PathArg } from "./path-bytes.ts";
 import { close } from "./socket.ts";
 
-export const { SPLICE_F_MOVE, SPLICE_F_NONBLOCK, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, O_NONBLOCK } = abi;
-const { F_GETFL, F_SETFL, F_SETPIPE_SZ, O_CLOEXEC, O_RDONLY } = abi;
+export { SPLICE_F_MOVE, SPLICE_F_NONBLOCK, POLLIN, POLLOUT, POLLERR, POLLHUP, O_NONBLOCK };
 
 const EINTR = Errno.EINTR;
 
@@ -58,7 +61,6 @@ export function writeFrom(fd: number, buf: Uint8Array, offset: number, len: numb
 }
 
 // struct pollfd { int fd; short events; short revents; }, indexed as 32-bit words and 16-bit halves.
-const PFD = abi.pollfd;
 const PFD_WORDS = PFD.size / 4;
 const PFD_HALVES = PFD.size / 2;
 const FD_WORD = PFD.fd / 4;
@@ -141,22 +143,19 @@ export function setStatusFlags(fd: number, flags: number): void {
 export type FileType = "socket" | "fifo" | "chr" | "reg" | "dir" | "blk" | "link" | "unknown";
 
 const TYPES: Record<number, FileType> = {
-  [abi.S_IFSOCK]: "socket",
-  [abi.S_IFIFO]: "fifo",
-  [abi.S_IFCHR]: "chr",
-  [abi.S_IFREG]: "reg",
-  [abi.S_IFDIR]: "dir",
-  [abi.S_IFBLK]: "blk",
-  [abi.S_IFLNK]: "link",
+  [S_IFSOCK]: "socket",
+  [S_IFIFO]: "fifo",
+  [S_IFCHR]: "chr",
+  [S_IFREG]: "reg",
+  [S_IFDIR]: "dir",
+  [S_IFBLK]: "blk",
+  [S_IFLNK]: "link",
 };
 
 /** The file type in a st_mode (or stx_mode) value. */
 export function fileTypeOf(mode: number): FileType {
-  return TYPES[mode & abi.S_IFMT] ?? "unknown";
+  return TYPES[mode & S_IFMT] ?? "unknown";
 }
-
-// struct stat differs: x86-64 has st_nlink before st_mode, aarch64 has st_mode right after st_ino.
-const STAT = abi.stat;
 
 interface FileId {
   type: FileType;
@@ -165,7 +164,10 @@ interface FileId {
   ino: string;
 }
 
-/** What is open on `fd` (fstat), or null when fd is not open. */
+/**
+ * What is open on `fd` (fstat), or null when fd is not open. STAT, struct stat, differs: x86-64 has st_nlink
+ * before st_mode, aarch64 has st_mode right after st_ino.
+ */
 export function fileId(fd: number): FileId | null {
   // Room to spare past sizeof(struct stat) (checked against gcc), so no table can let fstat overrun it.
   const buf = new ArrayBuffer(Math.max(STAT.size, 256));

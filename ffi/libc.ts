@@ -9,13 +9,13 @@
 
 import * as ffi from "bun:ffi";
 import { dlopen, read, type Pointer } from "bun:ffi";
-import { abi } from "./arch.ts";
+import { libcNames } from "./arch.ts";
 import { GROUPS, type GroupName } from "./libc-symbols.ts";
 // Which group binds which name, written into the bundle when it is built.
 import { groupMembers } from "./libc-symbols.ts" with { type: "macro" };
 
 // glibc's soname; musl keeps everything in libc.so too, under a name that says the architecture.
-const LIBC_CANDIDATES = abi.libcNames;
+const LIBC_CANDIDATES = libcNames;
 
 
 type Groups = { [G in GroupName]: ReturnType<(typeof GROUPS)[G]> };

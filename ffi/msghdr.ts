@@ -2,13 +2,11 @@
 // (ffi/socket.ts sends a descriptor, ffi/test-sockets.ts receives one).
 
 import { ptr } from "bun:ffi";
-import { abi } from "./arch.ts";
+import { cmsghdr as CM, iovec as IOV, msghdr as MH } from "./arch.ts";
 import { setU64 } from "./le-fields.ts";
 
 // struct msghdr, struct iovec and struct cmsghdr (LP64: 8-byte lengths and pointers, data aligned to 8).
-export const MH = abi.msghdr;
-const IOV = abi.iovec;
-export const CM = abi.cmsghdr;
+export { CM, MH };
 
 /** A msghdr with one iovec and a control buffer, all inside one ArrayBuffer so interior pointers stay valid. */
 export class MsgLayout {

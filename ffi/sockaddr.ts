@@ -2,12 +2,12 @@
 // against what the C compiler says (test/ffi/sockaddr.test.ts builds a small C program for that, for
 // x86-64 and aarch64). The numbers and offsets come from ffi/arch.ts.
 
-import { abi } from "./arch.ts";
+import {
+  AF_UNIX, AF_VSOCK, VMADDR_CID_ANY, VMADDR_PORT_ANY, sockaddr_un as UN, sockaddr_vm as VM,
+} from "./arch.ts";
 import { pathBytes, type PathArg } from "./path-bytes.ts";
 
-export const { AF_UNIX, AF_INET, AF_INET6, AF_VSOCK, VMADDR_CID_ANY, VMADDR_PORT_ANY } = abi;
-const UN = abi.sockaddr_un;
-const VM = abi.sockaddr_vm;
+export { AF_UNIX, AF_VSOCK, VMADDR_CID_ANY, VMADDR_PORT_ANY };
 
 /** offsetof(struct sockaddr_un, sun_path) */
 const SUN_PATH_OFFSET = UN.sun_path;

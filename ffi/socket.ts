@@ -1,7 +1,11 @@
 // Sockets through libc: small typed functions over socket/connect/sendmsg/recv and friends.
 // Every function takes and returns plain values; failures throw SysError (ffi/errors.ts).
 
-import { abi } from "./arch.ts";
+import {
+  SOCK_STREAM, SOCK_CLOEXEC, SOL_SOCKET, MSG_PEEK, MSG_DONTWAIT,
+  MSG_NOSIGNAL, SHUT_WR, SO_PEERCRED, SO_DOMAIN, FIONREAD, SO_RCVTIMEO, SCM_RIGHTS,
+  O_RDONLY, O_CLOEXEC, O_PATH, RLIMIT_NOFILE, rlimit, ucred, timeval,
+} from "./arch.ts";
 import { Errno } from "./errno.ts";
 import { fail, SysError } from "./errors.ts";
 import { setU64 } from "./le-fields.ts";
@@ -10,12 +14,7 @@ import { CM, MsgLayout } from "./msghdr.ts";
 import { cPath, pathBytes, type PathArg } from "./path-bytes.ts";
 import { AF_UNIX, AF_VSOCK, sockaddrUn, sockaddrVm, SUN_PATH_SIZE, type SockAddr } from "./sockaddr.ts";
 
-export const {
-  SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_NONBLOCK, SOCK_CLOEXEC, SOL_SOCKET,
-  MSG_PEEK, MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_RD, SHUT_WR, SHUT_RDWR,
-} = abi;
-const { SO_PEERCRED, SO_DOMAIN, FIONREAD, SO_RCVTIMEO, SCM_RIGHTS, O_RDONLY, O_CLOEXEC, O_PATH } = abi;
-
+export { SOCK_STREAM, SOCK_CLOEXEC, SOL_SOCKET, MSG_PEEK, MSG_DONTWAIT, SHUT_WR };
 
 export function socket(family: number, type = SOCK_STREAM, protocol = 0): number {
   const fd = libc.socket(family, type | SOCK_CLOEXEC, protocol);
@@ -28,7 +27,6 @@ export function socket(family: number, type = SOCK_STREAM, protocol = 0): number
   return again;
 }
 
-const { RLIMIT_NOFILE } = abi;
 /**
  * Descriptors Bun's runtime holds from start-up that a C program does not: its event loop's epoll instance
  * and eventfd (Bun 1.4). Under a descriptor limit that leaves a C tool just room for its socket (systemd's
@@ -45,7 +43,7 @@ let roomMade = false;
 function makeRoomForRuntime(): boolean {
   if (roomMade) return false;
   roomMade = true;
-  const RL = abi.rlimit; // struct rlimit { rlim_t cur, max; }
+  const RL = rlimit; // struct rlimit { rlim_t cur, max; }
   const lim = new BigUint64Array(new ArrayBuffer(RL.size));
   const [CUR, MAX] = [RL.rlim_cur / 8, RL.rlim_max / 8];
   if (libc.getrlimit(RLIMIT_NOFILE, lim) < 0) return false;
@@ -160,7 +158,7 @@ export function socketFamily(fd: number): number | null {
  * cannot see, where the kernel reports 0).
  */
 export function peerPid(fd: number): number | null {
-  const UC = abi.ucred; // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+  const UC = ucred; // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
   const buf = new ArrayBuffer(UC.size + 4);
   const view = new DataView(buf);
   view.setUint32(UC.size, UC.size, true);
@@ -231,7 +229,7 @@ interface Timeval {
 }
 
 // struct timeval { time_t tv_sec; suseconds_t tv_usec; }: two 64-bit fields on LP64.
-const TV = abi.timeval;
+const TV = timeval;
 
 export function getRecvTimeout(fd: number): Timeval {
   const buf = new ArrayBuffer(TV.size + 8);

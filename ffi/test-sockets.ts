@@ -2,7 +2,7 @@
 // receiving a descriptor (to play ssh with ProxyUseFdpass), and a few socket options. The tools never
 // import this module, so none of it is in the shipped binary.
 
-import { abi } from "./arch.ts";
+import { SO_TYPE, SCM_RIGHTS, MSG_CMSG_CLOEXEC } from "./arch.ts";
 import { fail } from "./errors.ts";
 import { libc } from "./libc.ts";
 import { CM, MH, MsgLayout } from "./msghdr.ts";
@@ -10,7 +10,6 @@ import { AF_UNIX, sockaddrUn, type SockAddr } from "./sockaddr.ts";
 import type { PathArg } from "./path-bytes.ts";
 import { close, socket, socketIntOption, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET } from "./socket.ts";
 
-const { SO_TYPE, SCM_RIGHTS, MSG_CMSG_CLOEXEC } = abi;
 
 export function socketpair(type = SOCK_STREAM): [number, number] {
   const fds = new Int32Array(new ArrayBuffer(8));

@@ -2,14 +2,13 @@
 // socket and asking /dev/vsock for our CID are safe everywhere; connect() is not (our development and CI
 // machines are VMs whose vsock belongs to the hosting infrastructure).
 
-import { abi } from "./arch.ts";
+import { IOCTL_VM_SOCKETS_GET_LOCAL_CID } from "./arch.ts";
 import { SysError } from "./errors.ts";
 import { getU32 } from "./le-fields.ts";
 import { errno, libc } from "./libc.ts";
 import { AF_VSOCK } from "./sockaddr.ts";
 import { close, openReadOnly, SOCK_CLOEXEC, SOCK_STREAM } from "./socket.ts";
 
-const { IOCTL_VM_SOCKETS_GET_LOCAL_CID } = abi;
 
 /**
  * Whether the kernel can make AF_VSOCK sockets, decided the way systemd does: create one and look at the

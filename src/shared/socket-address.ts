@@ -5,7 +5,7 @@
 // Pure: interface names are resolved through the injected SocketEnv. Strings are byte strings (latin1).
 
 import type { ErrnoName } from "../../ffi/errno.ts";
-import { abi } from "../../ffi/arch.ts";
+import { SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET } from "../../ffi/arch.ts";
 import { SUN_PATH_SIZE, VMADDR_CID_ANY, VMADDR_PORT_ANY } from "../../ffi/sockaddr.ts";
 import { safeAtou, type ParseResult } from "./parse-number.ts";
 import { parseVsockCid } from "./vsock-address.ts";
@@ -27,7 +27,6 @@ export interface SocketEnv {
 
 export type Parsed = { ok: true; address: SocketAddress } | { ok: false; errno: ErrnoName };
 
-const { SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET } = abi;
 const IFNAMSIZ = 16;
 const ALTIFNAMSIZ = 128;
 

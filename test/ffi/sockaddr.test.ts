@@ -2,7 +2,8 @@
 // x86-64 (gcc) and aarch64 (gcc-aarch64-linux-gnu, the probe run under qemu-user).
 
 import { describe, expect, test } from "bun:test";
-import { abi, ABIS, type Arch } from "../../ffi/arch.ts";
+import { sockaddr_un, sockaddr_vm } from "../../ffi/arch.ts";
+import { abiTable, ARCHES } from "../helpers/abi-table.ts";
 import {
   AF_UNIX, AF_VSOCK, SUN_PATH_SIZE,
   sockaddrUn, sockaddrVm,
@@ -52,7 +53,7 @@ int main(void) {
 
 const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
-for (const arch of Object.keys(ABIS) as Arch[]) {
+for (const arch of ARCHES) {
   const run = requireCompilerFor(arch);
   describe.skipIf(!run)(`struct layouts match ${arch}'s C compiler`, () => {
     const out = run ? compileAndRun(C_SOURCE, arch).trim().split("\n") : [];
@@ -62,33 +63,33 @@ for (const arch of Object.keys(ABIS) as Arch[]) {
     // The builder below runs with this machine's table; the bytes it makes stand for `arch` because the
     // socket address parts of the two tables are the same (and ffi/arch.ts's test checks each against C).
     test("this architecture's socket address layout is the running one's", () => {
-      expect([ABIS[arch].sockaddr_un, ABIS[arch].sockaddr_vm, ABIS[arch].AF_UNIX, ABIS[arch].AF_VSOCK])
-        .toEqual([abi.sockaddr_un, abi.sockaddr_vm, abi.AF_UNIX, abi.AF_VSOCK]);
+      const t = abiTable(arch);
+      expect([t.sockaddr_un, t.sockaddr_vm, t.AF_UNIX, t.AF_VSOCK]).toEqual([sockaddr_un, sockaddr_vm, AF_UNIX, AF_VSOCK]);
     });
 
     test("constants and sockaddr_un", () => {
       expect(facts.AF_UNIX).toBe(AF_UNIX);
       expect(facts.AF_VSOCK).toBe(AF_VSOCK);
-      expect(facts.sizeof_sockaddr_un).toBe(abi.sockaddr_un.size);
-      expect(facts.offsetof_sun_path).toBe(abi.sockaddr_un.sun_path);
+      expect(facts.sizeof_sockaddr_un).toBe(sockaddr_un.size);
+      expect(facts.offsetof_sun_path).toBe(sockaddr_un.sun_path);
       expect(facts.sizeof_sun_path).toBe(SUN_PATH_SIZE);
     });
 
     test("sockaddr_vm", () => {
-      expect(facts.sizeof_sockaddr_vm).toBe(abi.sockaddr_vm.size);
+      expect(facts.sizeof_sockaddr_vm).toBe(sockaddr_vm.size);
       expect([facts.offsetof_svm_family, facts.offsetof_svm_reserved1, facts.offsetof_svm_port, facts.offsetof_svm_cid,
         facts.offsetof_svm_flags, facts.offsetof_svm_zero]).toEqual([0, 2, 4, 8, 12, 13]);
     });
 
     test("a path address: bytes and length include the terminating NUL", () => {
       const sa = sockaddrUn("/run/ssh-unix-local/socket");
-      expect(sa.length).toBe(abi.sockaddr_un.sun_path + "/run/ssh-unix-local/socket".length + 1);
+      expect(sa.length).toBe(sockaddr_un.sun_path + "/run/ssh-unix-local/socket".length + 1);
       expect(toHex(sa.bytes)).toBe(samples[0]!);
     });
 
     test("an abstract address: leading NUL, exact length", () => {
       const sa = sockaddrUn("\0abstract");
-      expect(sa.length).toBe(abi.sockaddr_un.sun_path + 9);
+      expect(sa.length).toBe(sockaddr_un.sun_path + 9);
       expect(toHex(sa.bytes)).toBe(samples[1]!);
     });
 
@@ -101,11 +102,11 @@ for (const arch of Object.keys(ABIS) as Arch[]) {
 
 describe("limits", () => {
   test("the longest path that fits is 107 bytes; 108 does not", () => {
-    expect(sockaddrUn(`/${"a".repeat(106)}`).length).toBe(abi.sockaddr_un.size);
+    expect(sockaddrUn(`/${"a".repeat(106)}`).length).toBe(sockaddr_un.size);
     expect(() => sockaddrUn(`/${"a".repeat(107)}`)).toThrow(RangeError);
   });
   test("abstract names may use all 108 bytes", () => {
-    expect(sockaddrUn(`\0${"a".repeat(107)}`).length).toBe(abi.sockaddr_un.size);
+    expect(sockaddrUn(`\0${"a".repeat(107)}`).length).toBe(sockaddr_un.size);
     expect(() => sockaddrUn(`\0${"a".repeat(108)}`)).toThrow(RangeError);
   });
   test("empty paths, embedded NULs and out-of-range vsock values are refused", () => {
@@ -117,6 +118,6 @@ describe("limits", () => {
   test("each address owns its ArrayBuffer, sized to the struct", () => {
     const sa = sockaddrVm(3, 22);
     expect(sa.bytes.byteOffset).toBe(0);
-    expect(sa.bytes.buffer.byteLength).toBe(abi.sockaddr_vm.size);
+    expect(sa.bytes.buffer.byteLength).toBe(sockaddr_vm.size);
   });
 });

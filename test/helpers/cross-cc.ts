@@ -5,7 +5,7 @@
 
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Arch } from "../../ffi/arch.ts";
+import type { Arch } from "./abi-table.ts";
 import { removeDir, tempDir } from "./tmp.ts";
 
 const TOOLS: Record<Arch, { cc: string; flags: string[]; run: string[] }> = {
