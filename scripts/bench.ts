@@ -8,7 +8,9 @@
 //   dup-5mib    a 5 MiB ssh.listen credential of duplicate addresses: peak RSS <= 2x systemd 262's
 // The bun:ffi floor is scripts/bench.d/ffi-floor.ts, compiled like ours. The proxy section also shows the
 // least hand-off (scripts/bench.d/handoff-floor.ts: the same binding, then connect, sendmsg, _exit, in one
-// straight line): what the hand-off alone costs in this runtime. The two scale sections also check
+// straight line): what the hand-off alone costs in this runtime. The generator section shows the least
+// generator likewise (scripts/bench.d/generator-floor.ts: the system calls ours makes on those inputs, in
+// one straight line, writing the same entries). The two scale sections also check
 // that our output is identical to 262's (files, modes, symlinks, exit status, log).
 //
 // Usage: scripts/bench [--runs N] [--scale-runs N] [--mem-runs N] [SECTION...]
@@ -139,16 +141,17 @@ function ours(tool: "proxy" | "generator"): string {
   return join(oursDir, `systemd-ssh-${tool}`);
 }
 
-let floorBinaries: { empty: string; ffi: string; handoff: string } | undefined;
+type Floors = { empty: string; ffi: string; handoff: string; generator: string };
+let floorBinaries: Floors | undefined;
 /** The runtime's floors, compiled with the same flags as ours (scripts/build ENTRY OUT). */
-function floors(): { empty: string; ffi: string; handoff: string } {
+function floors(): Floors {
   if (floorBinaries) return floorBinaries;
   const build = (name: string) => {
     const out = join(work, name);
     sh([join(REPO, "scripts/build"), join(REPO, `scripts/bench.d/${name}.ts`), out]);
     return out;
   };
-  floorBinaries = { empty: build("empty"), ffi: build("ffi-floor"), handoff: build("handoff-floor") };
+  floorBinaries = { empty: build("empty"), ffi: build("ffi-floor"), handoff: build("handoff-floor"), generator: build("generator-floor") };
   return floorBinaries;
 }
 
@@ -194,6 +197,7 @@ const HEAP_BLOCK_LIMIT = 64;
 const FFI_FLOOR = "bun:ffi floor (libc bound, nothing else)";
 const EMPTY_FLOOR = "empty compiled Bun program";
 const HANDOFF_FLOOR = "least hand-off (straight-line bun:ffi)";
+const GENERATOR_FLOOR = "least generator (straight-line bun:ffi)";
 
 /** The listener the proxy candidates connect to. accept() gives up after 10 s (SO_RCVTIMEO), so a candidate
  * that hands over a descriptor without having connected never leaves the bench waiting forever. */
@@ -347,6 +351,22 @@ function checkIdentical(section: string, o: MeasureOptions): Record<string, Run>
 }
 
 /**
+ * The least generator writes what ours writes, entry for entry (its unit texts are stand-ins of the same
+ * length): else it would not be the least of the same work. Ends the bench when the two differ.
+ */
+function sameEntries(least: GenCandidate, o: MeasureOptions): void {
+  const names = (c: GenCandidate) => {
+    const r = runGenerator(c, o, true);
+    const entries = snapshot(r.dir).map((e) => e.split("\n")[0]!.split(" ").slice(0, 2).join(" "));
+    rmSync(r.dir, { recursive: true, force: true });
+    return entries;
+  };
+  const want = names(GENERATORS[0]!);
+  const got = names(least);
+  if (want.join("\n") !== got.join("\n")) fail(`${least.name}: writes ${got.length} entries, ours ${want.length} (${want.find((e, i) => e !== got[i]) ?? "?"})`);
+}
+
+/**
  * The generator on typical inputs (a VM-less machine with sshd, a listen address on the command line and two
  * in the credential), ours against systemd 262's and the floors, alternating, into a fresh directory each run.
  */
@@ -356,7 +376,10 @@ function generatorSection() {
   mkdirSync(cred, { recursive: true });
   writeFileSync(join(cred, "ssh.listen"), "# extra\n0.0.0.0:2222\nvsock::2200\n");
   const o = { env: generatorEnv({ SYSTEMD_PROC_CMDLINE: "quiet systemd.ssh_listen=[::1]:2022", CREDENTIALS_DIRECTORY: cred }) };
+  const least: GenCandidate = { name: GENERATOR_FLOOR, cmd: (out) => [f.generator, out, out, out] };
+  sameEntries(least, o);
   const floorsToo: GenCandidate[] = [
+    least,
     { name: FFI_FLOOR, cmd: () => [f.ffi] },
     { name: EMPTY_FLOOR, cmd: () => [f.empty] },
   ];
@@ -374,7 +397,7 @@ function generatorSection() {
   }
   const exit = (name: string) => median(results[name]!.map((x) => x.exit));
   const cpu = (name: string) => median(results[name]!.map((x) => x.cpu));
-  console.log(`(against systemd 262: ${(exit(GENERATORS[0]!.name) / exit(GENERATORS[1]!.name)).toFixed(2)}x; CPU time against the bun:ffi floor: ${(cpu(GENERATORS[0]!.name) / cpu(FFI_FLOOR)).toFixed(3)}x)`);
+  console.log(`(against systemd 262: ${(exit(GENERATORS[0]!.name) / exit(GENERATORS[1]!.name)).toFixed(2)}x; CPU time against the bun:ffi floor: ${(cpu(GENERATORS[0]!.name) / cpu(FFI_FLOOR)).toFixed(3)}x; the least generator: ${(exit(GENERATOR_FLOOR) / exit(FFI_FLOOR)).toFixed(3)}x the floor's time)`);
   const report = runGenerator(GENERATORS[0]!, { env: { ...o.env, ...COMPILE_REPORT } });
   console.log(`(functions the engine compiled in one run of ours: ${engineCompiles(report.stderr)})`);
   const blocks = heapBlocks((env) => {
