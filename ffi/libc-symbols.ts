@@ -9,8 +9,8 @@ const { i32, i64, u32, u64, ptr } = FFIType;
 
 // The symbols in groups, bound together the first time one of them is used: each dlopen() costs about
 // 0.1 ms and each symbol about 15 µs (bun:ffi compiles a trampoline for it), so a tool binds the few groups
-// its run needs. Every run needs "core"; the proxy's descriptor hand-off adds "handOff", the generator
-// "files" (and "handOff" for its AF_VSOCK probe).
+// its run needs. Every run needs "core"; the proxy's descriptor hand-off adds "handOff" (memmem for its
+// look at the peer's libraries), the generator "files" (and "handOff" for its AF_VSOCK probe).
 export const GROUPS = {
   core: () => ({
     // open and ioctl are variadic; on x86-64 and aarch64 a fixed-argument call with integer/pointer
@@ -31,6 +31,7 @@ export const GROUPS = {
     getsockopt: { args: [i32, i32, i32, ptr, ptr], returns: i32 },
     sendmsg: { args: [i32, ptr, i32], returns: i64 },
     ioctl: { args: [i32, u64, ptr], returns: i32 },
+    memmem: { args: [ptr, u64, ptr, u64], returns: ptr },
   }) as const,
   // The file-system calls of ffi/fs.ts, and write(2).
   files: () => ({

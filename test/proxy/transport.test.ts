@@ -6,6 +6,7 @@ import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { close, sendAll, setRecvTimeout, SHUT_WR, shutdown, SOL_SOCKET } from "../../ffi/socket.ts";
 import { recvFd, setIntOption, socketpair } from "../../ffi/test-sockets.ts";
+import { bytes } from "../../src/shared/raw-bytes.ts";
 import { mapsFile, mapsLibssh } from "../../src/proxy/transport.ts";
 import { runFdpass } from "../helpers/fdpass.ts";
 import { readAll, spawnPiped } from "../helpers/relay.ts";
@@ -136,12 +137,12 @@ describe("mapsFile: which /proc/PID/maps lines name libssh", () => {
   ];
   for (const [path, found] of cases) {
     test(`${path}: ${found}`, () => {
-      const maps = line("/usr/bin/ssh") + line(path) + line("[stack]");
+      const maps = bytes(line("/usr/bin/ssh") + line(path) + line("[stack]"));
       expect(mapsFile(maps, "/libssh.so") || mapsFile(maps, "/libssh-gcrypt.so")).toBe(found);
     });
   }
   test("at the very end of the text, without a newline", () => {
-    expect(mapsFile("... /usr/lib/libssh.so", "/libssh.so")).toBe(false);
+    expect(mapsFile(bytes("... /usr/lib/libssh.so"), "/libssh.so")).toBe(false);
   });
 });
 
