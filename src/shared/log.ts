@@ -164,18 +164,6 @@ export class Logger {
     for (const line of logLines(message)) this.sink.write(level, line);
   };
 
-  error(message: string): void {
-    this.log(LOG_ERR, message);
-  }
-  warning(message: string): void {
-    this.log(LOG_WARNING, message);
-  }
-  notice(message: string): void {
-    this.log(LOG_NOTICE, message);
-  }
-  info(message: string): void {
-    this.log(LOG_INFO, message);
-  }
   debug(message: string): void {
     this.log(LOG_DEBUG, message);
   }
