@@ -9,14 +9,11 @@
 
 import * as ffi from "bun:ffi";
 import { dlopen, read, type Pointer } from "bun:ffi";
-import { libcNames } from "./arch.ts";
+// glibc's soname, then musl's: musl keeps everything in libc.so too, under a name that says the architecture.
+import { libcNames as LIBC_CANDIDATES } from "./arch.ts";
 import { GROUPS, type GroupName } from "./libc-symbols.ts";
 // Which group binds which name, written into the bundle when it is built.
 import { groupMembers } from "./libc-symbols.ts" with { type: "macro" };
-
-// glibc's soname; musl keeps everything in libc.so too, under a name that says the architecture.
-const LIBC_CANDIDATES = libcNames;
-
 
 type Groups = { [G in GroupName]: ReturnType<(typeof GROUPS)[G]> };
 type Bound<G extends GroupName> = ReturnType<typeof dlopen<Groups[G]>>["symbols"];

@@ -4,7 +4,7 @@
 import {
   SOCK_STREAM, SOCK_CLOEXEC, SOL_SOCKET, MSG_PEEK, MSG_DONTWAIT,
   MSG_NOSIGNAL, SHUT_WR, SO_PEERCRED, SO_DOMAIN, FIONREAD, SO_RCVTIMEO, SCM_RIGHTS,
-  O_RDONLY, O_CLOEXEC, O_PATH, RLIMIT_NOFILE, rlimit, ucred, timeval,
+  O_RDONLY, O_CLOEXEC, O_PATH, RLIMIT_NOFILE, rlimit as RL, ucred as UC, timeval as TV,
 } from "./arch.ts";
 import { Errno } from "./errno.ts";
 import { fail, SysError } from "./errors.ts";
@@ -43,7 +43,7 @@ let roomMade = false;
 function makeRoomForRuntime(): boolean {
   if (roomMade) return false;
   roomMade = true;
-  const RL = rlimit; // struct rlimit { rlim_t cur, max; }
+  // RL: struct rlimit { rlim_t cur, max; }
   const lim = new BigUint64Array(new ArrayBuffer(RL.size));
   const [CUR, MAX] = [RL.rlim_cur / 8, RL.rlim_max / 8];
   if (libc.getrlimit(RLIMIT_NOFILE, lim) < 0) return false;
@@ -158,7 +158,7 @@ export function socketFamily(fd: number): number | null {
  * cannot see, where the kernel reports 0).
  */
 export function peerPid(fd: number): number | null {
-  const UC = ucred; // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+  // UC: struct ucred { pid_t pid; uid_t uid; gid_t gid; }
   const buf = new ArrayBuffer(UC.size + 4);
   const view = new DataView(buf);
   view.setUint32(UC.size, UC.size, true);
@@ -228,9 +228,7 @@ interface Timeval {
   usec: number;
 }
 
-// struct timeval { time_t tv_sec; suseconds_t tv_usec; }: two 64-bit fields on LP64.
-const TV = timeval;
-
+// TV: struct timeval { time_t tv_sec; suseconds_t tv_usec; }, two 64-bit fields on LP64.
 export function getRecvTimeout(fd: number): Timeval {
   const buf = new ArrayBuffer(TV.size + 8);
   const tv = new BigInt64Array(buf, 0, TV.size / 8);

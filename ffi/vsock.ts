@@ -9,7 +9,6 @@ import { errno, libc } from "./libc.ts";
 import { AF_VSOCK } from "./sockaddr.ts";
 import { close, openReadOnly, SOCK_CLOEXEC, SOCK_STREAM } from "./socket.ts";
 
-
 /**
  * Whether the kernel can make AF_VSOCK sockets, decided the way systemd does: create one and look at the
  * error. Returns the errno on failure (EAFNOSUPPORT and friends) so callers can log it.
