@@ -141,18 +141,19 @@ function ours(tool: "proxy" | "generator"): string {
   return join(oursDir, `systemd-ssh-${tool}`);
 }
 
-type Floors = { empty: string; ffi: string; handoff: string; generator: string };
-let floorBinaries: Floors | undefined;
-/** The runtime's floors, compiled with the same flags as ours (scripts/build ENTRY OUT). */
-function floors(): Floors {
-  if (floorBinaries) return floorBinaries;
-  const build = (name: string) => {
-    const out = join(work, name);
+const floorBinaries = new Map<string, string>();
+/**
+ * One of the runtime's floors (scripts/bench.d/NAME.ts), compiled with the same flags as ours
+ * (scripts/build ENTRY OUT) the first time a section asks for it.
+ */
+function floor(name: "empty" | "ffi-floor" | "handoff-floor" | "generator-floor"): string {
+  let out = floorBinaries.get(name);
+  if (!out) {
+    out = join(work, name);
     sh([join(REPO, "scripts/build"), join(REPO, `scripts/bench.d/${name}.ts`), out]);
-    return out;
-  };
-  floorBinaries = { empty: build("empty"), ffi: build("ffi-floor"), handoff: build("handoff-floor"), generator: build("generator-floor") };
-  return floorBinaries;
+    floorBinaries.set(name, out);
+  }
+  return out;
 }
 
 /**
@@ -217,15 +218,14 @@ function drainConnection(listener: number, name: string): void {
 }
 
 async function proxySection() {
-  const f = floors();
   const sock = join(work, "target.sock");
   const listener = targetListener(sock);
   const candidates: Record<string, string[]> = {
     "ours (dist/systemd-ssh-proxy)": [ours("proxy"), `unix${sock}`, "22"],
     "systemd 262": [...refCommand("systemd-ssh-proxy"), `unix${sock}`, "22"],
-    [HANDOFF_FLOOR]: [f.handoff, `unix${sock}`, "22"],
-    [EMPTY_FLOOR]: [f.empty],
-    [FFI_FLOOR]: [f.ffi],
+    [HANDOFF_FLOOR]: [floor("handoff-floor"), `unix${sock}`, "22"],
+    [EMPTY_FLOOR]: [floor("empty")],
+    [FFI_FLOOR]: [floor("ffi-floor")],
   };
   const results: Record<string, Run[]> = {};
   const once = (name: string, cmd: string[]): Run => {
@@ -371,17 +371,18 @@ function sameEntries(least: GenCandidate, o: MeasureOptions): void {
  * in the credential), ours against systemd 262's and the floors, alternating, into a fresh directory each run.
  */
 function generatorSection() {
-  const f = floors();
   const cred = join(work, "creds");
   mkdirSync(cred, { recursive: true });
   writeFileSync(join(cred, "ssh.listen"), "# extra\n0.0.0.0:2222\nvsock::2200\n");
   const o = { env: generatorEnv({ SYSTEMD_PROC_CMDLINE: "quiet systemd.ssh_listen=[::1]:2022", CREDENTIALS_DIRECTORY: cred }) };
-  const least: GenCandidate = { name: GENERATOR_FLOOR, cmd: (out) => [f.generator, out, out, out] };
+  // Compiled before any run is timed.
+  const [leastBin, ffiBin, emptyBin] = [floor("generator-floor"), floor("ffi-floor"), floor("empty")];
+  const least: GenCandidate = { name: GENERATOR_FLOOR, cmd: (out) => [leastBin, out, out, out] };
   sameEntries(least, o);
   const floorsToo: GenCandidate[] = [
     least,
-    { name: FFI_FLOOR, cmd: () => [f.ffi] },
-    { name: EMPTY_FLOOR, cmd: () => [f.empty] },
+    { name: FFI_FLOOR, cmd: () => [ffiBin] },
+    { name: EMPTY_FLOOR, cmd: () => [emptyBin] },
   ];
   const results: Record<string, Run[]> = {};
   for (let i = -1; i < RUNS; i++) {
